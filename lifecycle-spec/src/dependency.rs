@@ -1,0 +1,74 @@
+//! `depends_on`: daemons started before this one and stopped after it.
+
+use std::borrow::Cow;
+
+use crate::{List, Spec, Str, Template};
+
+/// A daemon this one needs. Its spec is embedded (checked together with this one, no cycles).
+///
+/// ```
+/// # #[cfg(feature = "yaml")] {
+/// // A dependency is read from the file its `spec:` path names, relative to the spec.
+/// # }
+/// use lifecycle_spec::WaitFor;
+/// assert_eq!(WaitFor::Healthy.name(), "healthy");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dependency {
+    /// The dependency's spec.
+    pub spec: Cow<'static, Spec>,
+    /// What "started" means before this daemon is spawned.
+    pub wait: WaitFor,
+    /// Values for the dependency's variables, templated over this spec's variables.
+    pub vars: List<VarBinding>,
+}
+
+/// One `depends_on[].vars` entry: the dependency's `{name}` takes `value`.
+///
+/// ```
+/// use lifecycle_spec::{Template, VarBinding};
+/// let b = VarBinding { name: "port".into(), value: Template::parse("{queen_port}").unwrap() };
+/// assert_eq!(b.value.vars().next(), Some("queen_port"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VarBinding {
+    /// The dependency's variable.
+    pub name: Str,
+    /// Its value, rendered with this spec's variables.
+    pub value: Template,
+}
+
+/// How far a dependency must get before the dependent is spawned.
+///
+/// ```
+/// assert_eq!("started".parse(), Ok(lifecycle_spec::WaitFor::Started));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WaitFor {
+    /// Its readiness probe passed (it must have one).
+    Healthy,
+    /// It was spawned.
+    Started,
+}
+
+impl WaitFor {
+    /// The spelling in a spec.
+    pub const fn name(self) -> &'static str {
+        match self {
+            WaitFor::Healthy => "healthy",
+            WaitFor::Started => "started",
+        }
+    }
+}
+
+impl std::str::FromStr for WaitFor {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<WaitFor, ()> {
+        match text {
+            "healthy" => Ok(WaitFor::Healthy),
+            "started" => Ok(WaitFor::Started),
+            _ => Err(()),
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The lifecycle spec language: the model of a daemon's lifecycle, the YAML reader that checks
+//! it (every problem at once, each with file, line, column, field, what was found and what was
+//! expected), and the templates that handles fill in.
+//!
+//! The `yaml` feature (on by default) reads spec files; the derive uses it at compile time. The
+//! model, templates and address checks need no YAML: a program running derived handles uses
+//! this crate without the feature, so no YAML parser ends up in it.
+//!
+//! ```
+//! # #[cfg(feature = "yaml")] {
+//! let errors = lifecycle_spec::parse_spec(
+//!     "specs/queen.yaml",
+//!     "command: { binary: queen }\nreadiness:\n  probe: notify\n  backoff: { initial: 5s, max: 1s }\n",
+//!     &[],
+//! )
+//! .unwrap_err();
+//! assert_eq!(errors.rules(), [lifecycle_spec::Rule::BackoffOrder]);
+//! assert!(errors.to_string().starts_with("--> specs/queen.yaml:4:23"));
+//! # }
+//! ```
+
+#![cfg_attr(not(feature = "yaml"), allow(dead_code))]
+
+use std::borrow::Cow;
+
+mod address;
+mod backoff;
+mod dependency;
+mod diagnostic;
+mod duration;
+mod location;
+mod logs;
+mod pos;
+mod readiness;
+mod restart;
+mod signal;
+mod size;
+mod spec;
+mod stop;
+mod template;
+mod watch;
+
+#[cfg(feature = "yaml")]
+mod load;
+#[cfg(feature = "yaml")]
+mod yaml;
+
+/// Text in a spec: borrowed when compiled into a program, owned when read at run time.
+pub type Str = Cow<'static, str>;
+/// A list in a spec: borrowed when compiled into a program, owned when read at run time.
+pub type List<T> = Cow<'static, [T]>;
+
+pub use address::{AddressError, HttpUrl, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr};
+pub use backoff::Backoff;
+pub use dependency::{Dependency, VarBinding, WaitFor};
+pub use diagnostic::{Diagnostic, Diagnostics, Rule};
+pub use duration::{DisplayDuration, DurationError, MAX_DURATION, parse_duration};
+pub use location::{Location, Ssh};
+pub use logs::Logs;
+pub use pos::Pos;
+pub use readiness::{Probe, Readiness};
+pub use restart::{Restart, RestartPolicy};
+pub use signal::{Signal, SignalError};
+pub use size::{SizeError, parse_size};
+pub use spec::{Command, EnvVar, Spec, VarDefault};
+pub use stop::StopStep;
+pub use template::{Part, RenderError, Template, TemplateError, is_var_name};
+pub use watch::watch_specs;
+
+#[cfg(feature = "yaml")]
+pub use load::{Loaded, load_spec, parse_spec};

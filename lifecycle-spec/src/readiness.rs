@@ -1,0 +1,90 @@
+//! How a daemon shows it is ready.
+
+use std::time::Duration;
+
+use crate::{Backoff, Str, Template};
+
+/// The readiness check of a spec: one probe, retried with backoff until a deadline.
+///
+/// ```
+/// use lifecycle_spec::{Probe, Readiness};
+/// let r = Readiness::new(Probe::Notify);
+/// assert_eq!(r.deadline, Readiness::DEFAULT_DEADLINE);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Readiness {
+    /// The one probe.
+    pub probe: Probe,
+    /// The whole start (spawn to ready) may take no longer.
+    pub deadline: Duration,
+    /// One probe attempt may take no longer.
+    pub attempt_timeout: Duration,
+    /// Delays between attempts; the first attempt is immediate.
+    pub backoff: Backoff,
+}
+
+impl Readiness {
+    /// `deadline` when the spec gives none: 30s.
+    pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+    /// `attempt_timeout` when the spec gives none: 2s.
+    pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// `probe` with the default deadline, attempt timeout and backoff.
+    ///
+    /// ```
+    /// let r = lifecycle_spec::Readiness::new(lifecycle_spec::Probe::Notify);
+    /// assert_eq!(r.backoff, lifecycle_spec::Backoff::READINESS);
+    /// ```
+    pub const fn new(probe: Probe) -> Readiness {
+        Readiness {
+            probe,
+            deadline: Readiness::DEFAULT_DEADLINE,
+            attempt_timeout: Readiness::DEFAULT_ATTEMPT_TIMEOUT,
+            backoff: Backoff::READINESS,
+        }
+    }
+}
+
+/// A readiness probe.
+///
+/// ```
+/// use lifecycle_spec::{Probe, Template};
+/// let probe = Probe::Http { url: Template::parse("http://127.0.0.1:{port}/health").unwrap() };
+/// assert_eq!(probe.kind(), "http");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// A GET on the URL answers 2xx. The URL is used exactly as written.
+    Http {
+        /// The full probe URL.
+        url: Template,
+    },
+    /// A TCP connect to `host:port` succeeds.
+    Tcp {
+        /// `host:port`.
+        addr: Template,
+    },
+    /// The daemon sends `READY=1` on `$NOTIFY_SOCKET` (sd_notify).
+    Notify,
+    /// A line of the daemon's output matches the regex.
+    Log {
+        /// The regex (not a template: braces are regex syntax here).
+        pattern: Str,
+    },
+}
+
+impl Probe {
+    /// The probe's key in a spec: `http`, `tcp`, `notify`, `log`.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Probe::Notify.kind(), "notify");
+    /// ```
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Probe::Http { .. } => "http",
+            Probe::Tcp { .. } => "tcp",
+            Probe::Notify => "notify",
+            Probe::Log { .. } => "log",
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! A whole lifecycle spec: what to run, how to know it is ready, how to stop it, where.
+
+use crate::{Dependency, List, Location, Logs, Readiness, Restart, StopStep, Str, Template};
+
+/// A validated lifecycle spec. Built by `#[derive(Lifecycle)]` as constants at compile time,
+/// or by [`load_spec`](crate::load_spec) at run time; both run the same validation.
+///
+/// ```
+/// # #[cfg(feature = "yaml")] {
+/// let spec = lifecycle_spec::parse_spec(
+///     "specs/echo.yaml",
+///     "command: { binary: echo, args: [hello] }\n",
+///     &[],
+/// )
+/// .unwrap();
+/// assert_eq!(spec.name, "echo");
+/// assert_eq!(spec.stop.len(), 1); // the default SIGTERM step
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec {
+    /// The spec file, as named by whoever loaded it (relative to the crate for the derive).
+    pub file: Str,
+    /// The daemon's name, `[a-z0-9_-]+`; the file stem unless `name:` says otherwise.
+    pub name: Str,
+    /// The Rust variant naming this spec in a generated kind enum (`LlamaCpp`).
+    pub variant: Str,
+    /// What distinguishes two running instances of this spec (`"{port}"`), if several may run.
+    pub instance: Option<Template>,
+    /// The program and how to call it.
+    pub command: Command,
+    /// `vars:` defaults; a handle field of the same name overrides each.
+    pub vars: List<VarDefault>,
+    /// How to know the daemon is ready; `None`: ready once spawned.
+    pub readiness: Option<Readiness>,
+    /// The stop chain; SIGKILL to the process group follows its last step.
+    pub stop: List<StopStep>,
+    /// Where the daemon runs.
+    pub location: Location,
+    /// What to do when the daemon exits on its own.
+    pub restart: Restart,
+    /// Daemons to start before this one (and stop after it).
+    pub depends_on: List<Dependency>,
+    /// Where the daemon's output goes and how much of it is kept.
+    pub logs: Logs,
+}
+
+/// The program a spec runs.
+///
+/// ```
+/// use lifecycle_spec::{Command, Template};
+/// let command = Command { binary: Template::parse("queen-rbee").unwrap(), args: vec![].into(), env: vec![].into() };
+/// assert_eq!(command.binary.source, "queen-rbee");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// An absolute path, or a name looked up in `$PATH` and then the workspace's `target/`.
+    pub binary: Template,
+    /// Arguments, each one argument (never split, never given to a shell).
+    pub args: List<Template>,
+    /// Environment variables added to the inherited environment.
+    pub env: List<EnvVar>,
+}
+
+/// One `env:` entry.
+///
+/// ```
+/// use lifecycle_spec::{EnvVar, Template};
+/// let var = EnvVar { name: "RUST_LOG".into(), value: Template::parse("info").unwrap() };
+/// assert_eq!(var.name, "RUST_LOG");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvVar {
+    /// `[A-Za-z_][A-Za-z0-9_]*`.
+    pub name: Str,
+    /// The value, templated.
+    pub value: Template,
+}
+
+/// One `vars:` default.
+///
+/// ```
+/// let port = lifecycle_spec::VarDefault { name: "port".into(), value: "7833".into() };
+/// assert_eq!(port.value, "7833");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VarDefault {
+    /// The variable, as used in `{name}`.
+    pub name: Str,
+    /// Its default value, as text.
+    pub value: Str,
+}
+
+impl Spec {
+    /// The `vars:` default of `name`, if the spec has one.
+    ///
+    /// ```
+    /// # #[cfg(feature = "yaml")] {
+    /// let spec = lifecycle_spec::parse_spec("q.yaml", "command: { binary: q }\nvars: { port: 7833 }\n", &[]).unwrap();
+    /// assert_eq!(spec.default_var("port"), Some("7833"));
+    /// # }
+    /// ```
+    pub fn default_var(&self, name: &str) -> Option<&str> {
+        self.vars.iter().find(|v| v.name == name).map(|v| v.value.as_ref())
+    }
+}
+
+impl Spec {
+    /// Every template of the spec (not of its dependencies), in file order.
+    ///
+    /// ```
+    /// # #[cfg(feature = "yaml")] {
+    /// let spec = lifecycle_spec::parse_spec("w.yaml", "command: { binary: w, args: [\"{port}\"] }\nvars: { port: 1 }\n", &[]).unwrap();
+    /// assert_eq!(spec.templates().len(), 2);
+    /// # }
+    /// ```
+    pub fn templates(&self) -> Vec<&Template> {
+        let mut out = Vec::new();
+        out.extend(self.instance.as_ref());
+        out.push(&self.command.binary);
+        out.extend(self.command.args.iter());
+        out.extend(self.command.env.iter().map(|e| &e.value));
+        if let Some(readiness) = &self.readiness {
+            match &readiness.probe {
+                crate::Probe::Http { url } => out.push(url),
+                crate::Probe::Tcp { addr } => out.push(addr),
+                crate::Probe::Notify | crate::Probe::Log { .. } => {}
+            }
+        }
+        for step in self.stop.iter() {
+            if let StopStep::HttpPost { url, .. } = step {
+                out.push(url);
+            }
+        }
+        if let Location::Ssh(ssh) = &self.location {
+            out.push(&ssh.host);
+            out.extend(ssh.user.as_ref());
+            out.push(&ssh.port);
+        }
+        out.extend(self.logs.dir.as_ref());
+        for dep in self.depends_on.iter() {
+            out.extend(dep.vars.iter().map(|b| &b.value));
+        }
+        out
+    }
+
+    /// The variables the spec's templates use, sorted, each once.
+    ///
+    /// ```
+    /// # #[cfg(feature = "yaml")] {
+    /// let spec = lifecycle_spec::parse_spec("w.yaml", "command: { binary: w, args: [\"{b}\", \"{a}\", \"{b}\"] }\n", &["a", "b"]).unwrap();
+    /// assert_eq!(spec.variables(), ["a", "b"]);
+    /// # }
+    /// ```
+    pub fn variables(&self) -> Vec<&str> {
+        let mut vars: Vec<&str> = self.templates().into_iter().flat_map(Template::vars).collect();
+        vars.sort_unstable();
+        vars.dedup();
+        vars
+    }
+}

@@ -1,0 +1,53 @@
+//! The stop chain: each step asks the daemon to go, then waits up to its grace.
+
+use std::time::Duration;
+
+use crate::{Signal, Template};
+
+/// One step of a stop chain. After the last step's grace, SIGKILL goes to the process group.
+///
+/// ```
+/// use lifecycle_spec::StopStep;
+/// let step = StopStep::DEFAULT;
+/// assert_eq!(step.grace(), std::time::Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopStep {
+    /// Send `signal` to the daemon's process group, wait up to `grace` for it to exit.
+    Signal {
+        /// The signal.
+        signal: Signal,
+        /// How long to wait for the exit before the next step.
+        grace: Duration,
+    },
+    /// POST to `url` (a shutdown endpoint), wait up to `grace`. Only as the first step.
+    HttpPost {
+        /// The shutdown URL, used exactly as written.
+        url: Template,
+        /// How long to wait for the exit before the next step.
+        grace: Duration,
+    },
+}
+
+impl StopStep {
+    /// `grace` when a step gives none: 5s.
+    pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+    /// The chain of a spec without `stop:` is this one step: SIGTERM, 5s.
+    pub const DEFAULT: StopStep = StopStep::Signal {
+        signal: Signal::Term,
+        grace: StopStep::DEFAULT_GRACE,
+    };
+
+    /// How long this step waits for the exit.
+    ///
+    /// ```
+    /// use lifecycle_spec::{Signal, StopStep};
+    /// let step = StopStep::Signal { signal: Signal::Int, grace: std::time::Duration::ZERO };
+    /// assert!(step.grace().is_zero());
+    /// ```
+    pub const fn grace(&self) -> Duration {
+        match self {
+            StopStep::Signal { grace, .. } | StopStep::HttpPost { grace, .. } => *grace,
+        }
+    }
+}

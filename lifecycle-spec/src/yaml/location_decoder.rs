@@ -1,0 +1,69 @@
+//! `location:`: `local`, or `{ ssh: { host, user, port }, local_hosts: [...] }`.
+
+use serde_saphyr::Spanned;
+
+use super::decoder::{Decoder, Deferred, index};
+use super::node::{Node, pos_of};
+use crate::{Location, Rule, Ssh, Template, check_host};
+
+const EXPECTED: &str = "`local` or `{ ssh: { host: …, user: …, port: … } }`";
+
+impl Decoder<'_> {
+    pub(crate) fn location(&mut self, node: &Spanned<Node>) -> Option<Location> {
+        if let Node::Str(word) = &node.value {
+            if word == "local" {
+                return Some(Location::Local);
+            }
+            let d = self
+                .diag(Rule::Choice, pos_of(node), "location", EXPECTED)
+                .found(word.clone())
+                .hint("a remote location is a mapping: `location: { ssh: { host: \"{host}\" } }`");
+            self.report(d);
+            return None;
+        }
+        let map = self.mapping(node, "location", &["ssh", "local_hosts"])?;
+        let ssh = map.require(self, "ssh", "the SSH destination: `ssh: { host: …, user: …, port: … }`")?;
+        let ssh = self.mapping(ssh, "location.ssh", &["host", "user", "port"])?;
+        let host = ssh
+            .require(self, "host", "the host to reach over SSH, e.g. \"{host}\"")
+            .and_then(|n| {
+                let t = self.non_empty_template(n, "location.ssh.host")?;
+                self.deferred.push((Deferred::Host, "location.ssh.host".into(), t.clone()));
+                Some(t)
+            });
+        let user = match ssh.get("user") {
+            Some(n) => Some(self.checked_template(n, "location.ssh.user", Deferred::User)?),
+            None => None,
+        };
+        let port = match ssh.get("port") {
+            Some(n) => self.checked_template(n, "location.ssh.port", Deferred::Port),
+            None => Template::parse(Ssh::DEFAULT_PORT).ok(),
+        };
+        let mut local_hosts = Vec::new();
+        if let Some(list) = map
+            .get("local_hosts")
+            .and_then(|n| self.list(n, "location.local_hosts", "a list of host names that mean this machine"))
+        {
+            for (i, item) in list.iter().enumerate() {
+                let field = index("location.local_hosts", i);
+                let Some(host) = self.text(item, &field, "a host name") else { continue };
+                match check_host(&host) {
+                    Ok(()) => local_hosts.push(host.into()),
+                    Err(err) => {
+                        let d = self
+                            .diag(Rule::SshHost, pos_of(item), &field, "a hostname or IP address")
+                            .found(host)
+                            .hint(err.to_string());
+                        self.report(d);
+                    }
+                }
+            }
+        }
+        Some(Location::Ssh(Ssh {
+            host: host?,
+            user,
+            port: port?,
+            local_hosts: local_hosts.into(),
+        }))
+    }
+}

@@ -1,0 +1,178 @@
+//! `readiness:`: the probe, its deadline, its attempt timeout, its backoff.
+
+use std::borrow::Cow;
+use serde_saphyr::Spanned;
+
+use super::decoder::{Decoder, Deferred, join};
+use super::node::{Node, pos_of};
+use crate::{Backoff, DisplayDuration, Pos, Probe, Readiness, Rule};
+
+const PROBES: &[&str] = &["http", "tcp", "notify", "log"];
+
+impl Decoder<'_> {
+    pub(crate) fn readiness(&mut self, node: &Spanned<Node>) -> Option<Readiness> {
+        let map = self.mapping(node, "readiness", &["probe", "deadline", "attempt_timeout", "backoff"])?;
+        let probe = map
+            .require(self, "probe", "one probe: `{ http: URL }`, `{ tcp: host:port }`, `notify` or `{ log: regex }`")
+            .and_then(|n| self.probe(n));
+        let deadline = map.get("deadline").map(|n| (self.positive_duration(n, "readiness.deadline"), pos_of(n)));
+        let attempt = map
+            .get("attempt_timeout")
+            .map(|n| (self.positive_duration(n, "readiness.attempt_timeout"), pos_of(n)));
+        let backoff = map.get("backoff").map(|n| self.backoff(n, "readiness.backoff", Backoff::READINESS));
+
+        let (deadline, deadline_pos) = match deadline {
+            Some((value, pos)) => (value?, pos),
+            None => (Readiness::DEFAULT_DEADLINE, map.pos),
+        };
+        let (attempt_timeout, attempt_pos) = match attempt {
+            Some((value, pos)) => (value?, pos),
+            None => (Readiness::DEFAULT_ATTEMPT_TIMEOUT, deadline_pos),
+        };
+        let (backoff, initial_pos) = match backoff {
+            Some(parsed) => parsed?,
+            None => (Backoff::READINESS, deadline_pos),
+        };
+        if attempt_timeout > deadline {
+            let d = self
+                .diag(
+                    Rule::AttemptTimeout,
+                    attempt_pos,
+                    "readiness.attempt_timeout",
+                    format!("at most readiness.deadline ({})", DisplayDuration(deadline)),
+                )
+                .found(DisplayDuration(attempt_timeout).to_string())
+                .hint("one attempt cannot outlast the whole start; lower attempt_timeout or raise deadline");
+            self.report(d);
+        }
+        if backoff.initial > deadline {
+            let d = self
+                .diag(
+                    Rule::InitialDelay,
+                    initial_pos,
+                    "readiness.backoff.initial",
+                    format!("at most readiness.deadline ({})", DisplayDuration(deadline)),
+                )
+                .found(DisplayDuration(backoff.initial).to_string())
+                .hint("the first retry would come after the deadline");
+            self.report(d);
+        }
+        Some(Readiness {
+            probe: probe?,
+            deadline,
+            attempt_timeout,
+            backoff,
+        })
+    }
+
+    fn probe(&mut self, node: &Spanned<Node>) -> Option<Probe> {
+        let expected = "one probe: `{ http: URL }`, `{ tcp: host:port }`, `notify` or `{ log: regex }`";
+        if let Node::Str(word) = &node.value {
+            if word == "notify" {
+                return Some(Probe::Notify);
+            }
+            let d = self
+                .diag(Rule::ProbeCount, pos_of(node), "readiness.probe", expected)
+                .found(word.clone())
+                .hint("only `notify` takes no value; write e.g. `probe: { http: \"http://127.0.0.1:{port}/health\" }`");
+            self.report(d);
+            return None;
+        }
+        let map = self.mapping(node, "readiness.probe", PROBES)?;
+        if map.len() != 1 {
+            let found = if map.len() == 0 {
+                "no probe".to_owned()
+            } else {
+                format!("{} probes", map.len())
+            };
+            let d = self
+                .diag(Rule::ProbeCount, map.pos, "readiness.probe", format!("exactly {expected}"))
+                .found(found);
+            self.report(d);
+            return None;
+        }
+        let (kind, _, value) = map.entries().next()?;
+        let field = join("readiness.probe", kind);
+        match kind {
+            "http" => self
+                .checked_template(value, &field, Deferred::HttpUrl)
+                .map(|url| Probe::Http { url }),
+            "tcp" => self
+                .checked_template(value, &field, Deferred::TcpAddr)
+                .map(|addr| Probe::Tcp { addr }),
+            "notify" => match &value.value {
+                Node::Null => Some(Probe::Notify),
+                Node::Map(entries) if entries.is_empty() => Some(Probe::Notify),
+                _ => {
+                    self.wrong_type(value, &field, "nothing (`notify` takes no value)");
+                    None
+                }
+            },
+            _ => {
+                let pattern = self.non_empty_text(value, &field, "a regular expression")?;
+                if let Err(err) = regex_lite::Regex::new(&pattern) {
+                    let message = err.to_string();
+                    let first_line = message.lines().last().unwrap_or("invalid").trim().to_owned();
+                    let d = self
+                        .diag(Rule::Regex, pos_of(value), &field, format!("a regular expression, but {first_line}"))
+                        .found(pattern)
+                        .hint("the regex is matched against each line of the daemon's output; it is not a template");
+                    self.report(d);
+                    return None;
+                }
+                Some(Probe::Log {
+                    pattern: Cow::Owned(pattern),
+                })
+            }
+        }
+    }
+
+    /// A `backoff:` mapping over `defaults`; returns it and the position of its `initial`.
+    pub(crate) fn backoff(&mut self, node: &Spanned<Node>, field: &str, defaults: Backoff) -> Option<(Backoff, Pos)> {
+        let map = self.mapping(node, field, &["initial", "max", "factor"])?;
+        let initial = map.get("initial").map(|n| (self.positive_duration(n, &join(field, "initial")), pos_of(n)));
+        let max = map.get("max").map(|n| (self.positive_duration(n, &join(field, "max")), pos_of(n)));
+        let factor = map.get("factor").map(|n| {
+            let value = self.number(n, &join(field, "factor"), "a number of at least 1");
+            (value, pos_of(n))
+        });
+        let (initial, initial_pos) = match initial {
+            Some((value, pos)) => (value?, pos),
+            None => (defaults.initial, map.pos),
+        };
+        let (max, max_pos) = match max {
+            Some((value, pos)) => (value?, pos),
+            None => (defaults.max, map.pos),
+        };
+        let factor = match factor {
+            Some((value, pos)) => {
+                let value = value?;
+                if !(value.is_finite() && value >= 1.0) {
+                    let d = self
+                        .diag(Rule::BackoffFactor, pos, &join(field, "factor"), "a number of at least 1")
+                        .found(value.to_string())
+                        .hint("delays grow by this factor; 1 keeps them constant");
+                    self.report(d);
+                    return None;
+                }
+                value
+            }
+            None => defaults.factor,
+        };
+        if initial > max {
+            let pos = if initial_pos == map.pos { max_pos } else { initial_pos };
+            let d = self
+                .diag(
+                    Rule::BackoffOrder,
+                    pos,
+                    &join(field, "initial"),
+                    format!("at most {field}.max ({})", DisplayDuration(max)),
+                )
+                .found(DisplayDuration(initial).to_string())
+                .hint("lower `initial` or raise `max`");
+            self.report(d);
+            return None;
+        }
+        Some((Backoff { initial, max, factor }, initial_pos))
+    }
+}

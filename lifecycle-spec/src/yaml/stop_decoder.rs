@@ -1,0 +1,94 @@
+//! `stop:`: the chain of signals (and an optional first HTTP shutdown) with their graces.
+
+use serde_saphyr::Spanned;
+
+use super::decoder::{Decoder, Deferred, index, join};
+use super::node::{Node, pos_of};
+use crate::{Rule, Signal, SignalError, StopStep};
+
+const STEP: &str = "`{ signal: SIGTERM, grace: 5s }` or `{ http: { post: URL }, grace: 5s }`";
+
+impl Decoder<'_> {
+    pub(crate) fn stop(&mut self, node: &Spanned<Node>) -> Option<Vec<StopStep>> {
+        let items = self.list(node, "stop", &format!("a list of steps, each {STEP}"))?;
+        if items.is_empty() {
+            let d = self
+                .diag(Rule::EmptyStop, pos_of(node), "stop", "at least one step")
+                .found("an empty list")
+                .hint("SIGKILL follows the last step; to kill at once write `- { signal: SIGTERM, grace: 0s }`");
+            self.report(d);
+            return None;
+        }
+        let mut steps = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match self.stop_step(item, &index("stop", i), i) {
+                Some(step) => steps.push(step),
+                None => ok = false,
+            }
+        }
+        ok.then_some(steps)
+    }
+
+    fn stop_step(&mut self, node: &Spanned<Node>, field: &str, position: usize) -> Option<StopStep> {
+        let map = self.mapping(node, field, &["signal", "http", "grace"])?;
+        let grace = match map.get("grace") {
+            Some(n) => Some(self.duration(n, &join(field, "grace"))?),
+            None => None,
+        }
+        .unwrap_or(StopStep::DEFAULT_GRACE);
+        match (map.get("signal"), map.get("http")) {
+            (Some(signal), None) => {
+                let signal_field = join(field, "signal");
+                let expected = format!(
+                    "a signal name: {}",
+                    Signal::ALL.map(|s| s.name()).join(", ")
+                );
+                let name = self.text(signal, &signal_field, &expected)?;
+                match name.parse::<Signal>() {
+                    Ok(signal) => Some(StopStep::Signal { signal, grace }),
+                    Err(SignalError::Kill) => {
+                        let d = self
+                            .diag(Rule::SigkillStep, pos_of(signal), &signal_field, expected)
+                            .found(name)
+                            .hint("SIGKILL to the process group always ends the chain; remove this step");
+                        self.report(d);
+                        None
+                    }
+                    Err(SignalError::Unknown { suggestion, .. }) => {
+                        let mut d = self.diag(Rule::Signal, pos_of(signal), &signal_field, expected).found(name);
+                        if let Some(s) = suggestion {
+                            d = d.hint(format!("did you mean `{s}`?"));
+                        }
+                        self.report(d);
+                        None
+                    }
+                }
+            }
+            (None, Some(http)) => {
+                let http_field = join(field, "http");
+                let post = self.mapping(http, &http_field, &["post"])?;
+                let url = post
+                    .require(self, "post", "the shutdown URL to POST to")
+                    .and_then(|n| self.checked_template(n, &join(&http_field, "post"), Deferred::HttpUrl))?;
+                if position != 0 {
+                    let d = self
+                        .diag(Rule::HttpStopPosition, pos_of(http), &http_field, "an HTTP shutdown only as the first step")
+                        .found(format!("step {}", position + 1))
+                        .hint("move it to the top of `stop:`; signals follow it");
+                    self.report(d);
+                    return None;
+                }
+                Some(StopStep::HttpPost { url, grace })
+            }
+            (signal, _) => {
+                let found = if signal.is_some() { "both `signal` and `http`" } else { "neither `signal` nor `http`" };
+                let d = self
+                    .diag(Rule::StopStep, map.pos, field, format!("a step with exactly one of `signal` or `http`: {STEP}"))
+                    .found(found);
+                self.report(d);
+                None
+            }
+        }
+    }
+}
