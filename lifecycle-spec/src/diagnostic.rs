@@ -93,6 +93,48 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule, in declaration order.
+    pub const ALL: [Rule; 38] = [
+        Rule::Io,
+        Rule::Syntax,
+        Rule::DuplicateKey,
+        Rule::UnknownKey,
+        Rule::MissingKey,
+        Rule::WrongType,
+        Rule::Empty,
+        Rule::Duration,
+        Rule::DurationRange,
+        Rule::Size,
+        Rule::Number,
+        Rule::Choice,
+        Rule::Template,
+        Rule::UnknownVar,
+        Rule::Name,
+        Rule::VarName,
+        Rule::EnvName,
+        Rule::Variant,
+        Rule::ProbeCount,
+        Rule::Url,
+        Rule::TcpAddress,
+        Rule::Regex,
+        Rule::BackoffOrder,
+        Rule::BackoffFactor,
+        Rule::AttemptTimeout,
+        Rule::InitialDelay,
+        Rule::Signal,
+        Rule::SigkillStep,
+        Rule::EmptyStop,
+        Rule::StopStep,
+        Rule::HttpStopPosition,
+        Rule::SshHost,
+        Rule::SshUser,
+        Rule::Port,
+        Rule::DependencyFile,
+        Rule::DependencyCycle,
+        Rule::DependencyProbe,
+        Rule::DependencyVar,
+    ];
+
     /// A short stable name for the rule, used in docs and tests.
     ///
     /// ```

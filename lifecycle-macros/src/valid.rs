@@ -1,0 +1,159 @@
+//! Loads the handle's spec (or directory of specs) with lifecycle-spec's validation, and turns
+//! every diagnostic into a compile error on the attribute's path literal.
+
+use std::path::{Path, PathBuf};
+
+use lifecycle_spec::{Spec, load_spec};
+use syn::LitStr;
+
+/// One spec of a kind directory.
+pub(crate) struct Kind {
+    /// The spec, if it is valid.
+    pub(crate) spec: Option<Spec>,
+    /// The variant: from the valid spec, else guessed from the file name (for the stub).
+    pub(crate) variant: String,
+}
+
+/// What loading produced: the specs (for a directory, one per file, sorted by file name), every
+/// file read (so that the build re-runs when one changes), and the errors.
+pub(crate) struct Checked<T> {
+    pub(crate) value: T,
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) errors: Option<syn::Error>,
+}
+
+/// The directory relative paths are resolved against: the invoking crate's manifest directory.
+pub(crate) fn manifest_dir(lit: &LitStr) -> Result<PathBuf, syn::Error> {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .ok_or_else(|| syn::Error::new_spanned(lit, "CARGO_MANIFEST_DIR is not set: build with cargo"))
+}
+
+fn push(errors: &mut Option<syn::Error>, err: syn::Error) {
+    match errors {
+        Some(all) => all.combine(err),
+        None => *errors = Some(err),
+    }
+}
+
+/// Loads the spec `lit` names, relative to `root`.
+pub(crate) fn load_file(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Option<Spec>> {
+    let display = lit.value();
+    let loaded = load_spec(&root.join(&display), &display, fields);
+    let mut errors = None;
+    let spec = match loaded.result {
+        Ok(spec) => Some(spec),
+        Err(diagnostics) => {
+            for d in diagnostics {
+                push(&mut errors, syn::Error::new_spanned(lit, d.to_string()));
+            }
+            None
+        }
+    };
+    Checked {
+        value: spec,
+        files: loaded.files,
+        errors,
+    }
+}
+
+/// Loads every `*.yaml` / `*.yml` file of the directory `lit` names, relative to `root`.
+pub(crate) fn load_dir(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Vec<Kind>> {
+    let display_dir = lit.value();
+    let dir = root.join(&display_dir);
+    let mut errors = None;
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().map(|t| t.is_file() || t.is_symlink()).unwrap_or(false))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| (n.ends_with(".yaml") || n.ends_with(".yml")) && !n.starts_with('.'))
+            .collect(),
+        Err(err) => {
+            push(
+                &mut errors,
+                syn::Error::new_spanned(lit, format!("--> {display_dir}\n    cannot read the spec directory {}: {err}", dir.display())),
+            );
+            Vec::new()
+        }
+    };
+    names.sort();
+    if names.is_empty() && errors.is_none() {
+        push(
+            &mut errors,
+            syn::Error::new_spanned(lit, format!("--> {display_dir}\n    expected at least one spec file (*.yaml) in this directory, found none")),
+        );
+    }
+
+    let mut kinds: Vec<Kind> = Vec::with_capacity(names.len());
+    let mut origins: Vec<String> = Vec::with_capacity(names.len());
+    for name in &names {
+        let display = format!("{}/{name}", display_dir.trim_end_matches('/'));
+        let loaded = load_spec(&dir.join(name), &display, fields);
+        files.extend(loaded.files);
+        let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
+        let kind = match loaded.result {
+            Ok(spec) => Kind {
+                variant: spec.variant.to_string(),
+                spec: Some(spec),
+            },
+            Err(diagnostics) => {
+                for d in diagnostics {
+                    push(&mut errors, syn::Error::new_spanned(lit, d.to_string()));
+                }
+                Kind {
+                    variant: guess_variant(stem),
+                    spec: None,
+                }
+            }
+        };
+        if let Some(spec) = &kind.spec {
+            for (other, other_file) in kinds.iter().zip(&origins) {
+                let Some(other_spec) = &other.spec else { continue };
+                if other_spec.variant == spec.variant {
+                    push(
+                        &mut errors,
+                        syn::Error::new_spanned(
+                            lit,
+                            format!(
+                                "--> {display}:1:1\n    variant: expected a variant name no other spec of {display_dir} has, found `{}` (also {other_file})\n    hint: set `variant:` in one of them",
+                                spec.variant
+                            ),
+                        ),
+                    );
+                }
+                if other_spec.name == spec.name {
+                    push(
+                        &mut errors,
+                        syn::Error::new_spanned(
+                            lit,
+                            format!(
+                                "--> {display}:1:1\n    name: expected a name no other spec of {display_dir} has, found `{}` (also {other_file})\n    hint: set `name:` in one of them",
+                                spec.name
+                            ),
+                        ),
+                    );
+                }
+            }
+        }
+        kinds.push(kind);
+        origins.push(display);
+    }
+    Checked { value: kinds, files, errors }
+}
+
+/// The variant a stub enum uses for a file whose spec is invalid, so that code naming it still
+/// resolves: the file stem in PascalCase.
+fn guess_variant(stem: &str) -> String {
+    let guess: String = stem
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w[..1].to_ascii_uppercase() + &w[1..])
+        .collect();
+    if guess.starts_with(|c: char| c.is_ascii_uppercase()) {
+        guess
+    } else {
+        format!("Kind{guess}")
+    }
+}
