@@ -44,9 +44,13 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
 
     let mut spec: Option<LitStr> = None;
     let mut krate: Option<syn::Path> = None;
+    // Whether `spec` or `spec_dir` was written at all, valid or not: a broken one is reported
+    // as such, not also as missing.
+    let mut source_written = false;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("lifecycle")) {
         let parsed = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("spec") {
+                source_written = true;
                 let lit: LitStr = meta.value()?.parse()?;
                 if spec.replace(lit).is_some() {
                     return Err(meta.error("`spec` is given twice"));
@@ -57,6 +61,7 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
                 krate = Some(lit.parse()?);
                 Ok(())
             } else if meta.path.is_ident("spec_dir") {
+                source_written = true;
                 Err(meta.error("`spec_dir` goes on the field whose type is the kind enum: `#[lifecycle(spec_dir = \"specs/workers\")] kind: WorkerKind`"))
             } else {
                 Err(meta.error("unknown lifecycle attribute; expected `spec = \"path/to/spec.yaml\"` or `crate = \"path\"`"))
@@ -72,6 +77,7 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("lifecycle")) {
             let parsed = attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("spec_dir") {
+                    source_written = true;
                     let lit: LitStr = meta.value()?.parse()?;
                     let (Some(field_ident), Some(enum_ident)) = (field.ident.as_ref(), type_ident(&field.ty)) else {
                         return Err(syn::Error::new_spanned(
@@ -103,6 +109,7 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
             ));
             None
         }
+        (None, None) if source_written => None,
         (None, None) => {
             errors.push(syn::Error::new_spanned(
                 &input.ident,

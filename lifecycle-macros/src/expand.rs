@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use lifecycle_spec::Spec;
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::{DeriveInput, Ident, LitStr};
 
 use crate::attr::{self, Handle, Source};
@@ -186,10 +186,14 @@ fn var_fn(handle: &Handle<'_>, specs: &[&Spec]) -> TokenStream {
         })
         .collect();
     let names: Vec<String> = used.iter().map(|f| f.to_string()).collect();
+    // Spanned on the field: a field without `Display` is reported at the field.
+    let values = used.iter().map(|field| {
+        quote_spanned!(field.span()=> ::std::string::ToString::to_string(&self.#field))
+    });
     quote! {
         fn var(&self, name: &str) -> ::core::option::Option<::std::string::String> {
             match name {
-                #( #names => ::core::option::Option::Some(::std::string::ToString::to_string(&self.#used)), )*
+                #( #names => ::core::option::Option::Some(#values), )*
                 _ => ::core::option::Option::None,
             }
         }

@@ -211,7 +211,7 @@ pub struct Diagnostic {
     /// The field path: `readiness.backoff.initial`, `stop[1].signal`.
     pub field: String,
     /// What the file holds there, if anything.
-    pub found: Option<String>,
+    pub found: Option<Found>,
     /// What the rule expects.
     pub expected: String,
     /// How to fix it, where a hint helps.
@@ -232,17 +232,36 @@ impl Diagnostic {
         }
     }
 
-    /// Adds what was found.
+    /// Adds the value that was found (shown quoted).
     ///
     /// ```
     /// # use lifecycle_spec::{Diagnostic, Pos, Rule};
-    /// let d = Diagnostic::new(Rule::Port, "f", Pos::UNKNOWN, "p", "a port").found("0");
-    /// assert_eq!(d.found.as_deref(), Some("0"));
+    /// let d = Diagnostic::new(Rule::Port, "f", Pos::new(1, 1), "p", "a port").found("0");
+    /// assert_eq!(d.found_text(), Some("0"));
+    /// assert!(d.to_string().ends_with("found `0`"));
     /// ```
     #[must_use]
     pub fn found(mut self, found: impl Into<String>) -> Diagnostic {
-        self.found = Some(found.into());
+        self.found = Some(Found::Value(found.into()));
         self
+    }
+
+    /// Adds a description of what was found (shown as is): `a list`, `nothing`.
+    ///
+    /// ```
+    /// # use lifecycle_spec::{Diagnostic, Pos, Rule};
+    /// let d = Diagnostic::new(Rule::WrongType, "f", Pos::new(1, 1), "p", "a mapping").found_description("a list");
+    /// assert!(d.to_string().ends_with("found a list"));
+    /// ```
+    #[must_use]
+    pub fn found_description(mut self, description: impl Into<String>) -> Diagnostic {
+        self.found = Some(Found::Description(description.into()));
+        self
+    }
+
+    /// The found value or description, as text.
+    pub fn found_text(&self) -> Option<&str> {
+        self.found.as_ref().map(Found::text)
     }
 
     /// Adds a hint.
@@ -259,15 +278,52 @@ impl Diagnostic {
     }
 }
 
+/// What a diagnostic found: a value from the file, or a description of it.
+///
+/// ```
+/// use lifecycle_spec::Found;
+/// assert_eq!(Found::Value("5".into()).to_string(), "`5`");
+/// assert_eq!(Found::Description("a list".into()).to_string(), "a list");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// Text from the file, shown quoted.
+    Value(String),
+    /// A description (`a list`, `nothing`), shown as is.
+    Description(String),
+}
+
+impl Found {
+    /// The text, without quotes.
+    pub fn text(&self) -> &str {
+        match self {
+            Found::Value(text) | Found::Description(text) => text,
+        }
+    }
+}
+
+impl fmt::Display for Found {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Found::Value(text) => write!(f, "`{text}`"),
+            Found::Description(text) => f.write_str(text),
+        }
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "--> {}:{}\n    ", self.file, self.pos)?;
+        if self.pos.is_unknown() {
+            write!(f, "--> {}\n    ", self.file)?;
+        } else {
+            write!(f, "--> {}:{}\n    ", self.file, self.pos)?;
+        }
         if !self.field.is_empty() {
             write!(f, "{}: ", self.field)?;
         }
         write!(f, "expected {}", self.expected)?;
         if let Some(found) = &self.found {
-            write!(f, ", found `{found}`")?;
+            write!(f, ", found {found}")?;
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n    hint: {hint}")?;

@@ -53,7 +53,7 @@ pub type List<T> = Cow<'static, [T]>;
 pub use address::{AddressError, HttpUrl, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr};
 pub use backoff::Backoff;
 pub use dependency::{Dependency, VarBinding, WaitFor};
-pub use diagnostic::{Diagnostic, Diagnostics, Rule};
+pub use diagnostic::{Diagnostic, Diagnostics, Found, Rule};
 pub use duration::{DisplayDuration, DurationError, MAX_DURATION, parse_duration};
 pub use location::{Location, Ssh};
 pub use logs::Logs;

@@ -44,8 +44,9 @@ pub fn load_spec(path: &Path, display: &str, fields: &[&str]) -> Loaded {
         }
         Err(err) => {
             loader.errors.push(
-                Diagnostic::new(Rule::Io, display, Pos::UNKNOWN, "", "a readable spec file")
-                    .found(format!("{}: {err}", path.display())),
+                Diagnostic::new(Rule::Io, display, Pos::UNKNOWN, "", "a readable spec file (paths are relative to the crate's Cargo.toml)")
+                    .found_description(format!("an I/O error: {err}"))
+                    .hint(format!("looked for {}", path.display())),
             );
             None
         }
@@ -128,7 +129,7 @@ impl Loader {
                     self.errors.push(
                         err(Rule::DependencyFile, "a readable spec file, relative to this spec")
                             .found(dep.path.clone())
-                            .hint(format!("{}: {io}", dep_real.display())),
+                            .hint(format!("{io}: {}", dep_real.display())),
                     );
                     continue;
                 }
@@ -140,7 +141,7 @@ impl Loader {
                 chain.push(&dep_display);
                 self.errors.push(
                     err(Rule::DependencyCycle, "a dependency that does not lead back to this spec")
-                        .found(chain.join(" -> "))
+                        .found_description(chain.join(" -> "))
                         .hint("remove one `depends_on` entry of the cycle"),
                 );
                 continue;
@@ -163,7 +164,7 @@ impl Loader {
             if dep.wait == crate::WaitFor::Healthy && dep_spec.readiness.is_none() {
                 self.errors.push(
                     Diagnostic::new(Rule::DependencyProbe, display, dep.wait_pos, format!("{}.wait", dep.field), "a dependency with a readiness probe, to wait until healthy")
-                        .found(format!("{dep_display} has no `readiness:`"))
+                        .found_description(format!("{dep_display}, which has no `readiness:`"))
                         .hint("add a probe to the dependency, or write `wait: started`"),
                 );
             }
@@ -193,16 +194,16 @@ impl Loader {
     fn repoint_unbound_vars(&mut self, from: usize, dep_display: &str, display: &str, dep: &crate::yaml::DependencyRef) {
         for d in &mut self.errors[from..] {
             if d.rule == Rule::UnknownVar && d.file == dep_display {
-                let var = d.found.clone().unwrap_or_default();
+                let var = d.found_text().unwrap_or_default().trim_matches(['{', '}']).to_owned();
                 *d = Diagnostic::new(
                     Rule::UnknownVar,
                     display,
                     dep.path_pos,
                     format!("{}.vars", dep.field),
-                    format!("a value for {var}, which {dep_display}:{} uses and has no default for", d.pos),
+                    format!("a binding for `{{{var}}}`, which {dep_display}:{} uses and has no default for", d.pos),
                 )
-                .found("no binding")
-                .hint(format!("add `vars: {{ {}: … }}` to this entry, or a default to the dependency", var.trim_matches(['{', '}'])));
+                .found_description("none")
+                .hint(format!("add `vars: {{ {var}: … }}` to this entry, or a default to the dependency"));
             }
         }
     }

@@ -140,7 +140,8 @@ impl<'f> Decoder<'f> {
     }
 
     pub(crate) fn wrong_type(&mut self, node: &Spanned<Node>, field: &str, expected: &str) {
-        let d = self.diag(Rule::WrongType, pos_of(node), field, expected).found(node.value.describe());
+        let mut d = self.diag(Rule::WrongType, pos_of(node), field, expected);
+        d.found = Some(node.value.found());
         self.report(d);
     }
 
@@ -184,7 +185,7 @@ impl<'f> Decoder<'f> {
             } else if let Some(&(_, first, _)) = entries.iter().find(|(k, _, _)| *k == name) {
                 let d = self
                     .diag(Rule::DuplicateKey, pos_of(key), &join(field, name), "each key once")
-                    .found(format!("a second `{name}`"))
+                    .found_description(format!("a second `{name}`"))
                     .hint(format!("the first is at line {}; remove one", first.line));
                 self.report(d);
             } else {
@@ -223,7 +224,7 @@ impl<'f> Decoder<'f> {
     pub(crate) fn non_empty_text(&mut self, node: &Spanned<Node>, field: &str, expected: &str) -> Option<String> {
         let text = self.text(node, field, expected)?;
         if text.trim().is_empty() {
-            let d = self.diag(Rule::Empty, pos_of(node), field, expected).found("an empty string");
+            let d = self.diag(Rule::Empty, pos_of(node), field, expected).found_description("an empty string");
             self.report(d);
             return None;
         }
@@ -260,7 +261,7 @@ impl<'f> Decoder<'f> {
     pub(crate) fn non_empty_template(&mut self, node: &Spanned<Node>, field: &str) -> Option<Template> {
         let template = self.template(node, field)?;
         if template.source.trim().is_empty() {
-            let d = self.diag(Rule::Empty, template.pos, field, "a non-empty value").found("an empty string");
+            let d = self.diag(Rule::Empty, template.pos, field, "a non-empty value").found_description("an empty string");
             self.report(d);
             return None;
         }
@@ -320,7 +321,7 @@ impl<'f> Decoder<'f> {
         if duration.is_zero() {
             let d = self
                 .diag(Rule::DurationRange, pos_of(node), field, "a duration greater than zero")
-                .found("0");
+                .found("0s");
             self.report(d);
             return None;
         }

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{DuplicateKeyPolicy, MergeKeyPolicy, Options, Spanned};
 
-use crate::{Diagnostic, Pos, Rule};
+use crate::{Diagnostic, Found, Pos, Rule};
 
 /// A YAML value. Every child keeps its position, so each rule can point at the value it judges.
 #[derive(Debug)]
@@ -48,21 +48,18 @@ pub(crate) fn parse_tree(file: &str, text: &str) -> Result<Spanned<Node>, Diagno
             Some(cut) => message[..cut].to_owned(),
             None => message,
         };
-        Diagnostic::new(Rule::Syntax, file, pos, "", "valid YAML").found(message)
+        Diagnostic::new(Rule::Syntax, file, pos, "", "valid YAML").found_description(message)
     })
 }
 
 impl Node {
-    /// How a value is described in "found …": `a list`, `` `text` ``.
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Node::Null => "nothing".to_owned(),
-            Node::Bool(b) => b.to_string(),
-            Node::Int(i) => i.to_string(),
-            Node::Float(x) => x.to_string(),
-            Node::Str(s) => s.clone(),
-            Node::Seq(_) => "a list".to_owned(),
-            Node::Map(_) => "a mapping".to_owned(),
+    /// What a diagnostic found: a scalar's text, or a description of a collection.
+    pub(crate) fn found(&self) -> Found {
+        match (self.scalar_text(), self) {
+            (Some(text), _) => Found::Value(text),
+            (None, Node::Seq(_)) => Found::Description("a list".to_owned()),
+            (None, Node::Map(_)) => Found::Description("a mapping".to_owned()),
+            (None, _) => Found::Description("nothing".to_owned()),
         }
     }
 

@@ -87,7 +87,7 @@ impl Decoder<'_> {
             };
             let d = self
                 .diag(Rule::ProbeCount, map.pos, "readiness.probe", format!("exactly {expected}"))
-                .found(found);
+                .found_description(found);
             self.report(d);
             return None;
         }

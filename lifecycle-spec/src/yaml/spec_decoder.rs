@@ -187,7 +187,7 @@ impl Decoder<'_> {
                 None => {
                     let d = self
                         .diag(Rule::VarName, pos_of(value), &field, "a default that is a string, number or boolean")
-                        .found(value.value.describe());
+                        .found_description(value.value.found().to_string());
                     self.report(d);
                 }
             }

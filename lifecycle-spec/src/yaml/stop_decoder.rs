@@ -14,7 +14,7 @@ impl Decoder<'_> {
         if items.is_empty() {
             let d = self
                 .diag(Rule::EmptyStop, pos_of(node), "stop", "at least one step")
-                .found("an empty list")
+                .found_description("an empty list")
                 .hint("SIGKILL follows the last step; to kill at once write `- { signal: SIGTERM, grace: 0s }`");
             self.report(d);
             return None;
@@ -74,7 +74,7 @@ impl Decoder<'_> {
                 if position != 0 {
                     let d = self
                         .diag(Rule::HttpStopPosition, pos_of(http), &http_field, "an HTTP shutdown only as the first step")
-                        .found(format!("step {}", position + 1))
+                        .found_description(format!("it at step {}", position + 1))
                         .hint("move it to the top of `stop:`; signals follow it");
                     self.report(d);
                     return None;
@@ -85,7 +85,7 @@ impl Decoder<'_> {
                 let found = if signal.is_some() { "both `signal` and `http`" } else { "neither `signal` nor `http`" };
                 let d = self
                     .diag(Rule::StopStep, map.pos, field, format!("a step with exactly one of `signal` or `http`: {STEP}"))
-                    .found(found);
+                    .found_description(found);
                 self.report(d);
                 None
             }

@@ -1,0 +1,8 @@
+// Rule `Url`: see ui/specs/url.yaml.
+use lifecycle_core::Lifecycle;
+
+#[derive(Lifecycle)]
+#[lifecycle(spec = "ui/specs/url.yaml")]
+struct Handle {}
+
+fn main() {}
