@@ -47,7 +47,11 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
     // Whether `spec` or `spec_dir` was written at all, valid or not: a broken one is reported
     // as such, not also as missing.
     let mut source_written = false;
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("lifecycle")) {
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("lifecycle"))
+    {
         let parsed = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("spec") {
                 source_written = true;
@@ -74,7 +78,11 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
 
     let mut dir: Option<(LitStr, &Ident, &Ident)> = None;
     for field in &named.named {
-        for attr in field.attrs.iter().filter(|a| a.path().is_ident("lifecycle")) {
+        for attr in field
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("lifecycle"))
+        {
             let parsed = attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("spec_dir") {
                     source_written = true;
@@ -101,7 +109,11 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
 
     let source = match (spec, dir) {
         (Some(file), None) => Some(Source::File(file)),
-        (None, Some((dir, field, enum_ident))) => Some(Source::Dir { dir, field, enum_ident }),
+        (None, Some((dir, field, enum_ident))) => Some(Source::Dir {
+            dir,
+            field,
+            enum_ident,
+        }),
         (Some(file), Some(_)) => {
             errors.push(syn::Error::new_spanned(
                 file,
@@ -130,7 +142,11 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
         ident: &input.ident,
         vis: &input.vis,
         krate: krate.unwrap_or_else(|| syn::parse_quote!(::lifecycle_core)),
-        fields: named.named.iter().filter_map(|f| f.ident.as_ref()).collect(),
+        fields: named
+            .named
+            .iter()
+            .filter_map(|f| f.ident.as_ref())
+            .collect(),
         source,
     })
 }

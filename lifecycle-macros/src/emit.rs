@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use lifecycle_spec::{
-    Backoff, Command, Dependency, Location, Logs, Part, Pos, Probe, Readiness, Restart, RestartPolicy, Signal,
-    Spec, StopStep, Template, WaitFor,
+    Backoff, Command, Dependency, Location, Logs, Part, Pos, Probe, Readiness, Restart,
+    RestartPolicy, Signal, Spec, StopStep, Template, WaitFor,
 };
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;

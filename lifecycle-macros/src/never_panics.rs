@@ -12,11 +12,19 @@ use crate::expand::derive_in;
 mod mutation;
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(400)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(400)
 }
 
 fn shipped(file: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs").join(file)).unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../specs")
+            .join(file),
+    )
+    .unwrap()
 }
 
 /// Expands `input` against `root`; the output must parse as Rust items, and carry a
@@ -24,7 +32,10 @@ fn shipped(file: &str) -> String {
 fn expand_checked(input: &DeriveInput, root: &Path, valid: bool) -> Result<(), TestCaseError> {
     let tokens = derive_in(input, Some(root));
     let text = tokens.to_string();
-    prop_assert!(syn::parse2::<syn::File>(tokens).is_ok(), "the derive emitted invalid Rust:\n{text}");
+    prop_assert!(
+        syn::parse2::<syn::File>(tokens).is_ok(),
+        "the derive emitted invalid Rust:\n{text}"
+    );
     prop_assert_eq!(text.contains("compile_error"), !valid, "{}", text);
     Ok(())
 }

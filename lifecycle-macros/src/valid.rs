@@ -26,7 +26,9 @@ pub(crate) struct Checked<T> {
 pub(crate) fn manifest_dir(lit: &LitStr) -> Result<PathBuf, syn::Error> {
     std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
-        .ok_or_else(|| syn::Error::new_spanned(lit, "CARGO_MANIFEST_DIR is not set: build with cargo"))
+        .ok_or_else(|| {
+            syn::Error::new_spanned(lit, "CARGO_MANIFEST_DIR is not set: build with cargo")
+        })
 }
 
 fn push(errors: &mut Option<syn::Error>, err: syn::Error) {
@@ -66,14 +68,24 @@ pub(crate) fn load_dir(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Ve
     let mut names: Vec<String> = match std::fs::read_dir(&dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().map(|t| t.is_file() || t.is_symlink()).unwrap_or(false))
+            .filter(|e| {
+                e.file_type()
+                    .map(|t| t.is_file() || t.is_symlink())
+                    .unwrap_or(false)
+            })
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| (n.ends_with(".yaml") || n.ends_with(".yml")) && !n.starts_with('.'))
             .collect(),
         Err(err) => {
             push(
                 &mut errors,
-                syn::Error::new_spanned(lit, format!("--> {display_dir}\n    cannot read the spec directory {}: {err}", dir.display())),
+                syn::Error::new_spanned(
+                    lit,
+                    format!(
+                        "--> {display_dir}\n    cannot read the spec directory {}: {err}",
+                        dir.display()
+                    ),
+                ),
             );
             Vec::new()
         }
@@ -82,7 +94,12 @@ pub(crate) fn load_dir(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Ve
     if names.is_empty() && errors.is_none() {
         push(
             &mut errors,
-            syn::Error::new_spanned(lit, format!("--> {display_dir}\n    expected at least one spec file (*.yaml) in this directory, found none")),
+            syn::Error::new_spanned(
+                lit,
+                format!(
+                    "--> {display_dir}\n    expected at least one spec file (*.yaml) in this directory, found none"
+                ),
+            ),
         );
     }
 
@@ -110,7 +127,9 @@ pub(crate) fn load_dir(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Ve
         };
         if let Some(spec) = &kind.spec {
             for (other, other_file) in kinds.iter().zip(&origins) {
-                let Some(other_spec) = &other.spec else { continue };
+                let Some(other_spec) = &other.spec else {
+                    continue;
+                };
                 if other_spec.variant == spec.variant {
                     push(
                         &mut errors,
@@ -140,7 +159,11 @@ pub(crate) fn load_dir(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Ve
         kinds.push(kind);
         origins.push(display);
     }
-    Checked { value: kinds, files, errors }
+    Checked {
+        value: kinds,
+        files,
+        errors,
+    }
 }
 
 /// The variant a stub enum uses for a file whose spec is invalid, so that code naming it still

@@ -11,7 +11,9 @@ pub enum AddressError {
     #[error("`{0}` is not a hostname or IP address (letters, digits, `.`, `-`; no leading `-`)")]
     Host(String),
     /// Not a user name an `ssh` command line can carry safely.
-    #[error("`{0}` is not a user name (letters, digits, `_`, `.`, `-`; no leading `-`; at most 32)")]
+    #[error(
+        "`{0}` is not a user name (letters, digits, `_`, `.`, `-`; no leading `-`; at most 32)"
+    )]
     User(String),
     /// Not an integer in 1–65535.
     #[error("`{0}` is not a port (an integer in 1-65535)")]
@@ -71,7 +73,9 @@ pub fn check_host(host: &str) -> Result<(), AddressError> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !ok {
             return Err(err());
         }
@@ -88,7 +92,10 @@ pub fn check_host(host: &str) -> Result<(), AddressError> {
 pub fn check_user(user: &str) -> Result<(), AddressError> {
     let mut bytes = user.bytes();
     let first_ok = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_');
-    if first_ok && user.len() <= 32 && bytes.all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
+    if first_ok
+        && user.len() <= 32
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    {
         Ok(())
     } else {
         Err(AddressError::User(user.to_owned()))
@@ -204,7 +211,9 @@ mod tests {
         for ok in ["localhost", "127.0.0.1", "a.b-c.d", "::1", "fe80::1", "x"] {
             assert_eq!(check_host(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "-x", "a..b", "a b", "a;b", "$(id)", "a-", "host_1", "`x`", ":::"] {
+        for bad in [
+            "", "-x", "a..b", "a b", "a;b", "$(id)", "a-", "host_1", "`x`", ":::",
+        ] {
             assert!(check_host(bad).is_err(), "{bad}");
         }
         assert!(check_host(&"a".repeat(64)).is_err());
@@ -224,22 +233,49 @@ mod tests {
     #[test]
     fn urls() {
         let u = parse_http_url("https://example.org").unwrap();
-        assert_eq!((u.tls, u.host, u.port, u.path), (true, "example.org", 443, "/"));
+        assert_eq!(
+            (u.tls, u.host, u.port, u.path),
+            (true, "example.org", 443, "/")
+        );
         let u = parse_http_url("http://[::1]:9/h?x=1").unwrap();
         assert_eq!((u.host, u.port, u.path), ("::1", 9, "/h?x=1"));
-        assert!(matches!(parse_http_url("HTTP://x/"), Err(AddressError::Scheme(_))));
-        assert!(matches!(parse_http_url("http://u@x/"), Err(AddressError::Credentials(_))));
-        assert!(matches!(parse_http_url("http://x:99999/"), Err(AddressError::Port(_))));
-        assert!(matches!(parse_http_url("http://x:/"), Err(AddressError::Port(_))));
-        assert!(matches!(parse_http_url("http:///health"), Err(AddressError::Host(_))));
-        assert!(matches!(parse_http_url("http://x /"), Err(AddressError::Whitespace(_))));
-        assert!(matches!(parse_http_url("http://[::1/"), Err(AddressError::Host(_))));
+        assert!(matches!(
+            parse_http_url("HTTP://x/"),
+            Err(AddressError::Scheme(_))
+        ));
+        assert!(matches!(
+            parse_http_url("http://u@x/"),
+            Err(AddressError::Credentials(_))
+        ));
+        assert!(matches!(
+            parse_http_url("http://x:99999/"),
+            Err(AddressError::Port(_))
+        ));
+        assert!(matches!(
+            parse_http_url("http://x:/"),
+            Err(AddressError::Port(_))
+        ));
+        assert!(matches!(
+            parse_http_url("http:///health"),
+            Err(AddressError::Host(_))
+        ));
+        assert!(matches!(
+            parse_http_url("http://x /"),
+            Err(AddressError::Whitespace(_))
+        ));
+        assert!(matches!(
+            parse_http_url("http://[::1/"),
+            Err(AddressError::Host(_))
+        ));
     }
 
     #[test]
     fn tcp() {
         assert_eq!(parse_tcp_addr("[::1]:80"), Ok(("::1", 80)));
-        assert!(matches!(parse_tcp_addr("h"), Err(AddressError::MissingPort(_))));
+        assert!(matches!(
+            parse_tcp_addr("h"),
+            Err(AddressError::MissingPort(_))
+        ));
         assert!(matches!(parse_tcp_addr("h:x"), Err(AddressError::Port(_))));
     }
 }

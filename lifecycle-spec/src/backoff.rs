@@ -45,7 +45,8 @@ impl Backoff {
     /// assert_eq!(b.delay(2), Duration::from_micros(22_500));
     /// ```
     pub fn delay(&self, attempt: u32) -> Duration {
-        let grown = self.initial.as_secs_f64() * self.factor.powi(attempt.min(i32::MAX as u32) as i32);
+        let grown =
+            self.initial.as_secs_f64() * self.factor.powi(attempt.min(i32::MAX as u32) as i32);
         if !grown.is_finite() || grown >= self.max.as_secs_f64() {
             self.max
         } else {
@@ -68,7 +69,10 @@ mod tests {
 
     #[test]
     fn factor_one_is_constant() {
-        let b = Backoff { factor: 1.0, ..Backoff::READINESS };
+        let b = Backoff {
+            factor: 1.0,
+            ..Backoff::READINESS
+        };
         assert_eq!(b.delay(10), b.initial);
     }
 }

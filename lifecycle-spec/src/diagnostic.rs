@@ -220,7 +220,13 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic for `rule` at `file:pos` on `field`, expecting `expected`.
-    pub fn new(rule: Rule, file: impl Into<String>, pos: Pos, field: impl Into<String>, expected: impl Into<String>) -> Diagnostic {
+    pub fn new(
+        rule: Rule,
+        file: impl Into<String>,
+        pos: Pos,
+        field: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             rule,
             file: file.into(),

@@ -109,7 +109,7 @@ impl fmt::Display for DisplayDuration {
         if ms == 0 {
             return f.write_str("0s");
         }
-        if ms % 1000 != 0 {
+        if !ms.is_multiple_of(1000) {
             return write!(f, "{ms}ms");
         }
         let mut secs = ms / 1000;
@@ -134,7 +134,10 @@ mod tests {
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("1h2m3s4ms"), Ok(Duration::from_millis(3_723_004)));
+        assert_eq!(
+            parse_duration("1h2m3s4ms"),
+            Ok(Duration::from_millis(3_723_004))
+        );
         assert_eq!(parse_duration("24h"), Ok(MAX_DURATION));
     }
 
@@ -143,12 +146,18 @@ mod tests {
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
         assert_eq!(parse_duration("5"), Err(DurationError::MissingUnit));
         assert_eq!(parse_duration("1.5s"), Err(DurationError::Fraction));
-        assert_eq!(parse_duration("5sec"), Err(DurationError::UnknownUnit("sec".into())));
+        assert_eq!(
+            parse_duration("5sec"),
+            Err(DurationError::UnknownUnit("sec".into()))
+        );
         assert_eq!(parse_duration("s"), Err(DurationError::Malformed));
         assert_eq!(parse_duration("5 s"), Err(DurationError::Malformed));
         assert_eq!(parse_duration("-5s"), Err(DurationError::Malformed));
         assert_eq!(parse_duration("25h"), Err(DurationError::TooLong));
-        assert_eq!(parse_duration("99999999999999999999999999999999999999999999h"), Err(DurationError::TooLong));
+        assert_eq!(
+            parse_duration("99999999999999999999999999999999999999999999h"),
+            Err(DurationError::TooLong)
+        );
     }
 
     #[test]

@@ -50,7 +50,9 @@ pub type Str = Cow<'static, str>;
 /// A list in a spec: borrowed when compiled into a program, owned when read at run time.
 pub type List<T> = Cow<'static, [T]>;
 
-pub use address::{AddressError, HttpUrl, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr};
+pub use address::{
+    AddressError, HttpUrl, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr,
+};
 pub use backoff::Backoff;
 pub use dependency::{Dependency, VarBinding, WaitFor};
 pub use diagnostic::{Diagnostic, Diagnostics, Found, Rule};

@@ -44,9 +44,15 @@ pub fn load_spec(path: &Path, display: &str, fields: &[&str]) -> Loaded {
         }
         Err(err) => {
             loader.errors.push(
-                Diagnostic::new(Rule::Io, display, Pos::UNKNOWN, "", "a readable spec file (paths are relative to the crate's Cargo.toml)")
-                    .found_description(format!("an I/O error: {err}"))
-                    .hint(format!("looked for {}", path.display())),
+                Diagnostic::new(
+                    Rule::Io,
+                    display,
+                    Pos::UNKNOWN,
+                    "",
+                    "a readable spec file (paths are relative to the crate's Cargo.toml)",
+                )
+                .found_description(format!("an I/O error: {err}"))
+                .hint(format!("looked for {}", path.display())),
             );
             None
         }
@@ -100,18 +106,31 @@ impl Loader {
             Some(spec) if self.errors.is_empty() => Ok(spec),
             _ => Err(Diagnostics(self.errors)),
         };
-        Loaded { result, files: self.files }
+        Loaded {
+            result,
+            files: self.files,
+        }
     }
 
-    fn load_text(&mut self, real: &Path, display: &str, text: &str, fields: &[&str], depth: usize) -> Option<Spec> {
+    fn load_text(
+        &mut self,
+        real: &Path,
+        display: &str,
+        text: &str,
+        fields: &[&str],
+        depth: usize,
+    ) -> Option<Spec> {
         let root = match parse_tree(display, text) {
             Ok(root) => root,
             Err(diagnostic) => {
-                self.errors.push(diagnostic);
+                self.errors.push(*diagnostic);
                 return None;
             }
         };
-        let stem = Path::new(display).file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let stem = Path::new(display)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         let mut decoder = Decoder::new(display);
         let draft = decoder.spec(&root, stem, fields);
         self.errors.append(&mut decoder.errors);
@@ -121,15 +140,28 @@ impl Loader {
         let mut depends_on = Vec::with_capacity(draft.dependencies.len());
         for dep in &draft.dependencies {
             let dep_real = lexical_join(real, &dep.path);
-            let dep_display = lexical_join(Path::new(display), &dep.path).to_string_lossy().into_owned();
-            let err = |rule, expected: &str| Diagnostic::new(rule, display, dep.path_pos, format!("{}.spec", dep.field), expected);
+            let dep_display = lexical_join(Path::new(display), &dep.path)
+                .to_string_lossy()
+                .into_owned();
+            let err = |rule, expected: &str| {
+                Diagnostic::new(
+                    rule,
+                    display,
+                    dep.path_pos,
+                    format!("{}.spec", dep.field),
+                    expected,
+                )
+            };
             let text = match std::fs::read_to_string(&dep_real) {
                 Ok(text) => text,
                 Err(io) => {
                     self.errors.push(
-                        err(Rule::DependencyFile, "a readable spec file, relative to this spec")
-                            .found(dep.path.clone())
-                            .hint(format!("{io}: {}", dep_real.display())),
+                        err(
+                            Rule::DependencyFile,
+                            "a readable spec file, relative to this spec",
+                        )
+                        .found(dep.path.clone())
+                        .hint(format!("{io}: {}", dep_real.display())),
                     );
                     continue;
                 }
@@ -140,16 +172,22 @@ impl Loader {
                 let mut chain: Vec<&str> = self.names[at..].iter().map(String::as_str).collect();
                 chain.push(&dep_display);
                 self.errors.push(
-                    err(Rule::DependencyCycle, "a dependency that does not lead back to this spec")
-                        .found_description(chain.join(" -> "))
-                        .hint("remove one `depends_on` entry of the cycle"),
+                    err(
+                        Rule::DependencyCycle,
+                        "a dependency that does not lead back to this spec",
+                    )
+                    .found_description(chain.join(" -> "))
+                    .hint("remove one `depends_on` entry of the cycle"),
                 );
                 continue;
             }
             if depth >= MAX_DEPTH {
                 self.errors.push(
-                    err(Rule::DependencyCycle, format!("a dependency chain of at most {MAX_DEPTH} specs").as_str())
-                        .found(dep_display),
+                    err(
+                        Rule::DependencyCycle,
+                        format!("a dependency chain of at most {MAX_DEPTH} specs").as_str(),
+                    )
+                    .found(dep_display),
                 );
                 continue;
             }
@@ -163,25 +201,49 @@ impl Loader {
 
             if dep.wait == crate::WaitFor::Healthy && dep_spec.readiness.is_none() {
                 self.errors.push(
-                    Diagnostic::new(Rule::DependencyProbe, display, dep.wait_pos, format!("{}.wait", dep.field), "a dependency with a readiness probe, to wait until healthy")
-                        .found_description(format!("{dep_display}, which has no `readiness:`"))
-                        .hint("add a probe to the dependency, or write `wait: started`"),
+                    Diagnostic::new(
+                        Rule::DependencyProbe,
+                        display,
+                        dep.wait_pos,
+                        format!("{}.wait", dep.field),
+                        "a dependency with a readiness probe, to wait until healthy",
+                    )
+                    .found_description(format!("{dep_display}, which has no `readiness:`"))
+                    .hint("add a probe to the dependency, or write `wait: started`"),
                 );
             }
             let used = dep_spec.variables();
             for (binding, key_pos) in &dep.vars {
                 if !used.contains(&binding.name.as_ref()) {
                     self.errors.push(
-                        Diagnostic::new(Rule::DependencyVar, display, *key_pos, format!("{}.vars.{}", dep.field, binding.name), format!("a variable that {dep_display} uses"))
-                            .found(binding.name.to_string())
-                            .hint(format!("{dep_display} uses: {}", if used.is_empty() { "none".to_owned() } else { used.join(", ") })),
+                        Diagnostic::new(
+                            Rule::DependencyVar,
+                            display,
+                            *key_pos,
+                            format!("{}.vars.{}", dep.field, binding.name),
+                            format!("a variable that {dep_display} uses"),
+                        )
+                        .found(binding.name.to_string())
+                        .hint(format!(
+                            "{dep_display} uses: {}",
+                            if used.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                used.join(", ")
+                            }
+                        )),
                     );
                 }
             }
             depends_on.push(Dependency {
                 spec: Cow::Owned(dep_spec),
                 wait: dep.wait,
-                vars: dep.vars.iter().map(|(b, _)| b.clone()).collect::<Vec<_>>().into(),
+                vars: dep
+                    .vars
+                    .iter()
+                    .map(|(b, _)| b.clone())
+                    .collect::<Vec<_>>()
+                    .into(),
             });
         }
         self.names.pop();
@@ -191,10 +253,20 @@ impl Loader {
     }
 
     /// A dependency's `{var}` without a value is the dependent's problem: it must bind it.
-    fn repoint_unbound_vars(&mut self, from: usize, dep_display: &str, display: &str, dep: &crate::yaml::DependencyRef) {
+    fn repoint_unbound_vars(
+        &mut self,
+        from: usize,
+        dep_display: &str,
+        display: &str,
+        dep: &crate::yaml::DependencyRef,
+    ) {
         for d in &mut self.errors[from..] {
             if d.rule == Rule::UnknownVar && d.file == dep_display {
-                let var = d.found_text().unwrap_or_default().trim_matches(['{', '}']).to_owned();
+                let var = d
+                    .found_text()
+                    .unwrap_or_default()
+                    .trim_matches(['{', '}'])
+                    .to_owned();
                 *d = Diagnostic::new(
                     Rule::UnknownVar,
                     display,
@@ -237,8 +309,17 @@ mod tests {
 
     #[test]
     fn joins_lexically() {
-        assert_eq!(lexical_join(Path::new("specs/workers/vllm.yaml"), "../queen.yaml"), Path::new("specs/queen.yaml"));
-        assert_eq!(lexical_join(Path::new("a.yaml"), "../b.yaml"), Path::new("../b.yaml"));
-        assert_eq!(lexical_join(Path::new("/x/y/a.yaml"), "./b.yaml"), Path::new("/x/y/b.yaml"));
+        assert_eq!(
+            lexical_join(Path::new("specs/workers/vllm.yaml"), "../queen.yaml"),
+            Path::new("specs/queen.yaml")
+        );
+        assert_eq!(
+            lexical_join(Path::new("a.yaml"), "../b.yaml"),
+            Path::new("../b.yaml")
+        );
+        assert_eq!(
+            lexical_join(Path::new("/x/y/a.yaml"), "./b.yaml"),
+            Path::new("/x/y/b.yaml")
+        );
     }
 }

@@ -44,7 +44,14 @@ pub enum SignalError {
 
 impl Signal {
     /// Every signal a stop step can send.
-    pub const ALL: [Signal; 6] = [Signal::Hup, Signal::Int, Signal::Quit, Signal::Term, Signal::Usr1, Signal::Usr2];
+    pub const ALL: [Signal; 6] = [
+        Signal::Hup,
+        Signal::Int,
+        Signal::Quit,
+        Signal::Term,
+        Signal::Usr1,
+        Signal::Usr2,
+    ];
 
     /// The canonical name, as the spec writes it.
     ///
@@ -103,15 +110,24 @@ mod tests {
     fn near_misses_get_a_suggestion() {
         assert_eq!(
             "TERM".parse::<Signal>(),
-            Err(SignalError::Unknown { found: "TERM".into(), suggestion: Some(Signal::Term) })
+            Err(SignalError::Unknown {
+                found: "TERM".into(),
+                suggestion: Some(Signal::Term)
+            })
         );
         assert_eq!(
             "sigint".parse::<Signal>(),
-            Err(SignalError::Unknown { found: "sigint".into(), suggestion: Some(Signal::Int) })
+            Err(SignalError::Unknown {
+                found: "sigint".into(),
+                suggestion: Some(Signal::Int)
+            })
         );
         assert_eq!(
             "SIGFOO".parse::<Signal>(),
-            Err(SignalError::Unknown { found: "SIGFOO".into(), suggestion: None })
+            Err(SignalError::Unknown {
+                found: "SIGFOO".into(),
+                suggestion: None
+            })
         );
         assert_eq!("SIGKILL".parse::<Signal>(), Err(SignalError::Kill));
         assert_eq!("kill".parse::<Signal>(), Err(SignalError::Kill));

@@ -28,7 +28,9 @@ pub enum SizeError {
 /// ```
 pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     if digits.is_empty() {
         return Err(SizeError::Malformed);

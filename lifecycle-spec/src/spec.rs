@@ -101,7 +101,10 @@ impl Spec {
     /// # }
     /// ```
     pub fn default_var(&self, name: &str) -> Option<&str> {
-        self.vars.iter().find(|v| v.name == name).map(|v| v.value.as_ref())
+        self.vars
+            .iter()
+            .find(|v| v.name == name)
+            .map(|v| v.value.as_ref())
     }
 }
 
@@ -153,7 +156,11 @@ impl Spec {
     /// # }
     /// ```
     pub fn variables(&self) -> Vec<&str> {
-        let mut vars: Vec<&str> = self.templates().into_iter().flat_map(Template::vars).collect();
+        let mut vars: Vec<&str> = self
+            .templates()
+            .into_iter()
+            .flat_map(Template::vars)
+            .collect();
         vars.sort_unstable();
         vars.dedup();
         vars

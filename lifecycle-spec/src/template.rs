@@ -169,7 +169,10 @@ impl Template {
     /// let t = lifecycle_spec::Template::parse("{a}-{{b}}").unwrap();
     /// assert_eq!(t.render(|_| Some("x".into())).unwrap(), "x-{b}");
     /// ```
-    pub fn render(&self, mut lookup: impl FnMut(&str) -> Option<String>) -> Result<String, RenderError> {
+    pub fn render(
+        &self,
+        mut lookup: impl FnMut(&str) -> Option<String>,
+    ) -> Result<String, RenderError> {
         let mut out = String::with_capacity(self.source.len() + 8);
         for part in self.parts.iter() {
             match part {
@@ -209,7 +212,16 @@ mod tests {
     #[test]
     fn splits_literals_and_vars() {
         let t = Template::parse("http://{host}:{port}/health").unwrap();
-        assert_eq!(&*t.parts, [lit("http://"), var("host"), lit(":"), var("port"), lit("/health")]);
+        assert_eq!(
+            &*t.parts,
+            [
+                lit("http://"),
+                var("host"),
+                lit(":"),
+                var("port"),
+                lit("/health")
+            ]
+        );
         assert!(!t.is_literal());
     }
 
@@ -229,9 +241,18 @@ mod tests {
     fn syntax_errors() {
         assert_eq!(Template::parse("a{b"), Err(TemplateError::Unclosed(1)));
         assert_eq!(Template::parse("a}b"), Err(TemplateError::Unopened(1)));
-        assert_eq!(Template::parse("{}"), Err(TemplateError::BadName(String::new())));
-        assert_eq!(Template::parse("{a-b}"), Err(TemplateError::BadName("a-b".into())));
-        assert_eq!(Template::parse("{1a}"), Err(TemplateError::BadName("1a".into())));
+        assert_eq!(
+            Template::parse("{}"),
+            Err(TemplateError::BadName(String::new()))
+        );
+        assert_eq!(
+            Template::parse("{a-b}"),
+            Err(TemplateError::BadName("a-b".into()))
+        );
+        assert_eq!(
+            Template::parse("{1a}"),
+            Err(TemplateError::BadName("1a".into()))
+        );
     }
 
     #[test]

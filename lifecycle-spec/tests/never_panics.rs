@@ -2,6 +2,9 @@
 //! hands and editors break YAML. The default run takes a few seconds; set `PROPTEST_CASES` for a
 //! longer one (README, "Fuzzing the parser").
 
+// Test helpers fail loudly: a panic is a test failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use lifecycle_spec::parse_spec;
@@ -12,18 +15,29 @@ mod mutation;
 use mutation::{apply, edit};
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(4000)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4000)
 }
 
 fn shipped_specs() -> Vec<(String, String)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../specs");
-    ["queen.yaml", "hive.yaml", "workers/vllm.yaml", "workers/llamacpp.yaml"]
-        .iter()
-        .map(|f| {
-            let path = root.join(f);
-            (path.to_string_lossy().into_owned(), std::fs::read_to_string(&path).unwrap())
-        })
-        .collect()
+    [
+        "queen.yaml",
+        "hive.yaml",
+        "workers/vllm.yaml",
+        "workers/llamacpp.yaml",
+    ]
+    .iter()
+    .map(|f| {
+        let path = root.join(f);
+        (
+            path.to_string_lossy().into_owned(),
+            std::fs::read_to_string(&path).unwrap(),
+        )
+    })
+    .collect()
 }
 
 const FIELDS: &[&str] = &["port", "host", "model", "device"];

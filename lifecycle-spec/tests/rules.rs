@@ -1,6 +1,9 @@
 //! One test per validation rule: each feeds a spec with exactly that problem and checks the
 //! rule, the line and column (of the offending value), and the field path.
 
+// Test helpers fail loudly: a panic is a test failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 use lifecycle_spec::{Diagnostic, Diagnostics, Rule, load_spec, parse_spec};
@@ -25,7 +28,11 @@ fn check(d: &Diagnostic, rule: Rule, line: u32, column: u32, field: &str) {
         (rule, line, column, field),
         "diagnostic was:\n{d}"
     );
-    assert!(d.to_string().starts_with(&format!("--> {}:{line}:{column}\n", d.file)), "{d}");
+    assert!(
+        d.to_string()
+            .starts_with(&format!("--> {}:{line}:{column}\n", d.file)),
+        "{d}"
+    );
 }
 
 macro_rules! rule_cases {
@@ -82,18 +89,33 @@ rule_cases! {
 #[test]
 fn every_rule_has_a_case() {
     // Io and the dependency rules that need files on disk have their own tests below.
-    let own_tests = [Rule::Io, Rule::DependencyCycle, Rule::DependencyProbe, Rule::DependencyVar];
+    let own_tests = [
+        Rule::Io,
+        Rule::DependencyCycle,
+        Rule::DependencyProbe,
+        Rule::DependencyVar,
+    ];
     for rule in Rule::ALL {
-        assert!(COVERED.contains(&rule) || own_tests.contains(&rule), "no test case for rule {rule:?}");
+        assert!(
+            COVERED.contains(&rule) || own_tests.contains(&rule),
+            "no test case for rule {rule:?}"
+        );
     }
 }
 
 #[test]
 fn io() {
-    let loaded = load_spec(Path::new("/nonexistent/spec.yaml"), "specs/missing.yaml", &[]);
+    let loaded = load_spec(
+        Path::new("/nonexistent/spec.yaml"),
+        "specs/missing.yaml",
+        &[],
+    );
     let errors = loaded.result.unwrap_err();
     assert_eq!(errors.rules(), [Rule::Io]);
-    assert!(errors.to_string().starts_with("--> specs/missing.yaml\n"), "{errors}");
+    assert!(
+        errors.to_string().starts_with("--> specs/missing.yaml\n"),
+        "{errors}"
+    );
 }
 
 /// Writes `files` into a fresh directory; returns it.
@@ -107,21 +129,40 @@ fn spec_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-fn load_in(dir: &tempfile::TempDir, name: &str, fields: &[&str]) -> Result<lifecycle_spec::Spec, Diagnostics> {
+fn load_in(
+    dir: &tempfile::TempDir,
+    name: &str,
+    fields: &[&str],
+) -> Result<lifecycle_spec::Spec, Diagnostics> {
     load_spec(&dir.path().join(name), &format!("specs/{name}"), fields).result
 }
 
 #[test]
 fn dependency_cycle() {
     let dir = spec_dir(&[
-        ("a.yaml", "command: { binary: a }\ndepends_on: [{ spec: b.yaml, wait: started }]\n"),
-        ("b.yaml", "command: { binary: b }\ndepends_on: [{ spec: ./a.yaml, wait: started }]\n"),
+        (
+            "a.yaml",
+            "command: { binary: a }\ndepends_on: [{ spec: b.yaml, wait: started }]\n",
+        ),
+        (
+            "b.yaml",
+            "command: { binary: b }\ndepends_on: [{ spec: ./a.yaml, wait: started }]\n",
+        ),
     ]);
     let errors = load_in(&dir, "a.yaml", &[]).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors}");
-    check(&errors.0[0], Rule::DependencyCycle, 2, 22, "depends_on[0].spec");
+    check(
+        &errors.0[0],
+        Rule::DependencyCycle,
+        2,
+        22,
+        "depends_on[0].spec",
+    );
     assert_eq!(errors.0[0].file, "specs/b.yaml");
-    assert_eq!(errors.0[0].found_text(), Some("specs/a.yaml -> specs/b.yaml -> specs/a.yaml"));
+    assert_eq!(
+        errors.0[0].found_text(),
+        Some("specs/a.yaml -> specs/b.yaml -> specs/a.yaml")
+    );
 }
 
 #[test]
@@ -134,12 +175,21 @@ fn self_dependency_is_a_cycle() {
 #[test]
 fn dependency_probe() {
     let dir = spec_dir(&[
-        ("w.yaml", "command: { binary: w }\ndepends_on:\n  - { spec: q.yaml, wait: healthy }\n"),
+        (
+            "w.yaml",
+            "command: { binary: w }\ndepends_on:\n  - { spec: q.yaml, wait: healthy }\n",
+        ),
         ("q.yaml", "command: { binary: q }\n"),
     ]);
     let errors = load_in(&dir, "w.yaml", &[]).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors}");
-    check(&errors.0[0], Rule::DependencyProbe, 3, 27, "depends_on[0].wait");
+    check(
+        &errors.0[0],
+        Rule::DependencyProbe,
+        3,
+        27,
+        "depends_on[0].wait",
+    );
 }
 
 #[test]
@@ -149,31 +199,56 @@ fn dependency_probe_defaults_to_healthy() {
         ("q.yaml", "command: { binary: q }\n"),
     ]);
     let errors = load_in(&dir, "w.yaml", &[]).unwrap_err();
-    check(&errors.0[0], Rule::DependencyProbe, 2, 14, "depends_on[0].wait");
+    check(
+        &errors.0[0],
+        Rule::DependencyProbe,
+        2,
+        14,
+        "depends_on[0].wait",
+    );
 }
 
 #[test]
 fn dependency_var() {
     let dir = spec_dir(&[
-        ("w.yaml", "command: { binary: w }\ndepends_on:\n  - { spec: q.yaml, wait: started, vars: { prot: \"1\" } }\n"),
-        ("q.yaml", "command: { binary: q, args: [\"{port}\"] }\nvars: { port: 7833 }\n"),
+        (
+            "w.yaml",
+            "command: { binary: w }\ndepends_on:\n  - { spec: q.yaml, wait: started, vars: { prot: \"1\" } }\n",
+        ),
+        (
+            "q.yaml",
+            "command: { binary: q, args: [\"{port}\"] }\nvars: { port: 7833 }\n",
+        ),
     ]);
     let errors = load_in(&dir, "w.yaml", &[]).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors}");
-    check(&errors.0[0], Rule::DependencyVar, 3, 44, "depends_on[0].vars.prot");
+    check(
+        &errors.0[0],
+        Rule::DependencyVar,
+        3,
+        44,
+        "depends_on[0].vars.prot",
+    );
 }
 
 #[test]
 fn a_dependency_var_without_default_must_be_bound_by_the_dependent() {
     let dir = spec_dir(&[
-        ("w.yaml", "command: { binary: w }\ndepends_on:\n  - { spec: q.yaml, wait: started }\n"),
+        (
+            "w.yaml",
+            "command: { binary: w }\ndepends_on:\n  - { spec: q.yaml, wait: started }\n",
+        ),
         ("q.yaml", "command: { binary: q, args: [\"{port}\"] }\n"),
     ]);
     let errors = load_in(&dir, "w.yaml", &[]).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors}");
     check(&errors.0[0], Rule::UnknownVar, 3, 13, "depends_on[0].vars");
     assert_eq!(errors.0[0].file, "specs/w.yaml");
-    assert!(errors.0[0].expected.contains("specs/q.yaml:1:30"), "{}", errors.0[0]);
+    assert!(
+        errors.0[0].expected.contains("specs/q.yaml:1:30"),
+        "{}",
+        errors.0[0]
+    );
 }
 
 #[test]
@@ -195,9 +270,18 @@ fn bound_dependency_vars_are_rendered_with_the_dependent_vars() {
 #[test]
 fn diamond_dependencies_load_once_each_way() {
     let dir = spec_dir(&[
-        ("top.yaml", "command: { binary: t }\ndepends_on: [{ spec: l.yaml, wait: started }, { spec: r.yaml, wait: started }]\n"),
-        ("l.yaml", "command: { binary: l }\ndepends_on: [{ spec: base.yaml, wait: started }]\n"),
-        ("r.yaml", "command: { binary: r }\ndepends_on: [{ spec: base.yaml, wait: started }]\n"),
+        (
+            "top.yaml",
+            "command: { binary: t }\ndepends_on: [{ spec: l.yaml, wait: started }, { spec: r.yaml, wait: started }]\n",
+        ),
+        (
+            "l.yaml",
+            "command: { binary: l }\ndepends_on: [{ spec: base.yaml, wait: started }]\n",
+        ),
+        (
+            "r.yaml",
+            "command: { binary: r }\ndepends_on: [{ spec: base.yaml, wait: started }]\n",
+        ),
         ("base.yaml", "command: { binary: b }\n"),
     ]);
     let spec = load_in(&dir, "top.yaml", &[]).unwrap();
@@ -208,7 +292,10 @@ fn diamond_dependencies_load_once_each_way() {
 #[test]
 fn errors_in_a_dependency_name_its_file() {
     let dir = spec_dir(&[
-        ("w.yaml", "command: { binary: w }\ndepends_on: [{ spec: sub/q.yaml, wait: started }]\n"),
+        (
+            "w.yaml",
+            "command: { binary: w }\ndepends_on: [{ spec: sub/q.yaml, wait: started }]\n",
+        ),
         ("sub/q.yaml", "command: { binary: q }\nstop: []\n"),
     ]);
     let errors = load_in(&dir, "w.yaml", &[]).unwrap_err();
@@ -229,7 +316,11 @@ stop:
   - { signal: SIGTERMINATE, grace: 1s }
 ";
     let errors = errors(yaml, &[]);
-    assert_eq!(errors.rules(), [Rule::BackoffOrder, Rule::Signal, Rule::UnknownVar], "{errors}");
+    assert_eq!(
+        errors.rules(),
+        [Rule::BackoffOrder, Rule::Signal, Rule::UnknownVar],
+        "{errors}"
+    );
     let lines: Vec<u32> = errors.iter().map(|d| d.pos.line).collect();
     assert_eq!(lines, [5, 7, 1]);
 }
@@ -243,20 +334,29 @@ fn handle_fields_are_variables() {
 
 #[test]
 fn unknown_var_suggests_the_near_field() {
-    let d = only("command: { binary: a, args: [\"{hsot}\"] }\n", &["host", "port"]);
+    let d = only(
+        "command: { binary: a, args: [\"{hsot}\"] }\n",
+        &["host", "port"],
+    );
     assert_eq!(d.hint.as_deref(), Some("did you mean `{host}`?"));
     assert!(d.expected.contains("fields: host, port"), "{d}");
 }
 
 #[test]
 fn unknown_key_suggests_the_near_key() {
-    let d = only("command: { binary: a }\nreadiness: { probe: notify, dedline: 5s }\n", &[]);
+    let d = only(
+        "command: { binary: a }\nreadiness: { probe: notify, dedline: 5s }\n",
+        &[],
+    );
     assert_eq!(d.hint.as_deref(), Some("did you mean `deadline`?"));
 }
 
 #[test]
 fn ssh_needs_a_host() {
-    let d = only("command: { binary: a }\nlocation: { ssh: { user: u } }\n", &[]);
+    let d = only(
+        "command: { binary: a }\nlocation: { ssh: { user: u } }\n",
+        &[],
+    );
     check(&d, Rule::MissingKey, 2, 18, "location.ssh.host");
 }
 
@@ -279,20 +379,30 @@ fn ssh_values_from_defaults_are_checked_at_compile_time() {
 fn url_with_handle_port_is_checked_structurally() {
     let ok = "command: { binary: a }\nreadiness: { probe: { http: \"http://127.0.0.1:{port}/health\" } }\n";
     assert!(parse_spec("q.yaml", ok, &["port"]).is_ok());
-    let bad = "command: { binary: a }\nreadiness: { probe: { http: \"127.0.0.1:{port}/health\" } }\n";
+    let bad =
+        "command: { binary: a }\nreadiness: { probe: { http: \"127.0.0.1:{port}/health\" } }\n";
     assert_eq!(errors(bad, &["port"]).rules(), [Rule::Url]);
 }
 
 #[test]
 fn local_hosts_must_be_hosts() {
-    let d = only("command: { binary: a }\nlocation: { ssh: { host: h }, local_hosts: [localhost, \"a b\"] }\n", &[]);
+    let d = only(
+        "command: { binary: a }\nlocation: { ssh: { host: h }, local_hosts: [localhost, \"a b\"] }\n",
+        &[],
+    );
     check(&d, Rule::SshHost, 2, 56, "location.local_hosts[1]");
 }
 
 #[test]
 fn durations_need_units_with_a_hint() {
-    let d = only("command: { binary: a }\nreadiness: { probe: notify, deadline: 30 }\n", &[]);
-    assert_eq!(d.hint.as_deref(), Some("durations carry a unit: write `30s` or `30ms`"));
+    let d = only(
+        "command: { binary: a }\nreadiness: { probe: notify, deadline: 30 }\n",
+        &[],
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("durations carry a unit: write `30s` or `30ms`")
+    );
 }
 
 #[test]

@@ -1,5 +1,8 @@
 //! What `#[derive(Lifecycle)]` generates, checked on the shipped specs.
 
+// Test helpers fail loudly: a panic is a test failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -49,7 +52,13 @@ fn queen_holds_its_spec_as_constants() {
     let readiness = spec.readiness.as_ref().unwrap();
     assert_eq!(readiness.deadline, Duration::from_secs(30));
     assert_eq!(readiness.backoff.max, Duration::from_millis(3200));
-    assert_eq!(&*spec.stop, [StopStep::Signal { signal: Signal::Term, grace: Duration::from_secs(5) }]);
+    assert_eq!(
+        &*spec.stop,
+        [StopStep::Signal {
+            signal: Signal::Term,
+            grace: Duration::from_secs(5)
+        }]
+    );
     assert_eq!(spec.location, Location::Local);
     // The same static every time: nothing is rebuilt at run time.
     assert!(std::ptr::eq(spec, QueenHandle { port: 1 }.spec()));
@@ -58,23 +67,44 @@ fn queen_holds_its_spec_as_constants() {
 #[test]
 fn fields_override_defaults_and_defaults_fill_the_rest() {
     let queen = QueenHandle { port: 9100 };
-    let args: Vec<String> = queen.spec().command.args.iter().map(|a| queen.render(a).unwrap()).collect();
+    let args: Vec<String> = queen
+        .spec()
+        .command
+        .args
+        .iter()
+        .map(|a| queen.render(a).unwrap())
+        .collect();
     assert_eq!(args, ["--port", "9100"]);
-    assert_eq!(queen.render(&queen.spec().command.binary).unwrap(), "queen-rbee");
-    let Probe::Http { url } = &queen.spec().readiness.as_ref().unwrap().probe else { panic!() };
+    assert_eq!(
+        queen.render(&queen.spec().command.binary).unwrap(),
+        "queen-rbee"
+    );
+    let Probe::Http { url } = &queen.spec().readiness.as_ref().unwrap().probe else {
+        panic!()
+    };
     assert_eq!(queen.render(url).unwrap(), "http://127.0.0.1:9100/health");
 }
 
 #[test]
 fn hive_location_comes_from_the_handle() {
-    let hive = HiveHandle { host: "gpu-node-1".into(), user: "ops".into(), capabilities: vec![] };
-    let Location::Ssh(ssh) = &hive.spec().location else { panic!("hive is ssh") };
+    let hive = HiveHandle {
+        host: "gpu-node-1".into(),
+        user: "ops".into(),
+        capabilities: vec![],
+    };
+    let Location::Ssh(ssh) = &hive.spec().location else {
+        panic!("hive is ssh")
+    };
     assert_eq!(hive.render(&ssh.host).unwrap(), "gpu-node-1");
     assert_eq!(hive.render(ssh.user.as_ref().unwrap()).unwrap(), "ops");
     assert_eq!(hive.render(&ssh.port).unwrap(), "22");
     assert!(!ssh.is_local_host("gpu-node-1"));
     assert!(ssh.is_local_host("localhost"));
-    assert_eq!(hive.var("capabilities"), None, "unused fields are not variables");
+    assert_eq!(
+        hive.var("capabilities"),
+        None,
+        "unused fields are not variables"
+    );
 }
 
 #[test]
@@ -84,7 +114,10 @@ fn worker_kinds_come_from_the_directory() {
     assert_eq!(WorkerKind::LlamaCpp.to_string(), "llamacpp");
     assert_eq!(WorkerKind::from_str("vllm"), Ok(WorkerKind::Vllm));
     let err = WorkerKind::from_str("tgi").unwrap_err();
-    assert_eq!(err.to_string(), "unknown kind `tgi`; expected one of: llamacpp, vllm");
+    assert_eq!(
+        err.to_string(),
+        "unknown kind `tgi`; expected one of: llamacpp, vllm"
+    );
     for kind in WorkerKind::ALL {
         assert_eq!(kind.name().parse::<WorkerKind>(), Ok(*kind));
     }
@@ -95,13 +128,35 @@ fn each_kind_has_its_own_spec() {
     let vllm = worker(WorkerKind::Vllm);
     let llama = worker(WorkerKind::LlamaCpp);
     assert_eq!(vllm.render(&vllm.spec().command.binary).unwrap(), "vllm");
-    assert_eq!(llama.render(&llama.spec().command.binary).unwrap(), "llama-server");
-    let args: Vec<String> = vllm.spec().command.args.iter().map(|a| vllm.render(a).unwrap()).collect();
-    assert_eq!(args, ["serve", "llama-3-8b", "--port", "8080", "--device", "cuda:0"]);
+    assert_eq!(
+        llama.render(&llama.spec().command.binary).unwrap(),
+        "llama-server"
+    );
+    let args: Vec<String> = vllm
+        .spec()
+        .command
+        .args
+        .iter()
+        .map(|a| vllm.render(a).unwrap())
+        .collect();
+    assert_eq!(
+        args,
+        [
+            "serve",
+            "llama-3-8b",
+            "--port",
+            "8080",
+            "--device",
+            "cuda:0"
+        ]
+    );
     assert_eq!(vllm.spec().restart.policy, RestartPolicy::OnFailure);
     assert_eq!(llama.spec().restart.policy, RestartPolicy::Never);
     assert_eq!(vllm.spec().stop.len(), 2);
-    assert_eq!(vllm.render(vllm.spec().instance.as_ref().unwrap()).unwrap(), "8080");
+    assert_eq!(
+        vllm.render(vllm.spec().instance.as_ref().unwrap()).unwrap(),
+        "8080"
+    );
 }
 
 #[test]

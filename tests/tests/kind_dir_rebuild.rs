@@ -2,11 +2,17 @@
 //! other edit; editing or removing one is seen too. A real crate is built with cargo, against
 //! this workspace's crates, in a target directory of its own that later runs reuse.
 
+// Test helpers fail loudly: a panic is a test failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn write(path: &Path, text: &str) {
@@ -26,12 +32,19 @@ fn run(crate_dir: &Path) -> Vec<String> {
     let output = Command::new(cargo)
         .args(["run", "--quiet", "--offline"])
         .current_dir(crate_dir)
-        .env("CARGO_TARGET_DIR", workspace().join("target/kind-dir-fixture"))
+        .env(
+            "CARGO_TARGET_DIR",
+            workspace().join("target/kind-dir-fixture"),
+        )
         .env_remove("RUSTFLAGS")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "fixture build failed:\n{}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "fixture build failed:\n{}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     stdout.lines().map(str::to_owned).collect()
 }
 
@@ -63,7 +76,10 @@ lifecycle-spec = {{ path = "{spec}", default-features = false }}
     );
     // The workspace's lock file: the same dependency versions, no registry look-up.
     std::fs::copy(ws.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
-    write(&krate.join("build.rs"), "fn main() {\n    lifecycle_spec::watch_specs(\"specs\");\n}\n");
+    write(
+        &krate.join("build.rs"),
+        "fn main() {\n    lifecycle_spec::watch_specs(\"specs\");\n}\n",
+    );
     write(
         &krate.join("src/main.rs"),
         r#"use lifecycle_core::Lifecycle;
@@ -89,21 +105,55 @@ fn main() {
 }
 "#,
     );
-    write(&krate.join("specs/workers/alpha.yaml"), &worker("alpha", "a"));
+    write(
+        &krate.join("specs/workers/alpha.yaml"),
+        &worker("alpha", "a"),
+    );
     write(&krate.join("specs/workers/beta.yaml"), &worker("beta", "b"));
-    write(&krate.join("other/single.yaml"), "command: { binary: one }\n");
+    write(
+        &krate.join("other/single.yaml"),
+        "command: { binary: one }\n",
+    );
     assert_eq!(run(krate), ["alpha Alpha a", "beta Beta b", "single one"]);
 
     // A new file is a new variant, with nothing else edited.
-    write(&krate.join("specs/workers/gamma-ray.yaml"), &worker("gamma-ray", "g"));
-    assert_eq!(run(krate), ["alpha Alpha a", "beta Beta b", "gamma-ray GammaRay g", "single one"]);
+    write(
+        &krate.join("specs/workers/gamma-ray.yaml"),
+        &worker("gamma-ray", "g"),
+    );
+    assert_eq!(
+        run(krate),
+        [
+            "alpha Alpha a",
+            "beta Beta b",
+            "gamma-ray GammaRay g",
+            "single one"
+        ]
+    );
 
     // An edited spec is recompiled.
-    write(&krate.join("specs/workers/beta.yaml"), &worker("beta", "b2"));
-    write(&krate.join("other/single.yaml"), "command: { binary: two }\n");
-    assert_eq!(run(krate), ["alpha Alpha a", "beta Beta b2", "gamma-ray GammaRay g", "single two"]);
+    write(
+        &krate.join("specs/workers/beta.yaml"),
+        &worker("beta", "b2"),
+    );
+    write(
+        &krate.join("other/single.yaml"),
+        "command: { binary: two }\n",
+    );
+    assert_eq!(
+        run(krate),
+        [
+            "alpha Alpha a",
+            "beta Beta b2",
+            "gamma-ray GammaRay g",
+            "single two"
+        ]
+    );
 
     // A removed file is a removed variant.
     std::fs::remove_file(krate.join("specs/workers/alpha.yaml")).unwrap();
-    assert_eq!(run(krate), ["beta Beta b2", "gamma-ray GammaRay g", "single two"]);
+    assert_eq!(
+        run(krate),
+        ["beta Beta b2", "gamma-ray GammaRay g", "single two"]
+    );
 }

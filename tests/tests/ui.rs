@@ -2,6 +2,9 @@
 //! spec. `TRYBUILD=overwrite cargo test -p lifecycle-tests --test ui` refreshes the `.stderr`
 //! files after a deliberate message change; review the diff.
 
+// Test helpers fail loudly: a panic is a test failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 /// The cases name specs by paths relative to their crate (`specs/queen.yaml`,
@@ -13,11 +16,20 @@ fn link_specs_into_trybuild_crate() {
     let workspace = manifest_dir.parent().unwrap();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|t| if t.is_relative() { workspace.join(t) } else { t })
+        .map(|t| {
+            if t.is_relative() {
+                workspace.join(t)
+            } else {
+                t
+            }
+        })
         .unwrap_or_else(|| workspace.join("target"));
     let project = target.join("tests/trybuild/lifecycle-tests");
     std::fs::create_dir_all(&project).unwrap();
-    for (link, to) in [("specs", workspace.join("specs")), ("ui", manifest_dir.join("ui"))] {
+    for (link, to) in [
+        ("specs", workspace.join("specs")),
+        ("ui", manifest_dir.join("ui")),
+    ] {
         let link = project.join(link);
         if std::fs::read_link(&link).ok().as_deref() != Some(to.as_path()) {
             let _ = std::fs::remove_file(&link);

@@ -52,7 +52,10 @@ pub(crate) fn index(parent: &str, i: usize) -> String {
 }
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
-pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
@@ -89,16 +92,30 @@ fn edit_distance(a: &str, b: &str) -> usize {
 impl<'n> Mapping<'n> {
     /// The value of `key`, if present.
     pub(crate) fn get(&self, key: &str) -> Option<&'n Spanned<Node>> {
-        self.entries.iter().find(|(k, _, _)| *k == key).map(|(_, _, v)| *v)
+        self.entries
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, _, v)| *v)
     }
 
     /// The value of `key`; its absence is reported.
-    pub(crate) fn require(&self, dec: &mut Decoder<'_>, key: &str, expected: &str) -> Option<&'n Spanned<Node>> {
+    pub(crate) fn require(
+        &self,
+        dec: &mut Decoder<'_>,
+        key: &str,
+        expected: &str,
+    ) -> Option<&'n Spanned<Node>> {
         let value = self.get(key);
         if value.is_none() {
             dec.report(
-                Diagnostic::new(Rule::MissingKey, dec.file, self.pos, self.field(key), expected)
-                    .hint(format!("add `{key}:`")),
+                Diagnostic::new(
+                    Rule::MissingKey,
+                    dec.file,
+                    self.pos,
+                    self.field(key),
+                    expected,
+                )
+                .hint(format!("add `{key}:`")),
             );
         }
         value
@@ -135,7 +152,13 @@ impl<'f> Decoder<'f> {
     }
 
     /// A diagnostic in this file.
-    pub(crate) fn diag(&self, rule: Rule, pos: Pos, field: &str, expected: impl Into<String>) -> Diagnostic {
+    pub(crate) fn diag(
+        &self,
+        rule: Rule,
+        pos: Pos,
+        field: &str,
+        expected: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic::new(rule, self.file, pos, field, expected)
     }
 
@@ -147,12 +170,27 @@ impl<'f> Decoder<'f> {
 
     /// A mapping whose keys are all in `keys`; unknown and repeated keys are reported (and
     /// skipped). `~` (an empty value) reads as an empty mapping.
-    pub(crate) fn mapping<'n>(&mut self, node: &'n Spanned<Node>, field: &str, keys: &[&str]) -> Option<Mapping<'n>> {
-        self.mapping_of(node, field, Some(keys), &format!("a mapping with keys {}", keys.join(", ")))
+    pub(crate) fn mapping<'n>(
+        &mut self,
+        node: &'n Spanned<Node>,
+        field: &str,
+        keys: &[&str],
+    ) -> Option<Mapping<'n>> {
+        self.mapping_of(
+            node,
+            field,
+            Some(keys),
+            &format!("a mapping with keys {}", keys.join(", ")),
+        )
     }
 
     /// A mapping with keys of the user's choosing (`vars:`, `env:`); repeated keys are reported.
-    pub(crate) fn free_mapping<'n>(&mut self, node: &'n Spanned<Node>, field: &str, expected: &str) -> Option<Mapping<'n>> {
+    pub(crate) fn free_mapping<'n>(
+        &mut self,
+        node: &'n Spanned<Node>,
+        field: &str,
+        expected: &str,
+    ) -> Option<Mapping<'n>> {
         self.mapping_of(node, field, None, expected)
     }
 
@@ -176,7 +214,12 @@ impl<'f> Decoder<'f> {
             let name = key.value.as_str();
             if let Some(keys) = allowed.filter(|keys| !keys.contains(&name)) {
                 let mut d = self
-                    .diag(Rule::UnknownKey, pos_of(key), &join(field, name), format!("one of: {}", keys.join(", ")))
+                    .diag(
+                        Rule::UnknownKey,
+                        pos_of(key),
+                        &join(field, name),
+                        format!("one of: {}", keys.join(", ")),
+                    )
                     .found(name);
                 if let Some(near) = closest(name, keys.iter().copied()) {
                     d = d.hint(format!("did you mean `{near}`?"));
@@ -184,7 +227,12 @@ impl<'f> Decoder<'f> {
                 self.report(d);
             } else if let Some(&(_, first, _)) = entries.iter().find(|(k, _, _)| *k == name) {
                 let d = self
-                    .diag(Rule::DuplicateKey, pos_of(key), &join(field, name), "each key once")
+                    .diag(
+                        Rule::DuplicateKey,
+                        pos_of(key),
+                        &join(field, name),
+                        "each key once",
+                    )
                     .found_description(format!("a second `{name}`"))
                     .hint(format!("the first is at line {}; remove one", first.line));
                 self.report(d);
@@ -200,7 +248,12 @@ impl<'f> Decoder<'f> {
     }
 
     /// A list.
-    pub(crate) fn list<'n>(&mut self, node: &'n Spanned<Node>, field: &str, expected: &str) -> Option<&'n [Spanned<Node>]> {
+    pub(crate) fn list<'n>(
+        &mut self,
+        node: &'n Spanned<Node>,
+        field: &str,
+        expected: &str,
+    ) -> Option<&'n [Spanned<Node>]> {
         match &node.value {
             Node::Seq(items) => Some(items),
             Node::Null => Some(&[]),
@@ -212,7 +265,12 @@ impl<'f> Decoder<'f> {
     }
 
     /// A scalar as text (numbers and booleans as written).
-    pub(crate) fn text(&mut self, node: &Spanned<Node>, field: &str, expected: &str) -> Option<String> {
+    pub(crate) fn text(
+        &mut self,
+        node: &Spanned<Node>,
+        field: &str,
+        expected: &str,
+    ) -> Option<String> {
         let text = node.value.scalar_text();
         if text.is_none() {
             self.wrong_type(node, field, expected);
@@ -221,10 +279,17 @@ impl<'f> Decoder<'f> {
     }
 
     /// A non-empty scalar as text.
-    pub(crate) fn non_empty_text(&mut self, node: &Spanned<Node>, field: &str, expected: &str) -> Option<String> {
+    pub(crate) fn non_empty_text(
+        &mut self,
+        node: &Spanned<Node>,
+        field: &str,
+        expected: &str,
+    ) -> Option<String> {
         let text = self.text(node, field, expected)?;
         if text.trim().is_empty() {
-            let d = self.diag(Rule::Empty, pos_of(node), field, expected).found_description("an empty string");
+            let d = self
+                .diag(Rule::Empty, pos_of(node), field, expected)
+                .found_description("an empty string");
             self.report(d);
             return None;
         }
@@ -245,7 +310,9 @@ impl<'f> Decoder<'f> {
                     TemplateError::Unclosed(_) | TemplateError::Unopened(_) => {
                         "write `{{` and `}}` for literal braces".to_owned()
                     }
-                    TemplateError::BadName(_) => "variable names are letters, digits and `_`, like Rust fields".to_owned(),
+                    TemplateError::BadName(_) => {
+                        "variable names are letters, digits and `_`, like Rust fields".to_owned()
+                    }
                 };
                 let d = self
                     .diag(Rule::Template, pos, field, format!("a template, but {err}"))
@@ -258,10 +325,16 @@ impl<'f> Decoder<'f> {
     }
 
     /// A non-empty template.
-    pub(crate) fn non_empty_template(&mut self, node: &Spanned<Node>, field: &str) -> Option<Template> {
+    pub(crate) fn non_empty_template(
+        &mut self,
+        node: &Spanned<Node>,
+        field: &str,
+    ) -> Option<Template> {
         let template = self.template(node, field)?;
         if template.source.trim().is_empty() {
-            let d = self.diag(Rule::Empty, template.pos, field, "a non-empty value").found_description("an empty string");
+            let d = self
+                .diag(Rule::Empty, template.pos, field, "a non-empty value")
+                .found_description("an empty string");
             self.report(d);
             return None;
         }
@@ -269,9 +342,15 @@ impl<'f> Decoder<'f> {
     }
 
     /// A template whose value is checked once variables are known.
-    pub(crate) fn checked_template(&mut self, node: &Spanned<Node>, field: &str, check: Deferred) -> Option<Template> {
+    pub(crate) fn checked_template(
+        &mut self,
+        node: &Spanned<Node>,
+        field: &str,
+        check: Deferred,
+    ) -> Option<Template> {
         let template = self.template(node, field)?;
-        self.deferred.push((check, field.to_owned(), template.clone()));
+        self.deferred
+            .push((check, field.to_owned(), template.clone()));
         Some(template)
     }
 
@@ -298,13 +377,28 @@ impl<'f> Decoder<'f> {
             Ok(d) => Some(d),
             Err(err) => {
                 let (rule, hint) = match &err {
-                    DurationError::TooLong => (Rule::DurationRange, "no wait in a spec may exceed 24h".to_owned()),
-                    DurationError::Fraction => (Rule::Duration, "use a smaller unit: `1500ms`, not `1.5s`".to_owned()),
-                    DurationError::UnknownUnit(u) => (Rule::Duration, format!("`{u}` is not a unit; use ms, s, m or h")),
-                    _ => (Rule::Duration, "write `<number><unit>`, for example `250ms`, `5s`, `1m30s`".to_owned()),
+                    DurationError::TooLong => (
+                        Rule::DurationRange,
+                        "no wait in a spec may exceed 24h".to_owned(),
+                    ),
+                    DurationError::Fraction => (
+                        Rule::Duration,
+                        "use a smaller unit: `1500ms`, not `1.5s`".to_owned(),
+                    ),
+                    DurationError::UnknownUnit(u) => (
+                        Rule::Duration,
+                        format!("`{u}` is not a unit; use ms, s, m or h"),
+                    ),
+                    _ => (
+                        Rule::Duration,
+                        "write `<number><unit>`, for example `250ms`, `5s`, `1m30s`".to_owned(),
+                    ),
                 };
                 let expected = if rule == Rule::DurationRange {
-                    format!("a duration no longer than {}", crate::DisplayDuration(MAX_DURATION))
+                    format!(
+                        "a duration no longer than {}",
+                        crate::DisplayDuration(MAX_DURATION)
+                    )
                 } else {
                     expected.to_owned()
                 };
@@ -316,11 +410,20 @@ impl<'f> Decoder<'f> {
     }
 
     /// A duration that must be greater than zero.
-    pub(crate) fn positive_duration(&mut self, node: &Spanned<Node>, field: &str) -> Option<Duration> {
+    pub(crate) fn positive_duration(
+        &mut self,
+        node: &Spanned<Node>,
+        field: &str,
+    ) -> Option<Duration> {
         let duration = self.duration(node, field)?;
         if duration.is_zero() {
             let d = self
-                .diag(Rule::DurationRange, pos_of(node), field, "a duration greater than zero")
+                .diag(
+                    Rule::DurationRange,
+                    pos_of(node),
+                    field,
+                    "a duration greater than zero",
+                )
                 .found("0s");
             self.report(d);
             return None;
@@ -329,7 +432,13 @@ impl<'f> Decoder<'f> {
     }
 
     /// An integer in `min..=max`.
-    pub(crate) fn integer(&mut self, node: &Spanned<Node>, field: &str, min: i128, max: i128) -> Option<i128> {
+    pub(crate) fn integer(
+        &mut self,
+        node: &Spanned<Node>,
+        field: &str,
+        min: i128,
+        max: i128,
+    ) -> Option<i128> {
         let expected = format!("an integer from {min} to {max}");
         let value = match &node.value {
             Node::Int(n) => *n,
@@ -340,7 +449,9 @@ impl<'f> Decoder<'f> {
             }
         };
         if value < min || value > max {
-            let d = self.diag(Rule::Number, pos_of(node), field, expected).found(value.to_string());
+            let d = self
+                .diag(Rule::Number, pos_of(node), field, expected)
+                .found(value.to_string());
             self.report(d);
             return None;
         }
@@ -348,7 +459,12 @@ impl<'f> Decoder<'f> {
     }
 
     /// A number (integer or decimal).
-    pub(crate) fn number(&mut self, node: &Spanned<Node>, field: &str, expected: &str) -> Option<f64> {
+    pub(crate) fn number(
+        &mut self,
+        node: &Spanned<Node>,
+        field: &str,
+        expected: &str,
+    ) -> Option<f64> {
         match &node.value {
             Node::Int(n) => Some(*n as f64),
             Node::Float(x) => Some(*x),
@@ -360,12 +476,20 @@ impl<'f> Decoder<'f> {
     }
 
     /// One of `choices`, parsed by `parse`.
-    pub(crate) fn choice<T>(&mut self, node: &Spanned<Node>, field: &str, choices: &[&str], parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+    pub(crate) fn choice<T>(
+        &mut self,
+        node: &Spanned<Node>,
+        field: &str,
+        choices: &[&str],
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
         let expected = format!("one of: {}", choices.join(", "));
         let text = self.text(node, field, &expected)?;
         let parsed = parse(&text);
         if parsed.is_none() {
-            let mut d = self.diag(Rule::Choice, pos_of(node), field, expected).found(text.clone());
+            let mut d = self
+                .diag(Rule::Choice, pos_of(node), field, expected)
+                .found(text.clone());
             if let Some(near) = closest(&text, choices.iter().copied()) {
                 d = d.hint(format!("did you mean `{near}`?"));
             }

@@ -45,26 +45,40 @@ impl Decoder<'_> {
             });
         }
         let map = self.mapping(node, field, &["spec", "wait", "vars"])?;
-        let spec = map.require(self, "spec", "the dependency's spec file, relative to this one")?;
+        let spec = map.require(
+            self,
+            "spec",
+            "the dependency's spec file, relative to this one",
+        )?;
         let path_field = join(field, "spec");
         let path = self.non_empty_text(spec, &path_field, "a spec path")?;
         let wait = match map.get("wait") {
             Some(n) => (
-                self.choice(n, &join(field, "wait"), &["healthy", "started"], |s| s.parse().ok())?,
+                self.choice(n, &join(field, "wait"), &["healthy", "started"], |s| {
+                    s.parse().ok()
+                })?,
                 pos_of(n),
             ),
             None => (WaitFor::Healthy, pos_of(spec)),
         };
         let mut vars = Vec::new();
-        if let Some(bindings) = map
-            .get("vars")
-            .and_then(|n| self.free_mapping(n, &join(field, "vars"), "a mapping of the dependency's variables to values"))
-        {
+        if let Some(bindings) = map.get("vars").and_then(|n| {
+            self.free_mapping(
+                n,
+                &join(field, "vars"),
+                "a mapping of the dependency's variables to values",
+            )
+        }) {
             for (name, key_pos, value) in bindings.entries() {
                 let binding_field = join(&join(field, "vars"), name);
                 if !is_var_name(name) {
                     let d = self
-                        .diag(Rule::VarName, key_pos, &binding_field, "a variable name of letters, digits and `_`")
+                        .diag(
+                            Rule::VarName,
+                            key_pos,
+                            &binding_field,
+                            "a variable name of letters, digits and `_`",
+                        )
                         .found(name);
                     self.report(d);
                     continue;

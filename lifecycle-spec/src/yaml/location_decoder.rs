@@ -22,13 +22,18 @@ impl Decoder<'_> {
             return None;
         }
         let map = self.mapping(node, "location", &["ssh", "local_hosts"])?;
-        let ssh = map.require(self, "ssh", "the SSH destination: `ssh: { host: …, user: …, port: … }`")?;
+        let ssh = map.require(
+            self,
+            "ssh",
+            "the SSH destination: `ssh: { host: …, user: …, port: … }`",
+        )?;
         let ssh = self.mapping(ssh, "location.ssh", &["host", "user", "port"])?;
         let host = ssh
             .require(self, "host", "the host to reach over SSH, e.g. \"{host}\"")
             .and_then(|n| {
                 let t = self.non_empty_template(n, "location.ssh.host")?;
-                self.deferred.push((Deferred::Host, "location.ssh.host".into(), t.clone()));
+                self.deferred
+                    .push((Deferred::Host, "location.ssh.host".into(), t.clone()));
                 Some(t)
             });
         let user = match ssh.get("user") {
@@ -40,18 +45,28 @@ impl Decoder<'_> {
             None => Template::parse(Ssh::DEFAULT_PORT).ok(),
         };
         let mut local_hosts = Vec::new();
-        if let Some(list) = map
-            .get("local_hosts")
-            .and_then(|n| self.list(n, "location.local_hosts", "a list of host names that mean this machine"))
-        {
+        if let Some(list) = map.get("local_hosts").and_then(|n| {
+            self.list(
+                n,
+                "location.local_hosts",
+                "a list of host names that mean this machine",
+            )
+        }) {
             for (i, item) in list.iter().enumerate() {
                 let field = index("location.local_hosts", i);
-                let Some(host) = self.text(item, &field, "a host name") else { continue };
+                let Some(host) = self.text(item, &field, "a host name") else {
+                    continue;
+                };
                 match check_host(&host) {
                     Ok(()) => local_hosts.push(host.into()),
                     Err(err) => {
                         let d = self
-                            .diag(Rule::SshHost, pos_of(item), &field, "a hostname or IP address")
+                            .diag(
+                                Rule::SshHost,
+                                pos_of(item),
+                                &field,
+                                "a hostname or IP address",
+                            )
                             .found(host)
                             .hint(err.to_string());
                         self.report(d);

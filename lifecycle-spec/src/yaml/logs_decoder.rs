@@ -33,17 +33,24 @@ impl Decoder<'_> {
         let text = self.text(node, field, expected)?;
         match parse_size(&text) {
             Ok(0) => {
-                let d = self.diag(Rule::Size, pos_of(node), field, "a size greater than zero").found(text);
+                let d = self
+                    .diag(Rule::Size, pos_of(node), field, "a size greater than zero")
+                    .found(text);
                 self.report(d);
                 None
             }
             Ok(size) => Some(size),
             Err(err) => {
                 let hint = match err {
-                    SizeError::MissingUnit => format!("sizes carry a unit: write `{text}MiB` or `{text}KiB`"),
+                    SizeError::MissingUnit => {
+                        format!("sizes carry a unit: write `{text}MiB` or `{text}KiB`")
+                    }
                     other => other.to_string(),
                 };
-                let d = self.diag(Rule::Size, pos_of(node), field, expected).found(text).hint(hint);
+                let d = self
+                    .diag(Rule::Size, pos_of(node), field, expected)
+                    .found(text)
+                    .hint(hint);
                 self.report(d);
                 None
             }

@@ -31,7 +31,7 @@ fn clamp(n: u64) -> u32 {
 
 /// Parses `text` into a tree. Duplicate keys are passed through (the decoder reports each with
 /// both places); aliases are bounded by serde-saphyr's budget, so no input runs away.
-pub(crate) fn parse_tree(file: &str, text: &str) -> Result<Spanned<Node>, Diagnostic> {
+pub(crate) fn parse_tree(file: &str, text: &str) -> Result<Spanned<Node>, Box<Diagnostic>> {
     let mut options = Options::default();
     options.duplicate_keys = DuplicateKeyPolicy::PassThrough;
     options.merge_keys = MergeKeyPolicy::Error;
@@ -48,7 +48,9 @@ pub(crate) fn parse_tree(file: &str, text: &str) -> Result<Spanned<Node>, Diagno
             Some(cut) => message[..cut].to_owned(),
             None => message,
         };
-        Diagnostic::new(Rule::Syntax, file, pos, "", "valid YAML").found_description(message)
+        Box::new(
+            Diagnostic::new(Rule::Syntax, file, pos, "", "valid YAML").found_description(message),
+        )
     })
 }
 
@@ -108,7 +110,9 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Node::Int(v))
     }
     fn visit_u128<E>(self, v: u128) -> Result<Node, E> {
-        Ok(i128::try_from(v).map(Node::Int).unwrap_or(Node::Float(v as f64)))
+        Ok(i128::try_from(v)
+            .map(Node::Int)
+            .unwrap_or(Node::Float(v as f64)))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
         Ok(Node::Float(v))

@@ -1,7 +1,7 @@
 //! `readiness:`: the probe, its deadline, its attempt timeout, its backoff.
 
-use std::borrow::Cow;
 use serde_saphyr::Spanned;
+use std::borrow::Cow;
 
 use super::decoder::{Decoder, Deferred, join};
 use super::node::{Node, pos_of};
@@ -11,15 +11,30 @@ const PROBES: &[&str] = &["http", "tcp", "notify", "log"];
 
 impl Decoder<'_> {
     pub(crate) fn readiness(&mut self, node: &Spanned<Node>) -> Option<Readiness> {
-        let map = self.mapping(node, "readiness", &["probe", "deadline", "attempt_timeout", "backoff"])?;
+        let map = self.mapping(
+            node,
+            "readiness",
+            &["probe", "deadline", "attempt_timeout", "backoff"],
+        )?;
         let probe = map
-            .require(self, "probe", "one probe: `{ http: URL }`, `{ tcp: host:port }`, `notify` or `{ log: regex }`")
+            .require(
+                self,
+                "probe",
+                "one probe: `{ http: URL }`, `{ tcp: host:port }`, `notify` or `{ log: regex }`",
+            )
             .and_then(|n| self.probe(n));
-        let deadline = map.get("deadline").map(|n| (self.positive_duration(n, "readiness.deadline"), pos_of(n)));
-        let attempt = map
-            .get("attempt_timeout")
-            .map(|n| (self.positive_duration(n, "readiness.attempt_timeout"), pos_of(n)));
-        let backoff = map.get("backoff").map(|n| self.backoff(n, "readiness.backoff", Backoff::READINESS));
+        let deadline = map
+            .get("deadline")
+            .map(|n| (self.positive_duration(n, "readiness.deadline"), pos_of(n)));
+        let attempt = map.get("attempt_timeout").map(|n| {
+            (
+                self.positive_duration(n, "readiness.attempt_timeout"),
+                pos_of(n),
+            )
+        });
+        let backoff = map
+            .get("backoff")
+            .map(|n| self.backoff(n, "readiness.backoff", Backoff::READINESS));
 
         let (deadline, deadline_pos) = match deadline {
             Some((value, pos)) => (value?, pos),
@@ -66,7 +81,8 @@ impl Decoder<'_> {
     }
 
     fn probe(&mut self, node: &Spanned<Node>) -> Option<Probe> {
-        let expected = "one probe: `{ http: URL }`, `{ tcp: host:port }`, `notify` or `{ log: regex }`";
+        let expected =
+            "one probe: `{ http: URL }`, `{ tcp: host:port }`, `notify` or `{ log: regex }`";
         if let Node::Str(word) = &node.value {
             if word == "notify" {
                 return Some(Probe::Notify);
@@ -86,7 +102,12 @@ impl Decoder<'_> {
                 format!("{} probes", map.len())
             };
             let d = self
-                .diag(Rule::ProbeCount, map.pos, "readiness.probe", format!("exactly {expected}"))
+                .diag(
+                    Rule::ProbeCount,
+                    map.pos,
+                    "readiness.probe",
+                    format!("exactly {expected}"),
+                )
                 .found_description(found);
             self.report(d);
             return None;
@@ -112,7 +133,12 @@ impl Decoder<'_> {
                 let pattern = self.non_empty_text(value, &field, "a regular expression")?;
                 if let Err(err) = regex_lite::Regex::new(&pattern) {
                     let message = err.to_string();
-                    let first_line = message.lines().last().unwrap_or("invalid").trim().to_owned();
+                    let first_line = message
+                        .lines()
+                        .last()
+                        .unwrap_or("invalid")
+                        .trim()
+                        .to_owned();
                     let d = self
                         .diag(Rule::Regex, pos_of(value), &field, format!("a regular expression, but {first_line}"))
                         .found(pattern)
@@ -128,10 +154,22 @@ impl Decoder<'_> {
     }
 
     /// A `backoff:` mapping over `defaults`; returns it and the position of its `initial`.
-    pub(crate) fn backoff(&mut self, node: &Spanned<Node>, field: &str, defaults: Backoff) -> Option<(Backoff, Pos)> {
+    pub(crate) fn backoff(
+        &mut self,
+        node: &Spanned<Node>,
+        field: &str,
+        defaults: Backoff,
+    ) -> Option<(Backoff, Pos)> {
         let map = self.mapping(node, field, &["initial", "max", "factor"])?;
-        let initial = map.get("initial").map(|n| (self.positive_duration(n, &join(field, "initial")), pos_of(n)));
-        let max = map.get("max").map(|n| (self.positive_duration(n, &join(field, "max")), pos_of(n)));
+        let initial = map.get("initial").map(|n| {
+            (
+                self.positive_duration(n, &join(field, "initial")),
+                pos_of(n),
+            )
+        });
+        let max = map
+            .get("max")
+            .map(|n| (self.positive_duration(n, &join(field, "max")), pos_of(n)));
         let factor = map.get("factor").map(|n| {
             let value = self.number(n, &join(field, "factor"), "a number of at least 1");
             (value, pos_of(n))
@@ -149,7 +187,12 @@ impl Decoder<'_> {
                 let value = value?;
                 if !(value.is_finite() && value >= 1.0) {
                     let d = self
-                        .diag(Rule::BackoffFactor, pos, &join(field, "factor"), "a number of at least 1")
+                        .diag(
+                            Rule::BackoffFactor,
+                            pos,
+                            &join(field, "factor"),
+                            "a number of at least 1",
+                        )
                         .found(value.to_string())
                         .hint("delays grow by this factor; 1 keeps them constant");
                     self.report(d);
@@ -160,7 +203,11 @@ impl Decoder<'_> {
             None => defaults.factor,
         };
         if initial > max {
-            let pos = if initial_pos == map.pos { max_pos } else { initial_pos };
+            let pos = if initial_pos == map.pos {
+                max_pos
+            } else {
+                initial_pos
+            };
             let d = self
                 .diag(
                     Rule::BackoffOrder,
@@ -173,6 +220,13 @@ impl Decoder<'_> {
             self.report(d);
             return None;
         }
-        Some((Backoff { initial, max, factor }, initial_pos))
+        Some((
+            Backoff {
+                initial,
+                max,
+                factor,
+            },
+            initial_pos,
+        ))
     }
 }

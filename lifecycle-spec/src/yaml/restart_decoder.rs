@@ -8,9 +8,15 @@ use crate::{Backoff, Restart, RestartPolicy};
 
 impl Decoder<'_> {
     pub(crate) fn restart(&mut self, node: &Spanned<Node>) -> Option<Restart> {
-        let map = self.mapping(node, "restart", &["policy", "max", "backoff", "reset_after"])?;
+        let map = self.mapping(
+            node,
+            "restart",
+            &["policy", "max", "backoff", "reset_after"],
+        )?;
         let policy = match map.get("policy") {
-            Some(n) => self.choice(n, "restart.policy", &RestartPolicy::NAMES, |s| s.parse().ok()),
+            Some(n) => self.choice(n, "restart.policy", &RestartPolicy::NAMES, |s| {
+                s.parse().ok()
+            }),
             None => Some(RestartPolicy::OnFailure),
         };
         let max = match map.get("max") {
@@ -18,7 +24,9 @@ impl Decoder<'_> {
             None => Some(Restart::DEFAULT_MAX),
         };
         let backoff = match map.get("backoff") {
-            Some(n) => self.backoff(n, "restart.backoff", Backoff::RESTART).map(|(b, _)| b),
+            Some(n) => self
+                .backoff(n, "restart.backoff", Backoff::RESTART)
+                .map(|(b, _)| b),
             None => Some(Backoff::RESTART),
         };
         let reset_after = match map.get("reset_after") {
@@ -33,4 +41,3 @@ impl Decoder<'_> {
         })
     }
 }
-

@@ -7,7 +7,9 @@ use serde_saphyr::Spanned;
 use super::decoder::{Decoder, index, join};
 use super::dependency_decoder::DependencyRef;
 use super::node::{Node, pos_of};
-use crate::{Command, EnvVar, Location, Logs, Pos, Restart, Rule, Spec, StopStep, VarDefault, is_var_name};
+use crate::{
+    Command, EnvVar, Location, Logs, Pos, Restart, Rule, Spec, StopStep, VarDefault, is_var_name,
+};
 
 /// Every key a spec file may have at its top level.
 pub(crate) const TOP_KEYS: &[&str] = &[
@@ -34,7 +36,9 @@ pub(crate) struct Draft {
 pub(crate) fn is_spec_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// Whether `variant` is a PascalCase Rust identifier.
@@ -61,7 +65,12 @@ pub(crate) fn variant_of(stem: &str) -> String {
 impl Decoder<'_> {
     /// Decodes a whole file. `fields` are the variables supplied from outside the file (the
     /// handle's fields, or a dependent's bindings).
-    pub(crate) fn spec(&mut self, root: &Spanned<Node>, stem: &str, fields: &[&str]) -> Option<Draft> {
+    pub(crate) fn spec(
+        &mut self,
+        root: &Spanned<Node>,
+        stem: &str,
+        fields: &[&str],
+    ) -> Option<Draft> {
         let top = self.mapping(root, "", TOP_KEYS)?;
 
         let name = match top.get("name") {
@@ -69,7 +78,12 @@ impl Decoder<'_> {
             None if is_spec_name(stem) => Some(stem.to_owned()),
             None => {
                 let d = self
-                    .diag(Rule::Name, Pos::new(1, 1), "name", "a name of [a-z0-9_-]+ (taken from the file name)")
+                    .diag(
+                        Rule::Name,
+                        Pos::new(1, 1),
+                        "name",
+                        "a name of [a-z0-9_-]+ (taken from the file name)",
+                    )
                     .found(stem)
                     .hint("add `name:` or rename the file");
                 self.report(d);
@@ -84,7 +98,12 @@ impl Decoder<'_> {
                     Some(variant)
                 } else {
                     let d = self
-                        .diag(Rule::Variant, Pos::new(1, 1), "variant", "a PascalCase Rust identifier (from the file name)")
+                        .diag(
+                            Rule::Variant,
+                            Pos::new(1, 1),
+                            "variant",
+                            "a PascalCase Rust identifier (from the file name)",
+                        )
                         .found(variant)
                         .hint("add `variant:` with the Rust name of this spec");
                     self.report(d);
@@ -92,10 +111,16 @@ impl Decoder<'_> {
                 }
             }
         };
-        let instance = top.get("instance").and_then(|n| self.non_empty_template(n, "instance"));
+        let instance = top
+            .get("instance")
+            .and_then(|n| self.non_empty_template(n, "instance"));
         let vars = top.get("vars").map(|n| self.vars(n)).unwrap_or_default();
         let command = top
-            .require(self, "command", "a mapping with `binary:` (and optional `args:`, `env:`)")
+            .require(
+                self,
+                "command",
+                "a mapping with `binary:` (and optional `args:`, `env:`)",
+            )
             .and_then(|n| self.command(n));
         let readiness = top.get("readiness").map(|n| self.readiness(n));
         let stop = match top.get("stop") {
@@ -110,7 +135,10 @@ impl Decoder<'_> {
             Some(node) => self.restart(node),
             None => Some(Restart::NEVER),
         };
-        let dependencies = top.get("depends_on").map(|n| self.dependencies(n)).unwrap_or_default();
+        let dependencies = top
+            .get("depends_on")
+            .map(|n| self.dependencies(n))
+            .unwrap_or_default();
         let logs = match top.get("logs") {
             Some(node) => self.logs(node),
             None => Some(Logs::DEFAULT),
@@ -143,7 +171,9 @@ impl Decoder<'_> {
         let expected = "a name of lowercase letters, digits, `_` and `-` (at most 64)";
         let name = self.text(node, field, expected)?;
         if !is_spec_name(&name) {
-            let mut d = self.diag(Rule::Name, pos_of(node), field, expected).found(name.clone());
+            let mut d = self
+                .diag(Rule::Name, pos_of(node), field, expected)
+                .found(name.clone());
             let lower = name.to_ascii_lowercase();
             if is_spec_name(&lower) {
                 d = d.hint(format!("write `{lower}`"));
@@ -158,7 +188,9 @@ impl Decoder<'_> {
         let expected = "a PascalCase Rust identifier such as `LlamaCpp`";
         let variant = self.text(node, "variant", expected)?;
         if !is_variant_name(&variant) {
-            let d = self.diag(Rule::Variant, pos_of(node), "variant", expected).found(variant);
+            let d = self
+                .diag(Rule::Variant, pos_of(node), "variant", expected)
+                .found(variant);
             self.report(d);
             return None;
         }
@@ -166,7 +198,11 @@ impl Decoder<'_> {
     }
 
     fn vars(&mut self, node: &Spanned<Node>) -> Vec<VarDefault> {
-        let Some(map) = self.free_mapping(node, "vars", "a mapping of variable names to default values") else {
+        let Some(map) = self.free_mapping(
+            node,
+            "vars",
+            "a mapping of variable names to default values",
+        ) else {
             return Vec::new();
         };
         let mut vars = Vec::with_capacity(map.len());
@@ -174,7 +210,12 @@ impl Decoder<'_> {
             let field = join("vars", name);
             if !is_var_name(name) {
                 let d = self
-                    .diag(Rule::VarName, key_pos, &field, "a variable name of letters, digits and `_` (like a Rust field)")
+                    .diag(
+                        Rule::VarName,
+                        key_pos,
+                        &field,
+                        "a variable name of letters, digits and `_` (like a Rust field)",
+                    )
                     .found(name);
                 self.report(d);
                 continue;
@@ -186,7 +227,12 @@ impl Decoder<'_> {
                 }),
                 None => {
                     let d = self
-                        .diag(Rule::VarName, pos_of(value), &field, "a default that is a string, number or boolean")
+                        .diag(
+                            Rule::VarName,
+                            pos_of(value),
+                            &field,
+                            "a default that is a string, number or boolean",
+                        )
                         .found_description(value.value.found().to_string());
                     self.report(d);
                 }
@@ -198,10 +244,17 @@ impl Decoder<'_> {
     fn command(&mut self, node: &Spanned<Node>) -> Option<Command> {
         let map = self.mapping(node, "command", &["binary", "args", "env"])?;
         let binary = map
-            .require(self, "binary", "the program to run: an absolute path or a name")
+            .require(
+                self,
+                "binary",
+                "the program to run: an absolute path or a name",
+            )
             .and_then(|n| self.non_empty_template(n, "command.binary"));
         let mut args = Vec::new();
-        if let Some(list) = map.get("args").and_then(|n| self.list(n, "command.args", "a list of arguments")) {
+        if let Some(list) = map
+            .get("args")
+            .and_then(|n| self.list(n, "command.args", "a list of arguments"))
+        {
             for (i, item) in list.iter().enumerate() {
                 if let Some(arg) = self.template(item, &index("command.args", i)) {
                     args.push(arg);
@@ -209,15 +262,19 @@ impl Decoder<'_> {
             }
         }
         let mut env = Vec::new();
-        if let Some(env_map) = map
-            .get("env")
-            .and_then(|n| self.free_mapping(n, "command.env", "a mapping of variable names to values"))
-        {
+        if let Some(env_map) = map.get("env").and_then(|n| {
+            self.free_mapping(n, "command.env", "a mapping of variable names to values")
+        }) {
             for (name, key_pos, value) in env_map.entries() {
                 let field = join("command.env", name);
                 if !is_var_name(name) {
                     let d = self
-                        .diag(Rule::EnvName, key_pos, &field, "an environment variable name of letters, digits and `_`")
+                        .diag(
+                            Rule::EnvName,
+                            key_pos,
+                            &field,
+                            "an environment variable name of letters, digits and `_`",
+                        )
                         .found(name);
                     self.report(d);
                     continue;

@@ -30,7 +30,12 @@ impl Decoder<'_> {
         ok.then_some(steps)
     }
 
-    fn stop_step(&mut self, node: &Spanned<Node>, field: &str, position: usize) -> Option<StopStep> {
+    fn stop_step(
+        &mut self,
+        node: &Spanned<Node>,
+        field: &str,
+        position: usize,
+    ) -> Option<StopStep> {
         let map = self.mapping(node, field, &["signal", "http", "grace"])?;
         let grace = match map.get("grace") {
             Some(n) => Some(self.duration(n, &join(field, "grace"))?),
@@ -56,7 +61,9 @@ impl Decoder<'_> {
                         None
                     }
                     Err(SignalError::Unknown { suggestion, .. }) => {
-                        let mut d = self.diag(Rule::Signal, pos_of(signal), &signal_field, expected).found(name);
+                        let mut d = self
+                            .diag(Rule::Signal, pos_of(signal), &signal_field, expected)
+                            .found(name);
                         if let Some(s) = suggestion {
                             d = d.hint(format!("did you mean `{s}`?"));
                         }
@@ -70,10 +77,17 @@ impl Decoder<'_> {
                 let post = self.mapping(http, &http_field, &["post"])?;
                 let url = post
                     .require(self, "post", "the shutdown URL to POST to")
-                    .and_then(|n| self.checked_template(n, &join(&http_field, "post"), Deferred::HttpUrl))?;
+                    .and_then(|n| {
+                        self.checked_template(n, &join(&http_field, "post"), Deferred::HttpUrl)
+                    })?;
                 if position != 0 {
                     let d = self
-                        .diag(Rule::HttpStopPosition, pos_of(http), &http_field, "an HTTP shutdown only as the first step")
+                        .diag(
+                            Rule::HttpStopPosition,
+                            pos_of(http),
+                            &http_field,
+                            "an HTTP shutdown only as the first step",
+                        )
                         .found_description(format!("it at step {}", position + 1))
                         .hint("move it to the top of `stop:`; signals follow it");
                     self.report(d);
@@ -82,9 +96,18 @@ impl Decoder<'_> {
                 Some(StopStep::HttpPost { url, grace })
             }
             (signal, _) => {
-                let found = if signal.is_some() { "both `signal` and `http`" } else { "neither `signal` nor `http`" };
+                let found = if signal.is_some() {
+                    "both `signal` and `http`"
+                } else {
+                    "neither `signal` nor `http`"
+                };
                 let d = self
-                    .diag(Rule::StopStep, map.pos, field, format!("a step with exactly one of `signal` or `http`: {STEP}"))
+                    .diag(
+                        Rule::StopStep,
+                        map.pos,
+                        field,
+                        format!("a step with exactly one of `signal` or `http`: {STEP}"),
+                    )
                     .found_description(found);
                 self.report(d);
                 None

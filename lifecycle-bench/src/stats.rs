@@ -1,0 +1,45 @@
+//! Medians and spreads of repeated measurements.
+
+use std::time::Duration;
+
+/// A sample of durations.
+pub(crate) struct Sample(pub(crate) Vec<Duration>);
+
+impl Sample {
+    fn sorted(&self) -> Vec<Duration> {
+        let mut v = self.0.clone();
+        v.sort();
+        v
+    }
+
+    /// The median (the mean of the middle two for even counts).
+    pub(crate) fn median(&self) -> Duration {
+        let v = self.sorted();
+        match v.len() {
+            0 => Duration::ZERO,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2,
+        }
+    }
+
+    /// The smallest and largest values.
+    pub(crate) fn range(&self) -> (Duration, Duration) {
+        let v = self.sorted();
+        (
+            v.first().copied().unwrap_or_default(),
+            v.last().copied().unwrap_or_default(),
+        )
+    }
+}
+
+/// `1.234 s` / `12.3 ms` / `45 µs`.
+pub(crate) fn show(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 1.0 {
+        format!("{s:.3} s")
+    } else if s >= 0.001 {
+        format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{:.0} µs", s * 1e6)
+    }
+}
