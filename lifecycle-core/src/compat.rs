@@ -1,0 +1,241 @@
+//! The free functions of the daemon-lifecycle API this library replaces, with its signatures,
+//! so that existing code migrates by changing an import. What changed underneath:
+//!
+//! - a health URL is used exactly as given: nothing (no `/health`) is appended to it;
+//! - by name means by this library's record of what it started under that name, never by
+//!   process name;
+//! - every wait is an event or a bounded backoff, never a fixed sleep.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lifecycle_spec::{Backoff, Command, Location, Logs, Part, Pos, Probe, Readiness, Restart, Spec, StopStep, Template};
+use nix::sys::signal::Signal as NixSignal;
+use tokio::sync::watch;
+
+use crate::ensure::Mode;
+use crate::pidfd::PidFd;
+use crate::plan::{Plan, ProbePlan, ReadinessPlan, StopPlan};
+use crate::readiness::{self, Listener, Outcome};
+use crate::{DaemonManager, PollError, StartError, StopError, Stopped, proc_stat};
+
+/// The grace of `graceful_shutdown*` when none is given.
+const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// How long SIGKILL may take before `graceful_shutdown_by_pid` reports the process alive.
+const KILL_CONFIRM: Duration = Duration::from_secs(5);
+
+/// A template that is its text (no `{var}`s: braces stay as they are).
+fn literal(text: &str) -> Template {
+    Template {
+        source: Cow::Owned(text.to_owned()),
+        parts: Cow::Owned(vec![Part::Lit(Cow::Owned(text.to_owned()))]),
+        pos: Pos::UNKNOWN,
+    }
+}
+
+/// The daemon name of a binary path: its file name, lowercased, anything outside
+/// `[a-z0-9_-]` made `-`.
+fn name_of(binary_path: &str) -> String {
+    let file = binary_path.rsplit('/').next().unwrap_or(binary_path);
+    let name: String = file
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+        .collect();
+    if name.is_empty() { "daemon".to_owned() } else { name }
+}
+
+/// A spec made at run time for the free functions.
+fn ad_hoc_spec(name: &str, binary_path: &str, args: &[String], health_url: Option<&str>) -> Spec {
+    Spec {
+        file: Cow::Owned(format!("(no spec file: {name} started by the lifecycle free functions)")),
+        name: Cow::Owned(name.to_owned()),
+        variant: Cow::Borrowed("AdHoc"),
+        instance: None,
+        command: Command {
+            binary: literal(binary_path),
+            args: args.iter().map(|a| literal(a)).collect::<Vec<_>>().into(),
+            env: Cow::Borrowed(&[]),
+        },
+        vars: Cow::Borrowed(&[]),
+        readiness: health_url.map(|url| Readiness::new(Probe::Http { url: literal(url) })),
+        stop: Cow::Borrowed(&[StopStep::DEFAULT]),
+        location: Location::Local,
+        restart: Restart::NEVER,
+        depends_on: Cow::Borrowed(&[]),
+        logs: Logs::DEFAULT,
+    }
+}
+
+fn ad_hoc_plan(name: &str, binary_path: &str, args: &[String], health_url: Option<&str>) -> Result<Plan, StartError> {
+    Ok(Plan::new(&ad_hoc_spec(name, binary_path, args, health_url), &|_| None)?)
+}
+
+/// Spawns `binary_path` with `args` as a daemon: its own process group, stdin from
+/// `/dev/null`, output to `<state dir>/logs/<name>.log`, a record under the binary's file name,
+/// reaped when it exits. Returns its PID. `binary_path` is resolved like a spec's binary
+/// (absolute path, `$PATH`, the workspace's `target/`).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), lifecycle_core::StartError> {
+/// let pid = lifecycle_core::spawn_daemon("queen-rbee", vec!["--port".into(), "7833".into()]).await?;
+/// # Ok(()) }
+/// ```
+pub async fn spawn_daemon(binary_path: &str, args: Vec<String>) -> Result<u32, StartError> {
+    let plan = ad_hoc_plan(&name_of(binary_path), binary_path, &args, None)?;
+    let manager = DaemonManager::global()?;
+    Ok(manager.inner.clone().ensure(Arc::new(plan), Mode::Start).await?.pid)
+}
+
+/// Whether a GET on `base_url` answers 2xx within 2 s. The URL is the full health URL, used as
+/// given (nothing is appended).
+///
+/// ```no_run
+/// # async fn demo() {
+/// let up = lifecycle_core::is_daemon_healthy("http://127.0.0.1:7833/health").await;
+/// # }
+/// ```
+pub async fn is_daemon_healthy(base_url: &str) -> bool {
+    if lifecycle_spec::parse_http_url(base_url).is_err() {
+        return false;
+    }
+    let Ok(manager) = DaemonManager::global() else { return false };
+    let probe = ProbePlan::Http { url: base_url.to_owned() };
+    crate::probe::attempt(&manager.inner.client, &probe, Duration::from_secs(2)).await.is_ok()
+}
+
+/// Makes sure the daemon `daemon_name` runs and answers 2xx on `base_url` (the full health
+/// URL): adopts it if this library's record names it and it is healthy, else spawns
+/// `binary_path args` and waits (first probe at once, then 100ms doubling to 3.2s, 30s
+/// deadline). Idempotent under a lock held across processes. Returns whether it was already
+/// running.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), lifecycle_core::StartError> {
+/// let was_running = lifecycle_core::ensure_daemon_running(
+///     "queen-rbee", "http://127.0.0.1:7833/health", "queen-rbee", vec!["--port".into(), "7833".into()],
+/// ).await?;
+/// # Ok(()) }
+/// ```
+pub async fn ensure_daemon_running(daemon_name: &str, base_url: &str, binary_path: &str, args: Vec<String>) -> Result<bool, StartError> {
+    let plan = ad_hoc_plan(daemon_name, binary_path, &args, Some(base_url))?;
+    let manager = DaemonManager::global()?;
+    Ok(!manager.inner.clone().ensure(Arc::new(plan), Mode::Ensure).await?.started)
+}
+
+/// Polls `base_url` (the full health URL) until it answers 2xx: the first attempt at once, then
+/// delays from `initial_delay` (default 100ms) doubling up to `max_delay` (default 3.2s), never
+/// past `timeout`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), lifecycle_core::PollError> {
+/// use std::time::Duration;
+/// lifecycle_core::poll_until_healthy("http://127.0.0.1:7833/health", Duration::from_secs(30), None, None).await?;
+/// # Ok(()) }
+/// ```
+pub async fn poll_until_healthy(
+    base_url: &str,
+    timeout: Duration,
+    initial_delay: Option<Duration>,
+    max_delay: Option<Duration>,
+) -> Result<(), PollError> {
+    let fail = |attempts, last_error| PollError { url: base_url.to_owned(), timeout, attempts, last_error };
+    if let Err(err) = lifecycle_spec::parse_http_url(base_url) {
+        return Err(fail(0, err.to_string()));
+    }
+    let manager = DaemonManager::global().map_err(|e| fail(0, e.to_string()))?;
+    let initial = initial_delay.unwrap_or(Backoff::READINESS.initial);
+    let plan = ReadinessPlan {
+        probe: ProbePlan::Http { url: base_url.to_owned() },
+        deadline: timeout,
+        attempt_timeout: Readiness::DEFAULT_ATTEMPT_TIMEOUT.min(timeout),
+        backoff: Backoff { initial, max: max_delay.unwrap_or(Backoff::READINESS.max).max(initial), factor: 2.0 },
+    };
+    // Nothing to race: the sender lives as long as the wait.
+    let (_never, mut exit) = watch::channel(None);
+    match readiness::wait(&plan, &manager.inner.client, 0, Listener::None, &mut exit, Instant::now(), &|_| {}).await {
+        Outcome::Ready { .. } => Ok(()),
+        Outcome::TimedOut { attempts, last_error, .. } => Err(fail(attempts, last_error)),
+        Outcome::Exited { .. } => Err(fail(0, "unreachable: nothing to exit".to_owned())),
+    }
+}
+
+/// Stops the daemon this library recorded under `daemon_name` (its name, or `name@instance`):
+/// its dependents first, then SIGTERM to its process group, up to `grace_period` (default: its
+/// spec's stop chain, or 5s), then SIGKILL to the group; returns once nothing of it is left.
+/// Never looks processes up by name: with no record, it signals nothing and says so.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), lifecycle_core::StopError> {
+/// lifecycle_core::graceful_shutdown("queen-rbee", Some(std::time::Duration::from_secs(5))).await?;
+/// # Ok(()) }
+/// ```
+pub async fn graceful_shutdown(daemon_name: &str, grace_period: Option<Duration>) -> Result<(), StopError> {
+    let manager = DaemonManager::global()?;
+    let steps = grace_period.map(|grace| vec![StopPlan::Signal { signal: lifecycle_spec::Signal::Term, grace }]);
+    match manager.inner.stop_key(daemon_name, steps).await? {
+        Stopped::NotRunning { .. } => Err(StopError::Unknown {
+            daemon: daemon_name.to_owned(),
+            records: manager.inner.state.records(),
+        }),
+        Stopped::Stopped { .. } | Stopped::StaleRecord { .. } => Ok(()),
+    }
+}
+
+/// Stops process `pid`, as explicitly asked: SIGTERM to that process only (not its group, which
+/// may not be ours), up to `grace_period` (default 5s), then SIGKILL; returns once it has
+/// exited. Signals go through a pidfd, so a PID reused meanwhile is never hit; the exit is
+/// awaited on the pidfd, not polled. A child of this process is reaped. PID 1 and this process
+/// are refused.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), lifecycle_core::StopError> {
+/// lifecycle_core::graceful_shutdown_by_pid(4242, None).await?;
+/// # Ok(()) }
+/// ```
+pub async fn graceful_shutdown_by_pid(pid: u32, grace_period: Option<Duration>) -> Result<(), StopError> {
+    if pid <= 1 || pid == std::process::id() {
+        return Err(StopError::Signal { pid, source: std::io::Error::other("refusing to signal pid 1 or this process") });
+    }
+    let pidfd = PidFd::open(pid).map_err(|_| StopError::NoSuchProcess { pid })?;
+    let ours = proc_stat::read(pid).is_ok_and(|s| s.ppid == std::process::id());
+    let signal = |sig| pidfd.send_signal(sig).map_err(|source| StopError::Signal { pid, source });
+    let result = async {
+        signal(NixSignal::SIGTERM)?;
+        if tokio::time::timeout(grace_period.unwrap_or(DEFAULT_GRACE), pidfd.exited()).await.is_ok() {
+            return Ok(());
+        }
+        match signal(NixSignal::SIGKILL) {
+            // Exited between the timeout and the signal.
+            Err(StopError::Signal { source, .. }) if source.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+            other => other?,
+        }
+        tokio::time::timeout(KILL_CONFIRM, pidfd.exited())
+            .await
+            .map_err(|_| StopError::StillAlive { daemon: format!("pid {pid}"), pid, members: vec![pid] })
+    }
+    .await;
+    if ours && pidfd.has_exited() {
+        crate::exit::reap_child(pid);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_of_binaries() {
+        assert_eq!(name_of("/usr/bin/queen-rbee"), "queen-rbee");
+        assert_eq!(name_of("My Daemon.bin"), "my-daemon-bin");
+        assert_eq!(name_of(""), "daemon");
+    }
+
+    #[test]
+    fn ad_hoc_args_are_literal() {
+        let plan = ad_hoc_plan("d", "/bin/echo", &["{not a var}".to_owned()], None).unwrap();
+        assert_eq!(plan.args, ["{not a var}"]);
+    }
+}

@@ -1,0 +1,276 @@
+//! `ensure_running` and `start`: dependencies first, then under the daemon's lock: adopt a
+//! healthy daemon recorded as ours, refuse a port held by a stranger, or spawn and wait for
+//! readiness, racing the daemon's exit.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use lifecycle_spec::WaitFor;
+
+use crate::exit::{self, ExitWatch};
+use crate::log_watch::LogWatch;
+use crate::manager::{Daemon, Inner, Live};
+use crate::notify::NotifySocket;
+use crate::plan::{Place, Plan};
+use crate::readiness::{self, Listener, Outcome};
+use crate::record::{self, Liveness, Record};
+use crate::state_dir::file_name;
+use crate::{Event, Restart, Running, StartError, State, binary, log_file, probe, spawn, stop};
+
+/// How many lines of a failed daemon's log an error quotes.
+const TAIL_LINES: usize = 20;
+
+/// `ensure_running` adopts a running daemon; `start` refuses to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Ensure,
+    Start,
+}
+
+type StartFuture = Pin<Box<dyn Future<Output = Result<Running, StartError>> + Send>>;
+
+impl Live {
+    pub(crate) fn running(&self, started: bool, elapsed: Duration, attempts: u32) -> Running {
+        Running {
+            key: self.plan.key.clone(),
+            pid: self.pid,
+            started,
+            elapsed,
+            attempts,
+            probe: self.plan.readiness.as_ref().map(|r| r.probe.describe()),
+            log: self.log.clone(),
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn ensure(self: Arc<Self>, plan: Arc<Plan>, mode: Mode) -> StartFuture {
+        Box::pin(async move {
+            for (dependency, wait) in &plan.dependencies {
+                let result = match wait {
+                    WaitFor::Healthy => self.clone().ensure(Arc::new(dependency.clone()), Mode::Ensure).await.map(drop),
+                    WaitFor::Started => self.clone().ensure_spawned(Arc::new(dependency.clone())).await,
+                };
+                result.map_err(|source| StartError::Dependency {
+                    daemon: plan.key.clone(),
+                    dependency: dependency.key.clone(),
+                    source: Box::new(source),
+                })?;
+            }
+            self.ensure_one(plan, mode).await
+        })
+    }
+
+    /// For `wait: started`: returns once the dependency is spawned (or found running); its
+    /// readiness goes on in the background.
+    async fn ensure_spawned(self: Arc<Self>, plan: Arc<Plan>) -> Result<(), StartError> {
+        let mut events = self.bus.subscribe();
+        let key = plan.key.clone();
+        let mut task = tokio::spawn(self.clone().ensure(plan, Mode::Ensure));
+        loop {
+            tokio::select! {
+                result = &mut task => {
+                    return match result {
+                        Ok(result) => result.map(drop),
+                        Err(join) => Err(StartError::Probe { daemon: key, source: std::io::Error::other(join) }),
+                    };
+                }
+                event = events.recv() => match event {
+                    Ok(t) if t.daemon == key && matches!(t.event, Event::Spawned { .. }) => return Ok(()),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    async fn ensure_one(self: Arc<Self>, plan: Arc<Plan>, mode: Mode) -> Result<Running, StartError> {
+        let daemon = self.daemon(&plan.key);
+        let _lock = self.locks.acquire(&self.state.lock(&plan.key)).await?;
+
+        if let Some(live) = daemon.running()
+            && daemon.machine.state() == State::Ready
+        {
+            if mode == Mode::Start {
+                return Err(StartError::AlreadyRunning { daemon: plan.key.clone(), pid: live.pid });
+            }
+            return Ok(live.running(false, Duration::ZERO, 0));
+        }
+        if let Place::Ssh { host, .. } = &plan.place {
+            return Err(StartError::Remote { daemon: plan.key.clone(), host: host.clone() });
+        }
+
+        let record_path = self.state.record(&plan.key);
+        let record_error = |source| StartError::Record { daemon: plan.key.clone(), source };
+        if let Some(recorded) = record::read(&record_path).map_err(record_error)? {
+            match recorded.liveness() {
+                Liveness::Alive(pidfd) => {
+                    if mode == Mode::Start {
+                        return Err(StartError::AlreadyRunning { daemon: plan.key.clone(), pid: recorded.pid });
+                    }
+                    let health = match &plan.readiness {
+                        Some(r) if !r.probe.is_event() => probe::attempt(&self.client, &r.probe, r.attempt_timeout).await,
+                        // Notify and log probes are one-time events: a live recorded daemon passed them.
+                        _ => Ok(()),
+                    };
+                    if let Err(last_error) = health {
+                        return Err(StartError::Unhealthy { daemon: plan.key.clone(), pid: recorded.pid, last_error });
+                    }
+                    let live = Live {
+                        pid: recorded.pid,
+                        pgid: recorded.pgid,
+                        exit: exit::watch(pidfd, false),
+                        child: false,
+                        log: recorded.log.clone(),
+                        since: Instant::now(),
+                        plan: plan.clone(),
+                    };
+                    daemon.set_live(Some(live.clone()));
+                    daemon.machine.apply(Event::Adopted { pid: recorded.pid })?;
+                    tracing::info!(parent: daemon.machine.span(), pid = recorded.pid, "adopted from its record");
+                    self.supervise(daemon.clone(), live.clone(), 0);
+                    return Ok(live.running(false, Duration::ZERO, 0));
+                }
+                Liveness::Gone => {
+                    tracing::warn!(parent: daemon.machine.span(), pid = recorded.pid, "stale record: the process is gone; removed");
+                    record::remove(&record_path).map_err(record_error)?;
+                }
+                Liveness::Reused { found } => {
+                    tracing::warn!(
+                        parent: daemon.machine.span(),
+                        pid = recorded.pid,
+                        recorded_start = recorded.start_time,
+                        found_start = found,
+                        "stale record: the PID now belongs to another process, which is left alone; removed"
+                    );
+                    record::remove(&record_path).map_err(record_error)?;
+                }
+            }
+        }
+
+        if let Some(r) = &plan.readiness
+            && !r.probe.is_event()
+            && probe::answers(&self.client, &r.probe, r.attempt_timeout.min(Duration::from_secs(1))).await
+        {
+            return Err(StartError::PortTaken { daemon: plan.key.clone(), probe: r.probe.describe() });
+        }
+        self.launch(&daemon, plan, None).await
+    }
+
+    /// Spawns the daemon and waits for readiness. `restart`: `Some(n)` for restart number `n`
+    /// after a backoff (the state machine is already in `Starting`).
+    pub(crate) async fn launch(self: &Arc<Self>, daemon: &Arc<Daemon>, plan: Arc<Plan>, restart: Option<u32>) -> Result<Running, StartError> {
+        if restart.is_none() {
+            daemon.machine.apply(Event::Start)?;
+        }
+        let restarts = restart.unwrap_or(0);
+        let fail = |err: StartError| {
+            let _ = daemon.machine.apply(Event::SpawnFailed { error: err.to_string() });
+            err
+        };
+        let binary = binary::resolve(&plan.key, &plan.binary).map_err(|e| fail(e.into()))?;
+        let log_path = plan
+            .log_dir
+            .clone()
+            .unwrap_or_else(|| self.state.logs())
+            .join(format!("{}.log", file_name(&plan.key)));
+        let spawn_error = |source| StartError::Spawn { daemon: plan.key.clone(), binary: binary.clone(), source };
+        let (log, offset) =
+            log_file::open_for_start(&log_path, plan.log_max_size, plan.log_keep).map_err(|e| fail(spawn_error(e)))?;
+        let probe_error = |source| StartError::Probe { daemon: plan.key.clone(), source };
+        let listener = match plan.readiness.as_ref().map(|r| &r.probe) {
+            Some(crate::plan::ProbePlan::Notify) => Listener::Notify(NotifySocket::bind().map_err(|e| fail(probe_error(e)))?),
+            Some(crate::plan::ProbePlan::Log { pattern }) => {
+                let regex = regex_lite::Regex::new(pattern)
+                    .map_err(|e| fail(probe_error(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))))?;
+                Listener::Log(LogWatch::new(&log_path, offset).map_err(|e| fail(probe_error(e)))?, regex)
+            }
+            _ => Listener::None,
+        };
+        let notify_env = match &listener {
+            Listener::Notify(socket) => Some(socket.env_value().to_owned()),
+            _ => None,
+        };
+
+        let started = Instant::now();
+        let spawned = spawn::spawn(&plan, &binary, log, notify_env.as_deref()).map_err(|e| fail(spawn_error(e)))?;
+        let pid = spawned.pid;
+        let record = Record {
+            key: plan.key.clone(),
+            name: plan.name.clone(),
+            pid,
+            start_time: spawned.start_time,
+            pgid: pid,
+            started_at_ms: SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+            log: log_path.clone(),
+            spec_file: plan.spec_file.clone(),
+            probe: plan.readiness.as_ref().map(|r| r.probe.describe()),
+            depends_on: plan.dependencies.iter().map(|(d, _)| d.key.clone()).collect(),
+            stop: plan.stop.iter().map(|s| s.to_record_line()).collect(),
+        };
+        let exit = exit::watch(spawned.pidfd, true);
+        let live = Live { pid, pgid: pid, exit: exit.clone(), child: true, log: log_path.clone(), since: started, plan: plan.clone() };
+        if let Err(source) = record::write(&self.state.record(&plan.key), &record) {
+            // Without a record nobody could find it again: take it down at once.
+            let target = stop::Target { pid, pgid: pid, exit: exit.clone() };
+            stop::signal_group(&target, nix::sys::signal::Signal::SIGKILL);
+            return Err(fail(StartError::Record { daemon: plan.key.clone(), source }));
+        }
+        daemon.set_live(Some(live.clone()));
+        daemon.machine.apply(Event::Spawned { pid })?;
+
+        let Some(readiness) = &plan.readiness else {
+            daemon.machine.apply(Event::ProbeOk)?;
+            self.supervise(daemon.clone(), live.clone(), restarts);
+            return Ok(live.running(true, started.elapsed(), 0));
+        };
+        let on_failure = |error: &str| {
+            let _ = daemon.machine.apply(Event::ProbeFailed { error: error.to_owned() });
+        };
+        let mut exit_for_wait: ExitWatch = exit.clone();
+        match readiness::wait(readiness, &self.client, pid, listener, &mut exit_for_wait, started, &on_failure).await {
+            Outcome::Ready { elapsed, attempts } => {
+                daemon.machine.apply(Event::ProbeOk)?;
+                self.supervise(daemon.clone(), live.clone(), restarts);
+                Ok(live.running(true, elapsed, attempts))
+            }
+            Outcome::Exited { exit } => {
+                daemon.machine.apply(Event::Exited { status: exit.to_string(), success: exit.success(), restart: Restart::No })?;
+                daemon.set_live(None);
+                let _ = record::remove(&self.state.record(&plan.key));
+                Err(StartError::Exited {
+                    daemon: plan.key.clone(),
+                    exit,
+                    log_tail: log_file::tail(&log_path, offset, TAIL_LINES),
+                    log: log_path,
+                })
+            }
+            Outcome::TimedOut { attempts, last_error, .. } => {
+                daemon.machine.apply(Event::DeadlinePassed { last_error: last_error.clone() })?;
+                daemon.stopping.store(true, Ordering::SeqCst);
+                let mut target = stop::Target { pid, pgid: pid, exit };
+                let grace_expired = |step| {
+                    let _ = daemon.machine.apply(Event::GraceExpired { step });
+                };
+                let stopped = stop::run(&mut target, &plan.stop, &self.client, &grace_expired).await;
+                if stopped.is_ok() {
+                    daemon.machine.apply(Event::Gone)?;
+                    daemon.set_live(None);
+                    let _ = record::remove(&self.state.record(&plan.key));
+                }
+                daemon.stopping.store(false, Ordering::SeqCst);
+                Err(StartError::TimedOut {
+                    daemon: plan.key.clone(),
+                    deadline: readiness.deadline,
+                    attempts,
+                    last_error,
+                    log_tail: log_file::tail(&log_path, offset, TAIL_LINES),
+                    log: log_path,
+                })
+            }
+        }
+    }
+}

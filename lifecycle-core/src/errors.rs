@@ -1,0 +1,232 @@
+//! The errors of starting and stopping daemons: one enum per concern, each variant saying what
+//! went wrong, with which daemon, and what to look at.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lifecycle_spec::DisplayDuration;
+
+use crate::{BinaryNotFound, Exit, IllegalTransition, LockError, ManagerError, PlanError, RecordError};
+
+/// A daemon could not be started (or ensured running).
+///
+/// ```
+/// let err = lifecycle_core::StartError::PortTaken { daemon: "queen-rbee".into(), probe: "http://127.0.0.1:7833/health".into() };
+/// assert!(err.to_string().contains("not ours"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The handle's values do not make a valid plan.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// No manager (the state directory is not usable); nothing was spawned.
+    #[error(transparent)]
+    Manager(#[from] ManagerError),
+    /// The daemon's lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// A state record could not be read or written.
+    #[error("daemon `{daemon}`: {source}")]
+    Record {
+        /// The daemon.
+        daemon: String,
+        /// The record error.
+        source: RecordError,
+    },
+    /// The binary was found nowhere.
+    #[error(transparent)]
+    BinaryNotFound(#[from] BinaryNotFound),
+    /// The process could not be spawned.
+    #[error("daemon `{daemon}`: cannot spawn {}: {source}", binary.display())]
+    Spawn {
+        /// The daemon.
+        daemon: String,
+        /// The binary.
+        binary: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Something that is not this daemon answers its probe.
+    #[error("daemon `{daemon}`: {probe} already answers, but no daemon of ours is running there: the port is held by a process that is not ours; stop it or change the port")]
+    PortTaken {
+        /// The daemon.
+        daemon: String,
+        /// The probe that answered.
+        probe: String,
+    },
+    /// `start` found the daemon already running.
+    #[error("daemon `{daemon}` is already running (pid {pid}); use ensure_running to adopt it")]
+    AlreadyRunning {
+        /// The daemon.
+        daemon: String,
+        /// Its PID.
+        pid: u32,
+    },
+    /// The process exited before it was ready.
+    #[error("daemon `{daemon}` exited before it was ready: {exit}; last lines of {}:\n{}", log.display(), tail_text(log_tail))]
+    Exited {
+        /// The daemon.
+        daemon: String,
+        /// How it ended.
+        exit: Exit,
+        /// Its log file.
+        log: PathBuf,
+        /// The last lines it wrote (at most 20).
+        log_tail: Vec<String>,
+    },
+    /// The daemon was not ready within the deadline; it was stopped.
+    #[error("daemon `{daemon}` was not ready within {} ({attempts} probe attempts); last probe: {last_error}; it was stopped. Last lines of {}:\n{}", DisplayDuration(*deadline), log.display(), tail_text(log_tail))]
+    TimedOut {
+        /// The daemon.
+        daemon: String,
+        /// The spec's deadline.
+        deadline: Duration,
+        /// Probe attempts made.
+        attempts: u32,
+        /// The last probe error.
+        last_error: String,
+        /// Its log file.
+        log: PathBuf,
+        /// The last lines it wrote (at most 20).
+        log_tail: Vec<String>,
+    },
+    /// A recorded daemon of ours is running but does not pass its probe.
+    #[error("daemon `{daemon}` (pid {pid}) is running but not healthy: {last_error}; stop it, or wait and retry")]
+    Unhealthy {
+        /// The daemon.
+        daemon: String,
+        /// Its PID.
+        pid: u32,
+        /// The probe error.
+        last_error: String,
+    },
+    /// A dependency could not be started.
+    #[error("daemon `{daemon}`: dependency `{dependency}` did not start: {source}")]
+    Dependency {
+        /// The daemon.
+        daemon: String,
+        /// The dependency.
+        dependency: String,
+        /// Why.
+        source: Box<StartError>,
+    },
+    /// The daemon runs on another host; that needs the SSH driver.
+    #[error("daemon `{daemon}` runs on {host} over SSH, which this version cannot start yet (only local daemons)")]
+    Remote {
+        /// The daemon.
+        daemon: String,
+        /// The remote host.
+        host: String,
+    },
+    /// The readiness listener (notify socket, log watch) could not be set up.
+    #[error("daemon `{daemon}`: cannot set up its readiness probe: {source}")]
+    Probe {
+        /// The daemon.
+        daemon: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The state machine refused a transition.
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+}
+
+/// A daemon could not be stopped.
+///
+/// ```
+/// let err = lifecycle_core::StopError::StillAlive { daemon: "w".into(), pid: 7, members: vec![9] };
+/// assert!(err.to_string().contains("still alive"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StopError {
+    /// The handle's values do not make a valid plan.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// No manager (the state directory is not usable).
+    #[error(transparent)]
+    Manager(#[from] ManagerError),
+    /// The daemon's lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// A state record could not be read or removed.
+    #[error("daemon `{daemon}`: {source}")]
+    Record {
+        /// The daemon.
+        daemon: String,
+        /// The record error.
+        source: RecordError,
+    },
+    /// Its process group outlived SIGKILL.
+    #[error("daemon `{daemon}` (pid {pid}): processes {members:?} of its group are still alive after SIGKILL")]
+    StillAlive {
+        /// The daemon.
+        daemon: String,
+        /// Its PID.
+        pid: u32,
+        /// The group members still alive.
+        members: Vec<u32>,
+    },
+    /// A daemon that depends on it could not be stopped first.
+    #[error("daemon `{daemon}`: its dependent `{dependent}` did not stop: {source}")]
+    Dependent {
+        /// The daemon.
+        daemon: String,
+        /// The dependent.
+        dependent: String,
+        /// Why.
+        source: Box<StopError>,
+    },
+    /// No record of this library names the daemon (stop by name never falls back to process names).
+    #[error("no daemon named `{daemon}` was started by this library (no record in {}); nothing was signalled", records.display())]
+    Unknown {
+        /// The name asked for.
+        daemon: String,
+        /// Where records are kept.
+        records: PathBuf,
+    },
+    /// The process to stop by PID does not exist.
+    #[error("no process with pid {pid}")]
+    NoSuchProcess {
+        /// The PID.
+        pid: u32,
+    },
+    /// A signal could not be sent.
+    #[error("cannot signal pid {pid}: {source}")]
+    Signal {
+        /// The PID.
+        pid: u32,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The state machine refused a transition.
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+}
+
+/// Readiness polling (`poll_until_healthy`) gave up.
+///
+/// ```
+/// let err = lifecycle_core::PollError { url: "http://127.0.0.1:1/health".into(), timeout: std::time::Duration::from_secs(1), attempts: 4, last_error: "refused".into() };
+/// assert!(err.to_string().contains("4 attempts"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{url} was not healthy within {} ({attempts} attempts); last: {last_error}", DisplayDuration(*timeout))]
+pub struct PollError {
+    /// The URL probed.
+    pub url: String,
+    /// The overall timeout.
+    pub timeout: Duration,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last error.
+    pub last_error: String,
+}
+
+fn tail_text(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return "    (nothing)".to_owned();
+    }
+    lines.iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}

@@ -1,0 +1,108 @@
+//! Every transition is published: a broadcast channel for subscribers (progress displays, the
+//! CLI, tests) and a `tracing` event in the daemon's span.
+
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use tokio::sync::broadcast;
+
+use crate::state::{Event, IllegalTransition, State, transition};
+
+/// One published change of state.
+///
+/// ```
+/// # async fn demo(manager: &lifecycle_core::DaemonManager) {
+/// let mut events = manager.subscribe();
+/// while let Ok(t) = events.recv().await {
+///     println!("{}: {} -> {} ({:?})", t.daemon, t.from, t.to, t.event);
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Transition {
+    /// The daemon's key.
+    pub daemon: String,
+    /// The state before.
+    pub from: State,
+    /// The state after.
+    pub to: State,
+    /// What happened.
+    pub event: Event,
+    /// When.
+    pub at: SystemTime,
+}
+
+/// The current state of one daemon, changed only through the transition table, every change
+/// published.
+#[derive(Debug)]
+pub(crate) struct Machine {
+    key: String,
+    state: Mutex<State>,
+    span: tracing::Span,
+    bus: broadcast::Sender<Transition>,
+}
+
+impl Machine {
+    pub(crate) fn new(key: &str, bus: broadcast::Sender<Transition>) -> Machine {
+        Machine {
+            key: key.to_owned(),
+            state: Mutex::new(State::Stopped),
+            span: tracing::info_span!("daemon", key = %key),
+            bus,
+        }
+    }
+
+    /// The state now.
+    pub(crate) fn state(&self) -> State {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The daemon's tracing span.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Applies `event`: the new state, or the illegal pair (state unchanged).
+    pub(crate) fn apply(&self, event: Event) -> Result<State, IllegalTransition> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let next = match transition(&state, &event) {
+            Ok(next) => next,
+            Err(illegal) => {
+                tracing::error!(parent: &self.span, %illegal, "illegal transition");
+                return Err(illegal);
+            }
+        };
+        let from = std::mem::replace(&mut *state, next.clone());
+        drop(state);
+        tracing::info!(parent: &self.span, from = %from, to = %next, event = ?event, "transition");
+        // No subscribers is fine.
+        let _ = self.bus.send(Transition {
+            daemon: self.key.clone(),
+            from,
+            to: next.clone(),
+            event,
+            at: SystemTime::now(),
+        });
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_are_published_in_order() {
+        let (bus, mut rx) = broadcast::channel(16);
+        let machine = Machine::new("d", bus);
+        machine.apply(Event::Start).unwrap();
+        machine.apply(Event::Spawned { pid: 7 }).unwrap();
+        assert!(machine.apply(Event::Start).is_err());
+        assert_eq!(machine.state(), State::Starting);
+        let first = rx.try_recv().unwrap();
+        assert_eq!((first.from, first.to), (State::Stopped, State::Starting));
+        let second = rx.try_recv().unwrap();
+        assert_eq!(second.event, Event::Spawned { pid: 7 });
+        assert!(rx.try_recv().is_err(), "the illegal event was not published");
+    }
+}

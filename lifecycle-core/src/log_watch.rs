@@ -1,0 +1,100 @@
+//! The log readiness probe: each new line of the daemon's log, as it is written (inotify, not
+//! polling), matched against a regex.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use tokio::io::unix::AsyncFd;
+
+/// Follows a log file from an offset, line by line.
+pub(crate) struct LogWatch {
+    inotify: AsyncFd<OwnedFd>,
+    path: PathBuf,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+impl LogWatch {
+    /// Starts following `path` from byte `offset` (where this start's output begins).
+    pub(crate) fn new(path: &Path, offset: u64) -> io::Result<LogWatch> {
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+        inotify.add_watch(path, AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_ATTRIB)?;
+        Ok(LogWatch {
+            inotify: crate::async_fd::readable(OwnedFd::from(inotify))?,
+            path: path.to_path_buf(),
+            offset,
+            partial: Vec::new(),
+        })
+    }
+
+    /// Waits for a line matching `regex`; returns it.
+    pub(crate) async fn matching_line(&mut self, regex: &regex_lite::Regex) -> io::Result<String> {
+        loop {
+            // Read first, then wait: lines written before the watch began count too.
+            if let Some(line) = self.read_new_lines()?.into_iter().find(|l| regex.is_match(l)) {
+                return Ok(line);
+            }
+            let mut guard = self.inotify.readable().await?;
+            // Drain the events; what changed is read from the file itself.
+            let mut events = [0u8; 4096];
+            match guard.try_io(|fd| nix::unistd::read(fd.get_ref(), &mut events).map_err(io::Error::from)) {
+                Ok(Ok(_)) | Err(_) => {}
+                Ok(Err(err)) => return Err(err),
+            }
+        }
+    }
+
+    /// The complete lines appended since the last read.
+    fn read_new_lines(&mut self) -> io::Result<Vec<String>> {
+        let mut file = File::open(&self.path)?;
+        let len = file.metadata()?.len();
+        if len < self.offset {
+            // Truncated by a rotation: start over.
+            self.offset = 0;
+            self.partial.clear();
+        }
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        self.offset += bytes.len() as u64;
+        self.partial.extend_from_slice(&bytes);
+        let Some(last_newline) = self.partial.iter().rposition(|&b| b == b'\n') else {
+            return Ok(Vec::new());
+        };
+        let complete: Vec<u8> = self.partial.drain(..=last_newline).collect();
+        Ok(String::from_utf8_lossy(&complete).lines().map(str::to_owned).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn finds_a_line_written_later_and_ignores_older_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        std::fs::write(&path, "ready on port 1 (an earlier run)\n").unwrap();
+        let offset = std::fs::metadata(&path).unwrap().len();
+        let mut watch = LogWatch::new(&path, offset).unwrap();
+        let regex = regex_lite::Regex::new(r"ready on port \d+$").unwrap();
+        let writer = {
+            let path = path.clone();
+            tokio::spawn(async move {
+                let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+                f.write_all(b"loading\nready on ").unwrap();
+                tokio::task::yield_now().await;
+                f.write_all(b"port 7\n").unwrap();
+            })
+        };
+        let line = tokio::time::timeout(Duration::from_secs(5), watch.matching_line(&regex)).await.unwrap().unwrap();
+        assert_eq!(line, "ready on port 7");
+        writer.await.unwrap();
+    }
+}

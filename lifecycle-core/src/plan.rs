@@ -1,0 +1,289 @@
+//! A plan: everything a handle's spec says, rendered with the handle's values and checked, so
+//! that the work that follows needs neither the handle nor the spec.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lifecycle_spec::{
+    AddressError, Backoff, Location, Pos, Probe, Restart, Signal, Spec, StopStep, Template, WaitFor, check_host,
+    check_user, parse_http_url, parse_port, parse_tcp_addr,
+};
+
+/// A spec's value could not be rendered or is invalid once rendered (only possible for values
+/// that a handle's fields fill, which the compile-time checks cannot see).
+///
+/// ```
+/// let err = lifecycle_core::PlanError::Invalid {
+///     daemon: "hive".into(),
+///     file: "specs/hive.yaml".into(),
+///     pos: lifecycle_core::spec::Pos::new(30, 16),
+///     field: "location.ssh.host".into(),
+///     value: "-oProxyCommand=x".into(),
+///     problem: "not a hostname".into(),
+/// };
+/// assert!(err.to_string().starts_with("--> specs/hive.yaml:30:16: daemon `hive`: location.ssh.host"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A variable has no value.
+    #[error(transparent)]
+    Var(#[from] crate::VarError),
+    /// A rendered value breaks its rule.
+    #[error("--> {file}:{pos}: daemon `{daemon}`: {field} is `{value}`: {problem}")]
+    Invalid {
+        /// The daemon.
+        daemon: String,
+        /// Its spec file.
+        file: String,
+        /// Where the template is.
+        pos: Pos,
+        /// The field.
+        field: String,
+        /// The rendered value.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// A readiness probe, rendered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ProbePlan {
+    Http { url: String },
+    Tcp { host: String, port: u16 },
+    Notify,
+    Log { pattern: String },
+}
+
+impl ProbePlan {
+    /// How the probe is shown in records and messages.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            ProbePlan::Http { url } => url.clone(),
+            ProbePlan::Tcp { host, port } => format!("tcp {host}:{port}"),
+            ProbePlan::Notify => "notify".to_owned(),
+            ProbePlan::Log { pattern } => format!("log /{pattern}/"),
+        }
+    }
+}
+
+/// Readiness, rendered.
+#[derive(Clone, Debug)]
+pub(crate) struct ReadinessPlan {
+    pub(crate) probe: ProbePlan,
+    pub(crate) deadline: Duration,
+    pub(crate) attempt_timeout: Duration,
+    pub(crate) backoff: Backoff,
+}
+
+/// A stop step, rendered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum StopPlan {
+    Signal { signal: Signal, grace: Duration },
+    HttpPost { url: String, grace: Duration },
+}
+
+impl StopPlan {
+    pub(crate) fn grace(&self) -> Duration {
+        match self {
+            StopPlan::Signal { grace, .. } | StopPlan::HttpPost { grace, .. } => *grace,
+        }
+    }
+
+    /// The step as a record line: `signal SIGTERM 5000`, `post 5000 URL`.
+    pub(crate) fn to_record_line(&self) -> String {
+        match self {
+            StopPlan::Signal { signal, grace } => format!("signal {signal} {}", grace.as_millis()),
+            StopPlan::HttpPost { url, grace } => format!("post {} {url}", grace.as_millis()),
+        }
+    }
+
+    /// Reads a record line back; `None` for anything else.
+    pub(crate) fn from_record_line(line: &str) -> Option<StopPlan> {
+        let mut words = line.splitn(3, ' ');
+        match (words.next()?, words.next()?, words.next()?) {
+            ("signal", signal, grace) => Some(StopPlan::Signal {
+                signal: signal.parse().ok()?,
+                grace: Duration::from_millis(grace.parse().ok()?),
+            }),
+            ("post", grace, url) => Some(StopPlan::HttpPost {
+                url: url.to_owned(),
+                grace: Duration::from_millis(grace.parse().ok()?),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Where the daemon runs, decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Place {
+    Local,
+    Ssh { host: String, user: Option<String>, port: u16 },
+}
+
+/// Everything needed to run one daemon.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    /// `name`, or `name@instance`.
+    pub(crate) key: String,
+    pub(crate) name: String,
+    pub(crate) spec_file: String,
+    pub(crate) binary: String,
+    pub(crate) args: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) readiness: Option<ReadinessPlan>,
+    pub(crate) stop: Vec<StopPlan>,
+    pub(crate) place: Place,
+    pub(crate) restart: Restart,
+    /// The log directory, if the spec names one (else the state directory's).
+    pub(crate) log_dir: Option<PathBuf>,
+    pub(crate) log_max_size: u64,
+    pub(crate) log_keep: u32,
+    pub(crate) dependencies: Vec<(Plan, WaitFor)>,
+}
+
+/// Renders templates of one spec with one set of values.
+struct Renderer<'a> {
+    spec: &'a Spec,
+    values: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Renderer<'_> {
+    fn render(&self, template: &Template) -> Result<String, PlanError> {
+        let text = template.render(|name| (self.values)(name)).map_err(|err| crate::VarError {
+            spec: self.spec.name.to_string(),
+            file: self.spec.file.to_string(),
+            pos: template.pos,
+            var: err.var,
+        })?;
+        // Rendered values become arguments, environment and record lines: no control characters.
+        if text.chars().any(|c| c.is_control()) {
+            return Err(self.invalid(template, "value", &text, "contains control characters"));
+        }
+        Ok(text)
+    }
+
+    fn invalid(&self, template: &Template, field: &str, value: &str, problem: impl ToString) -> PlanError {
+        PlanError::Invalid {
+            daemon: self.spec.name.to_string(),
+            file: self.spec.file.to_string(),
+            pos: template.pos,
+            field: field.to_owned(),
+            value: value.to_owned(),
+            problem: problem.to_string(),
+        }
+    }
+
+    fn checked<T>(
+        &self,
+        template: &Template,
+        field: &str,
+        check: impl FnOnce(&str) -> Result<T, AddressError>,
+    ) -> Result<(String, T), PlanError> {
+        let text = self.render(template)?;
+        match check(&text) {
+            Ok(value) => Ok((text, value)),
+            Err(err) => Err(self.invalid(template, field, &text, err)),
+        }
+    }
+}
+
+impl Plan {
+    /// Renders `spec` with `values` (the handle's fields, then the spec's defaults).
+    pub(crate) fn new(spec: &Spec, values: &dyn Fn(&str) -> Option<String>) -> Result<Plan, PlanError> {
+        let r = Renderer { spec, values };
+        let key = match &spec.instance {
+            Some(instance) => {
+                let instance = r.render(instance)?;
+                format!("{}@{instance}", spec.name)
+            }
+            None => spec.name.to_string(),
+        };
+        let readiness = match &spec.readiness {
+            None => None,
+            Some(readiness) => Some(ReadinessPlan {
+                probe: match &readiness.probe {
+                    Probe::Http { url } => ProbePlan::Http {
+                        url: r.checked(url, "readiness.probe.http", |u| parse_http_url(u).map(|_| ()))?.0,
+                    },
+                    Probe::Tcp { addr } => {
+                        let (_, (host, port)) =
+                            r.checked(addr, "readiness.probe.tcp", |a| parse_tcp_addr(a).map(|(h, p)| (h.to_owned(), p)))?;
+                        ProbePlan::Tcp { host, port }
+                    }
+                    Probe::Notify => ProbePlan::Notify,
+                    Probe::Log { pattern } => ProbePlan::Log { pattern: pattern.to_string() },
+                },
+                deadline: readiness.deadline,
+                attempt_timeout: readiness.attempt_timeout,
+                backoff: readiness.backoff,
+            }),
+        };
+        let stop = spec
+            .stop
+            .iter()
+            .map(|step| match step {
+                StopStep::Signal { signal, grace } => Ok(StopPlan::Signal { signal: *signal, grace: *grace }),
+                StopStep::HttpPost { url, grace } => Ok(StopPlan::HttpPost {
+                    url: r.checked(url, "stop.http.post", |u| parse_http_url(u).map(|_| ()))?.0,
+                    grace: *grace,
+                }),
+            })
+            .collect::<Result<Vec<_>, PlanError>>()?;
+        let place = match &spec.location {
+            Location::Local => Place::Local,
+            Location::Ssh(ssh) => {
+                let (host, ()) = r.checked(&ssh.host, "location.ssh.host", check_host)?;
+                if ssh.is_local_host(&host) {
+                    Place::Local
+                } else {
+                    let user = match &ssh.user {
+                        Some(user) => Some(r.checked(user, "location.ssh.user", check_user)?.0),
+                        None => None,
+                    };
+                    let (_, port) = r.checked(&ssh.port, "location.ssh.port", parse_port)?;
+                    Place::Ssh { host, user, port }
+                }
+            }
+        };
+        let mut dependencies = Vec::with_capacity(spec.depends_on.len());
+        for dep in spec.depends_on.iter() {
+            let bound: Vec<(String, String)> = dep
+                .vars
+                .iter()
+                .map(|b| Ok((b.name.to_string(), r.render(&b.value)?)))
+                .collect::<Result<_, PlanError>>()?;
+            let dep_spec: &Spec = &dep.spec;
+            let dep_values = |name: &str| {
+                bound
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| dep_spec.default_var(name).map(str::to_owned))
+            };
+            dependencies.push((Plan::new(dep_spec, &dep_values)?, dep.wait));
+        }
+        Ok(Plan {
+            key,
+            name: spec.name.to_string(),
+            spec_file: spec.file.to_string(),
+            binary: r.render(&spec.command.binary)?,
+            args: spec.command.args.iter().map(|a| r.render(a)).collect::<Result<_, _>>()?,
+            env: spec
+                .command
+                .env
+                .iter()
+                .map(|e| Ok((e.name.to_string(), r.render(&e.value)?)))
+                .collect::<Result<_, PlanError>>()?,
+            readiness,
+            stop,
+            place,
+            restart: spec.restart,
+            log_dir: spec.logs.dir.as_ref().map(|d| r.render(d).map(PathBuf::from)).transpose()?,
+            log_max_size: spec.logs.max_size,
+            log_keep: spec.logs.keep,
+            dependencies,
+        })
+    }
+}
