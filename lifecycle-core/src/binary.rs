@@ -31,7 +31,10 @@ fn is_executable(path: &Path) -> bool {
 
 /// The workspace root above `start`: the nearest directory with a `Cargo.lock`.
 fn workspace_root(start: &Path) -> Option<PathBuf> {
-    start.ancestors().find(|dir| dir.join("Cargo.lock").is_file()).map(Path::to_path_buf)
+    start
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .map(Path::to_path_buf)
 }
 
 /// The `target` directories to search: `$CARGO_TARGET_DIR`, and `target/` of the workspace
@@ -61,7 +64,9 @@ fn search_targets(binary: &str, searched: &mut Vec<PathBuf>) -> Option<PathBuf> 
             if !is_executable(&candidate) {
                 continue;
             }
-            let modified = std::fs::metadata(&candidate).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+            let modified = std::fs::metadata(&candidate)
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
             if best.as_ref().is_none_or(|(t, _)| modified > *t) {
                 best = Some((modified, candidate));
             }
@@ -86,7 +91,10 @@ pub(crate) fn resolve(spec: &str, binary: &str) -> Result<PathBuf, BinaryNotFoun
         }
         searched.push(path);
     } else {
-        for dir in std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default() {
+        for dir in std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
             let candidate = dir.join(binary);
             if is_executable(&candidate) {
                 return Ok(candidate);
@@ -119,8 +127,16 @@ mod tests {
     fn not_found_lists_every_place() {
         let err = resolve("queen", "no-such-binary-xyz").unwrap_err();
         assert_eq!(err.spec, "queen");
-        assert!(err.searched.iter().any(|p| p.ends_with("release/no-such-binary-xyz")));
-        assert!(err.searched.iter().any(|p| p.ends_with("debug/no-such-binary-xyz")));
+        assert!(
+            err.searched
+                .iter()
+                .any(|p| p.ends_with("release/no-such-binary-xyz"))
+        );
+        assert!(
+            err.searched
+                .iter()
+                .any(|p| p.ends_with("debug/no-such-binary-xyz"))
+        );
         assert!(err.searched.len() >= 3);
         let err = resolve("queen", "/nonexistent/bin").unwrap_err();
         assert_eq!(err.searched, [PathBuf::from("/nonexistent/bin")]);

@@ -10,7 +10,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lifecycle_spec::{Backoff, Command, Location, Logs, Part, Pos, Probe, Readiness, Restart, Spec, StopStep, Template};
+use lifecycle_spec::{
+    Backoff, Command, Location, Logs, Part, Pos, Probe, Readiness, Restart, Spec, StopStep,
+    Template,
+};
 use nix::sys::signal::Signal as NixSignal;
 use tokio::sync::watch;
 
@@ -41,15 +44,27 @@ fn name_of(binary_path: &str) -> String {
     let name: String = file
         .chars()
         .map(|c| c.to_ascii_lowercase())
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
-    if name.is_empty() { "daemon".to_owned() } else { name }
+    if name.is_empty() {
+        "daemon".to_owned()
+    } else {
+        name
+    }
 }
 
 /// A spec made at run time for the free functions.
 fn ad_hoc_spec(name: &str, binary_path: &str, args: &[String], health_url: Option<&str>) -> Spec {
     Spec {
-        file: Cow::Owned(format!("(no spec file: {name} started by the lifecycle free functions)")),
+        file: Cow::Owned(format!(
+            "(no spec file: {name} started by the lifecycle free functions)"
+        )),
         name: Cow::Owned(name.to_owned()),
         variant: Cow::Borrowed("AdHoc"),
         instance: None,
@@ -68,8 +83,16 @@ fn ad_hoc_spec(name: &str, binary_path: &str, args: &[String], health_url: Optio
     }
 }
 
-fn ad_hoc_plan(name: &str, binary_path: &str, args: &[String], health_url: Option<&str>) -> Result<Plan, StartError> {
-    Ok(Plan::new(&ad_hoc_spec(name, binary_path, args, health_url), &|_| None)?)
+fn ad_hoc_plan(
+    name: &str,
+    binary_path: &str,
+    args: &[String],
+    health_url: Option<&str>,
+) -> Result<Plan, StartError> {
+    Ok(Plan::new(
+        &ad_hoc_spec(name, binary_path, args, health_url),
+        &|_| None,
+    )?)
 }
 
 /// Spawns `binary_path` with `args` as a daemon: its own process group, stdin from
@@ -85,7 +108,12 @@ fn ad_hoc_plan(name: &str, binary_path: &str, args: &[String], health_url: Optio
 pub async fn spawn_daemon(binary_path: &str, args: Vec<String>) -> Result<u32, StartError> {
     let plan = ad_hoc_plan(&name_of(binary_path), binary_path, &args, None)?;
     let manager = DaemonManager::global()?;
-    Ok(manager.inner.clone().ensure(Arc::new(plan), Mode::Start).await?.pid)
+    Ok(manager
+        .inner
+        .clone()
+        .ensure(Arc::new(plan), Mode::Start)
+        .await?
+        .pid)
 }
 
 /// Whether a GET on `base_url` answers 2xx within 2 s. The URL is the full health URL, used as
@@ -100,9 +128,15 @@ pub async fn is_daemon_healthy(base_url: &str) -> bool {
     if lifecycle_spec::parse_http_url(base_url).is_err() {
         return false;
     }
-    let Ok(manager) = DaemonManager::global() else { return false };
-    let probe = ProbePlan::Http { url: base_url.to_owned() };
-    crate::probe::attempt(&manager.inner.client, &probe, Duration::from_secs(2)).await.is_ok()
+    let Ok(manager) = DaemonManager::global() else {
+        return false;
+    };
+    let probe = ProbePlan::Http {
+        url: base_url.to_owned(),
+    };
+    crate::probe::attempt(&manager.inner.client, &probe, Duration::from_secs(2))
+        .await
+        .is_ok()
 }
 
 /// Makes sure the daemon `daemon_name` runs and answers 2xx on `base_url` (the full health
@@ -118,10 +152,20 @@ pub async fn is_daemon_healthy(base_url: &str) -> bool {
 /// ).await?;
 /// # Ok(()) }
 /// ```
-pub async fn ensure_daemon_running(daemon_name: &str, base_url: &str, binary_path: &str, args: Vec<String>) -> Result<bool, StartError> {
+pub async fn ensure_daemon_running(
+    daemon_name: &str,
+    base_url: &str,
+    binary_path: &str,
+    args: Vec<String>,
+) -> Result<bool, StartError> {
     let plan = ad_hoc_plan(daemon_name, binary_path, &args, Some(base_url))?;
     let manager = DaemonManager::global()?;
-    Ok(!manager.inner.clone().ensure(Arc::new(plan), Mode::Ensure).await?.started)
+    Ok(!manager
+        .inner
+        .clone()
+        .ensure(Arc::new(plan), Mode::Ensure)
+        .await?
+        .started)
 }
 
 /// Polls `base_url` (the full health URL) until it answers 2xx: the first attempt at once, then
@@ -140,23 +184,48 @@ pub async fn poll_until_healthy(
     initial_delay: Option<Duration>,
     max_delay: Option<Duration>,
 ) -> Result<(), PollError> {
-    let fail = |attempts, last_error| PollError { url: base_url.to_owned(), timeout, attempts, last_error };
+    let fail = |attempts, last_error| PollError {
+        url: base_url.to_owned(),
+        timeout,
+        attempts,
+        last_error,
+    };
     if let Err(err) = lifecycle_spec::parse_http_url(base_url) {
         return Err(fail(0, err.to_string()));
     }
     let manager = DaemonManager::global().map_err(|e| fail(0, e.to_string()))?;
     let initial = initial_delay.unwrap_or(Backoff::READINESS.initial);
     let plan = ReadinessPlan {
-        probe: ProbePlan::Http { url: base_url.to_owned() },
+        probe: ProbePlan::Http {
+            url: base_url.to_owned(),
+        },
         deadline: timeout,
         attempt_timeout: Readiness::DEFAULT_ATTEMPT_TIMEOUT.min(timeout),
-        backoff: Backoff { initial, max: max_delay.unwrap_or(Backoff::READINESS.max).max(initial), factor: 2.0 },
+        backoff: Backoff {
+            initial,
+            max: max_delay.unwrap_or(Backoff::READINESS.max).max(initial),
+            factor: 2.0,
+        },
     };
     // Nothing to race: the sender lives as long as the wait.
     let (_never, mut exit) = watch::channel(None);
-    match readiness::wait(&plan, &manager.inner.client, 0, Listener::None, &mut exit, Instant::now(), &|_| {}).await {
+    match readiness::wait(
+        &plan,
+        &manager.inner.client,
+        0,
+        Listener::None,
+        &mut exit,
+        Instant::now(),
+        &|_| {},
+    )
+    .await
+    {
         Outcome::Ready { .. } => Ok(()),
-        Outcome::TimedOut { attempts, last_error, .. } => Err(fail(attempts, last_error)),
+        Outcome::TimedOut {
+            attempts,
+            last_error,
+            ..
+        } => Err(fail(attempts, last_error)),
         Outcome::Exited { .. } => Err(fail(0, "unreachable: nothing to exit".to_owned())),
     }
 }
@@ -171,9 +240,17 @@ pub async fn poll_until_healthy(
 /// lifecycle_core::graceful_shutdown("queen-rbee", Some(std::time::Duration::from_secs(5))).await?;
 /// # Ok(()) }
 /// ```
-pub async fn graceful_shutdown(daemon_name: &str, grace_period: Option<Duration>) -> Result<(), StopError> {
+pub async fn graceful_shutdown(
+    daemon_name: &str,
+    grace_period: Option<Duration>,
+) -> Result<(), StopError> {
     let manager = DaemonManager::global()?;
-    let steps = grace_period.map(|grace| vec![StopPlan::Signal { signal: lifecycle_spec::Signal::Term, grace }]);
+    let steps = grace_period.map(|grace| {
+        vec![StopPlan::Signal {
+            signal: lifecycle_spec::Signal::Term,
+            grace,
+        }]
+    });
     match manager.inner.stop_key(daemon_name, steps).await? {
         Stopped::NotRunning { .. } => Err(StopError::Unknown {
             daemon: daemon_name.to_owned(),
@@ -194,26 +271,45 @@ pub async fn graceful_shutdown(daemon_name: &str, grace_period: Option<Duration>
 /// lifecycle_core::graceful_shutdown_by_pid(4242, None).await?;
 /// # Ok(()) }
 /// ```
-pub async fn graceful_shutdown_by_pid(pid: u32, grace_period: Option<Duration>) -> Result<(), StopError> {
+pub async fn graceful_shutdown_by_pid(
+    pid: u32,
+    grace_period: Option<Duration>,
+) -> Result<(), StopError> {
     if pid <= 1 || pid == std::process::id() {
-        return Err(StopError::Signal { pid, source: std::io::Error::other("refusing to signal pid 1 or this process") });
+        return Err(StopError::Signal {
+            pid,
+            source: std::io::Error::other("refusing to signal pid 1 or this process"),
+        });
     }
     let pidfd = PidFd::open(pid).map_err(|_| StopError::NoSuchProcess { pid })?;
     let ours = proc_stat::read(pid).is_ok_and(|s| s.ppid == std::process::id());
-    let signal = |sig| pidfd.send_signal(sig).map_err(|source| StopError::Signal { pid, source });
+    let signal = |sig| {
+        pidfd
+            .send_signal(sig)
+            .map_err(|source| StopError::Signal { pid, source })
+    };
     let result = async {
         signal(NixSignal::SIGTERM)?;
-        if tokio::time::timeout(grace_period.unwrap_or(DEFAULT_GRACE), pidfd.exited()).await.is_ok() {
+        if tokio::time::timeout(grace_period.unwrap_or(DEFAULT_GRACE), pidfd.exited())
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         match signal(NixSignal::SIGKILL) {
             // Exited between the timeout and the signal.
-            Err(StopError::Signal { source, .. }) if source.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+            Err(StopError::Signal { source, .. }) if source.raw_os_error() == Some(libc::ESRCH) => {
+                return Ok(());
+            }
             other => other?,
         }
         tokio::time::timeout(KILL_CONFIRM, pidfd.exited())
             .await
-            .map_err(|_| StopError::StillAlive { daemon: format!("pid {pid}"), pid, members: vec![pid] })
+            .map_err(|_| StopError::StillAlive {
+                daemon: format!("pid {pid}"),
+                pid,
+                members: vec![pid],
+            })
     }
     .await;
     if ours && pidfd.has_exited() {

@@ -51,8 +51,16 @@ impl Inner {
         Box::pin(async move {
             for (dependency, wait) in &plan.dependencies {
                 let result = match wait {
-                    WaitFor::Healthy => self.clone().ensure(Arc::new(dependency.clone()), Mode::Ensure).await.map(drop),
-                    WaitFor::Started => self.clone().ensure_spawned(Arc::new(dependency.clone())).await,
+                    WaitFor::Healthy => self
+                        .clone()
+                        .ensure(Arc::new(dependency.clone()), Mode::Ensure)
+                        .await
+                        .map(drop),
+                    WaitFor::Started => {
+                        self.clone()
+                            .ensure_spawned(Arc::new(dependency.clone()))
+                            .await
+                    }
                 };
                 result.map_err(|source| StartError::Dependency {
                     daemon: plan.key.clone(),
@@ -87,7 +95,11 @@ impl Inner {
         }
     }
 
-    async fn ensure_one(self: Arc<Self>, plan: Arc<Plan>, mode: Mode) -> Result<Running, StartError> {
+    async fn ensure_one(
+        self: Arc<Self>,
+        plan: Arc<Plan>,
+        mode: Mode,
+    ) -> Result<Running, StartError> {
         let daemon = self.daemon(&plan.key);
         let _lock = self.locks.acquire(&self.state.lock(&plan.key)).await?;
 
@@ -95,44 +107,65 @@ impl Inner {
             && daemon.machine.state() == State::Ready
         {
             if mode == Mode::Start {
-                return Err(StartError::AlreadyRunning { daemon: plan.key.clone(), pid: live.pid });
+                return Err(StartError::AlreadyRunning {
+                    daemon: plan.key.clone(),
+                    pid: live.pid,
+                });
             }
             return Ok(live.running(false, Duration::ZERO, 0));
         }
         if let Place::Ssh { host, .. } = &plan.place {
-            return Err(StartError::Remote { daemon: plan.key.clone(), host: host.clone() });
+            return Err(StartError::Remote {
+                daemon: plan.key.clone(),
+                host: host.clone(),
+            });
         }
 
         let record_path = self.state.record(&plan.key);
-        let record_error = |source| StartError::Record { daemon: plan.key.clone(), source };
+        let record_error = |source| StartError::Record {
+            daemon: plan.key.clone(),
+            source,
+        };
         if let Some(recorded) = record::read(&record_path).map_err(record_error)? {
             match recorded.liveness() {
                 Liveness::Alive(pidfd) => {
                     if mode == Mode::Start {
-                        return Err(StartError::AlreadyRunning { daemon: plan.key.clone(), pid: recorded.pid });
+                        return Err(StartError::AlreadyRunning {
+                            daemon: plan.key.clone(),
+                            pid: recorded.pid,
+                        });
                     }
-                    let health = match &plan.readiness {
-                        Some(r) if !r.probe.is_event() => probe::attempt(&self.client, &r.probe, r.attempt_timeout).await,
-                        // Notify and log probes are one-time events: a live recorded daemon passed them.
-                        _ => Ok(()),
-                    };
-                    if let Err(last_error) = health {
-                        return Err(StartError::Unhealthy { daemon: plan.key.clone(), pid: recorded.pid, last_error });
+                    let mut exit = exit::watch(pidfd, false);
+                    match self
+                        .recorded_readiness(&daemon, &plan, recorded.pid, &mut exit)
+                        .await
+                    {
+                        Ok(()) => {
+                            let live = Live {
+                                pid: recorded.pid,
+                                pgid: recorded.pgid,
+                                exit,
+                                child: false,
+                                log: recorded.log.clone(),
+                                since: Instant::now(),
+                                plan: plan.clone(),
+                            };
+                            daemon.set_live(Some(live.clone()));
+                            daemon.machine.apply(Event::Adopted { pid: recorded.pid })?;
+                            tracing::info!(parent: daemon.machine.span(), pid = recorded.pid, "adopted from its record");
+                            self.supervise(daemon.clone(), live.clone(), 0);
+                            return Ok(live.running(false, Duration::ZERO, 0));
+                        }
+                        Err(Some(last_error)) => {
+                            return Err(StartError::Unhealthy {
+                                daemon: plan.key.clone(),
+                                pid: recorded.pid,
+                                last_error,
+                            });
+                        }
+                        // It exited while we waited: start afresh.
+                        Err(None) => record::remove(&record_path).map_err(record_error)?,
                     }
-                    let live = Live {
-                        pid: recorded.pid,
-                        pgid: recorded.pgid,
-                        exit: exit::watch(pidfd, false),
-                        child: false,
-                        log: recorded.log.clone(),
-                        since: Instant::now(),
-                        plan: plan.clone(),
-                    };
-                    daemon.set_live(Some(live.clone()));
-                    daemon.machine.apply(Event::Adopted { pid: recorded.pid })?;
-                    tracing::info!(parent: daemon.machine.span(), pid = recorded.pid, "adopted from its record");
-                    self.supervise(daemon.clone(), live.clone(), 0);
-                    return Ok(live.running(false, Duration::ZERO, 0));
                 }
                 Liveness::Gone => {
                     tracing::warn!(parent: daemon.machine.span(), pid = recorded.pid, "stale record: the process is gone; removed");
@@ -153,22 +186,75 @@ impl Inner {
 
         if let Some(r) = &plan.readiness
             && !r.probe.is_event()
-            && probe::answers(&self.client, &r.probe, r.attempt_timeout.min(Duration::from_secs(1))).await
+            && probe::answers(
+                &self.client,
+                &r.probe,
+                r.attempt_timeout.min(Duration::from_secs(1)),
+            )
+            .await
         {
-            return Err(StartError::PortTaken { daemon: plan.key.clone(), probe: r.probe.describe() });
+            return Err(StartError::PortTaken {
+                daemon: plan.key.clone(),
+                probe: r.probe.describe(),
+            });
         }
         self.launch(&daemon, plan, None).await
     }
 
+    /// Whether a live daemon recorded as ours is ready: one probe, and if it fails, the spec's
+    /// readiness wait from now (a manager killed mid-start leaves a daemon still starting).
+    /// `Err(Some(last probe error))` if it never gets ready, `Err(None)` if it exits meanwhile.
+    async fn recorded_readiness(
+        &self,
+        daemon: &Daemon,
+        plan: &Plan,
+        pid: u32,
+        exit: &mut ExitWatch,
+    ) -> Result<(), Option<String>> {
+        let Some(readiness) = plan.readiness.as_ref().filter(|r| !r.probe.is_event()) else {
+            // No probe, or a one-time event (notify, log line) that a live recorded daemon passed.
+            return Ok(());
+        };
+        if probe::attempt(&self.client, &readiness.probe, readiness.attempt_timeout)
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let on_failure = |error: &str| tracing::debug!(parent: daemon.machine.span(), error, "recorded daemon not ready yet");
+        match readiness::wait(
+            readiness,
+            &self.client,
+            pid,
+            Listener::None,
+            exit,
+            Instant::now(),
+            &on_failure,
+        )
+        .await
+        {
+            Outcome::Ready { .. } => Ok(()),
+            Outcome::TimedOut { last_error, .. } => Err(Some(last_error)),
+            Outcome::Exited { .. } => Err(None),
+        }
+    }
+
     /// Spawns the daemon and waits for readiness. `restart`: `Some(n)` for restart number `n`
     /// after a backoff (the state machine is already in `Starting`).
-    pub(crate) async fn launch(self: &Arc<Self>, daemon: &Arc<Daemon>, plan: Arc<Plan>, restart: Option<u32>) -> Result<Running, StartError> {
+    pub(crate) async fn launch(
+        self: &Arc<Self>,
+        daemon: &Arc<Daemon>,
+        plan: Arc<Plan>,
+        restart: Option<u32>,
+    ) -> Result<Running, StartError> {
         if restart.is_none() {
             daemon.machine.apply(Event::Start)?;
         }
         let restarts = restart.unwrap_or(0);
         let fail = |err: StartError| {
-            let _ = daemon.machine.apply(Event::SpawnFailed { error: err.to_string() });
+            let _ = daemon.machine.apply(Event::SpawnFailed {
+                error: err.to_string(),
+            });
             err
         };
         let binary = binary::resolve(&plan.key, &plan.binary).map_err(|e| fail(e.into()))?;
@@ -177,16 +263,32 @@ impl Inner {
             .clone()
             .unwrap_or_else(|| self.state.logs())
             .join(format!("{}.log", file_name(&plan.key)));
-        let spawn_error = |source| StartError::Spawn { daemon: plan.key.clone(), binary: binary.clone(), source };
-        let (log, offset) =
-            log_file::open_for_start(&log_path, plan.log_max_size, plan.log_keep).map_err(|e| fail(spawn_error(e)))?;
-        let probe_error = |source| StartError::Probe { daemon: plan.key.clone(), source };
+        let spawn_error = |source| StartError::Spawn {
+            daemon: plan.key.clone(),
+            binary: binary.clone(),
+            source,
+        };
+        let (log, offset) = log_file::open_for_start(&log_path, plan.log_max_size, plan.log_keep)
+            .map_err(|e| fail(spawn_error(e)))?;
+        let probe_error = |source| StartError::Probe {
+            daemon: plan.key.clone(),
+            source,
+        };
         let listener = match plan.readiness.as_ref().map(|r| &r.probe) {
-            Some(crate::plan::ProbePlan::Notify) => Listener::Notify(NotifySocket::bind().map_err(|e| fail(probe_error(e)))?),
+            Some(crate::plan::ProbePlan::Notify) => {
+                Listener::Notify(NotifySocket::bind().map_err(|e| fail(probe_error(e)))?)
+            }
             Some(crate::plan::ProbePlan::Log { pattern }) => {
-                let regex = regex_lite::Regex::new(pattern)
-                    .map_err(|e| fail(probe_error(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))))?;
-                Listener::Log(LogWatch::new(&log_path, offset).map_err(|e| fail(probe_error(e)))?, regex)
+                let regex = regex_lite::Regex::new(pattern).map_err(|e| {
+                    fail(probe_error(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        e,
+                    )))
+                })?;
+                Listener::Log(
+                    LogWatch::new(&log_path, offset).map_err(|e| fail(probe_error(e)))?,
+                    regex,
+                )
             }
             _ => Listener::None,
         };
@@ -196,7 +298,8 @@ impl Inner {
         };
 
         let started = Instant::now();
-        let spawned = spawn::spawn(&plan, &binary, log, notify_env.as_deref()).map_err(|e| fail(spawn_error(e)))?;
+        let spawned = spawn::spawn(&plan, &binary, log, notify_env.as_deref())
+            .map_err(|e| fail(spawn_error(e)))?;
         let pid = spawned.pid;
         let record = Record {
             key: plan.key.clone(),
@@ -204,20 +307,42 @@ impl Inner {
             pid,
             start_time: spawned.start_time,
             pgid: pid,
-            started_at_ms: SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+            started_at_ms: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
             log: log_path.clone(),
             spec_file: plan.spec_file.clone(),
             probe: plan.readiness.as_ref().map(|r| r.probe.describe()),
-            depends_on: plan.dependencies.iter().map(|(d, _)| d.key.clone()).collect(),
+            depends_on: plan
+                .dependencies
+                .iter()
+                .map(|(d, _)| d.key.clone())
+                .collect(),
             stop: plan.stop.iter().map(|s| s.to_record_line()).collect(),
         };
         let exit = exit::watch(spawned.pidfd, true);
-        let live = Live { pid, pgid: pid, exit: exit.clone(), child: true, log: log_path.clone(), since: started, plan: plan.clone() };
+        let live = Live {
+            pid,
+            pgid: pid,
+            exit: exit.clone(),
+            child: true,
+            log: log_path.clone(),
+            since: started,
+            plan: plan.clone(),
+        };
         if let Err(source) = record::write(&self.state.record(&plan.key), &record) {
             // Without a record nobody could find it again: take it down at once.
-            let target = stop::Target { pid, pgid: pid, exit: exit.clone() };
+            let target = stop::Target {
+                pid,
+                pgid: pid,
+                exit: exit.clone(),
+            };
             stop::signal_group(&target, nix::sys::signal::Signal::SIGKILL);
-            return Err(fail(StartError::Record { daemon: plan.key.clone(), source }));
+            return Err(fail(StartError::Record {
+                daemon: plan.key.clone(),
+                source,
+            }));
         }
         daemon.set_live(Some(live.clone()));
         daemon.machine.apply(Event::Spawned { pid })?;
@@ -228,17 +353,33 @@ impl Inner {
             return Ok(live.running(true, started.elapsed(), 0));
         };
         let on_failure = |error: &str| {
-            let _ = daemon.machine.apply(Event::ProbeFailed { error: error.to_owned() });
+            let _ = daemon.machine.apply(Event::ProbeFailed {
+                error: error.to_owned(),
+            });
         };
         let mut exit_for_wait: ExitWatch = exit.clone();
-        match readiness::wait(readiness, &self.client, pid, listener, &mut exit_for_wait, started, &on_failure).await {
+        match readiness::wait(
+            readiness,
+            &self.client,
+            pid,
+            listener,
+            &mut exit_for_wait,
+            started,
+            &on_failure,
+        )
+        .await
+        {
             Outcome::Ready { elapsed, attempts } => {
                 daemon.machine.apply(Event::ProbeOk)?;
                 self.supervise(daemon.clone(), live.clone(), restarts);
                 Ok(live.running(true, elapsed, attempts))
             }
             Outcome::Exited { exit } => {
-                daemon.machine.apply(Event::Exited { status: exit.to_string(), success: exit.success(), restart: Restart::No })?;
+                daemon.machine.apply(Event::Exited {
+                    status: exit.to_string(),
+                    success: exit.success(),
+                    restart: Restart::No,
+                })?;
                 daemon.set_live(None);
                 let _ = record::remove(&self.state.record(&plan.key));
                 Err(StartError::Exited {
@@ -248,14 +389,25 @@ impl Inner {
                     log: log_path,
                 })
             }
-            Outcome::TimedOut { attempts, last_error, .. } => {
-                daemon.machine.apply(Event::DeadlinePassed { last_error: last_error.clone() })?;
+            Outcome::TimedOut {
+                attempts,
+                last_error,
+                ..
+            } => {
+                daemon.machine.apply(Event::DeadlinePassed {
+                    last_error: last_error.clone(),
+                })?;
                 daemon.stopping.store(true, Ordering::SeqCst);
-                let mut target = stop::Target { pid, pgid: pid, exit };
+                let mut target = stop::Target {
+                    pid,
+                    pgid: pid,
+                    exit,
+                };
                 let grace_expired = |step| {
                     let _ = daemon.machine.apply(Event::GraceExpired { step });
                 };
-                let stopped = stop::run(&mut target, &plan.stop, &self.client, &grace_expired).await;
+                let stopped =
+                    stop::run(&mut target, &plan.stop, &self.client, &grace_expired).await;
                 if stopped.is_ok() {
                     daemon.machine.apply(Event::Gone)?;
                     daemon.set_live(None);

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use lifecycle_spec::DisplayDuration;
 
-use crate::{BinaryNotFound, Exit, IllegalTransition, LockError, ManagerError, PlanError, RecordError};
+use crate::{
+    BinaryNotFound, Exit, IllegalTransition, LockError, ManagerError, PlanError, RecordError,
+};
 
 /// A daemon could not be started (or ensured running).
 ///
@@ -48,7 +50,9 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// Something that is not this daemon answers its probe.
-    #[error("daemon `{daemon}`: {probe} already answers, but no daemon of ours is running there: the port is held by a process that is not ours; stop it or change the port")]
+    #[error(
+        "daemon `{daemon}`: {probe} already answers, but no daemon of ours is running there: the port is held by a process that is not ours; stop it or change the port"
+    )]
     PortTaken {
         /// The daemon.
         daemon: String,
@@ -92,7 +96,9 @@ pub enum StartError {
         log_tail: Vec<String>,
     },
     /// A recorded daemon of ours is running but does not pass its probe.
-    #[error("daemon `{daemon}` (pid {pid}) is running but not healthy: {last_error}; stop it, or wait and retry")]
+    #[error(
+        "daemon `{daemon}` (pid {pid}) is running but not healthy: {last_error}; stop it, or wait and retry"
+    )]
     Unhealthy {
         /// The daemon.
         daemon: String,
@@ -112,7 +118,9 @@ pub enum StartError {
         source: Box<StartError>,
     },
     /// The daemon runs on another host; that needs the SSH driver.
-    #[error("daemon `{daemon}` runs on {host} over SSH, which this version cannot start yet (only local daemons)")]
+    #[error(
+        "daemon `{daemon}` runs on {host} over SSH, which this version cannot start yet (only local daemons)"
+    )]
     Remote {
         /// The daemon.
         daemon: String,
@@ -159,7 +167,9 @@ pub enum StopError {
         source: RecordError,
     },
     /// Its process group outlived SIGKILL.
-    #[error("daemon `{daemon}` (pid {pid}): processes {members:?} of its group are still alive after SIGKILL")]
+    #[error(
+        "daemon `{daemon}` (pid {pid}): processes {members:?} of its group are still alive after SIGKILL"
+    )]
     StillAlive {
         /// The daemon.
         daemon: String,
@@ -228,5 +238,9 @@ fn tail_text(lines: &[String]) -> String {
     if lines.is_empty() {
         return "    (nothing)".to_owned();
     }
-    lines.iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    lines
+        .iter()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

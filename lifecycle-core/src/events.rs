@@ -103,6 +103,9 @@ mod tests {
         assert_eq!((first.from, first.to), (State::Stopped, State::Starting));
         let second = rx.try_recv().unwrap();
         assert_eq!(second.event, Event::Spawned { pid: 7 });
-        assert!(rx.try_recv().is_err(), "the illegal event was not published");
+        assert!(
+            rx.try_recv().is_err(),
+            "the illegal event was not published"
+        );
     }
 }

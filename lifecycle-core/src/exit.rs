@@ -48,9 +48,15 @@ pub(crate) type ExitWatch = watch::Receiver<Option<Exit>>;
 /// Waits until `watch` reports the exit.
 pub(crate) async fn exited(watch: &mut ExitWatch) -> Exit {
     match watch.wait_for(Option::is_some).await {
-        Ok(exit) => exit.clone().unwrap_or(Exit { code: None, signal: None }),
+        Ok(exit) => exit.clone().unwrap_or(Exit {
+            code: None,
+            signal: None,
+        }),
         // The watcher is gone only if the runtime is shutting down.
-        Err(_) => Exit { code: None, signal: None },
+        Err(_) => Exit {
+            code: None,
+            signal: None,
+        },
     }
 }
 
@@ -60,7 +66,14 @@ pub(crate) fn watch(pidfd: PidFd, reap: bool) -> ExitWatch {
     let (tx, rx) = watch::channel(None);
     tokio::spawn(async move {
         pidfd.exited().await;
-        let exit = if reap { reap_child(pidfd.pid()) } else { Exit { code: None, signal: None } };
+        let exit = if reap {
+            reap_child(pidfd.pid())
+        } else {
+            Exit {
+                code: None,
+                signal: None,
+            }
+        };
         let _ = tx.send(Some(exit));
     });
     rx
@@ -69,15 +82,26 @@ pub(crate) fn watch(pidfd: PidFd, reap: bool) -> ExitWatch {
 /// Reaps a child that has exited and reads its status. Its pidfd said it exited, so the wait
 /// returns at once.
 pub(crate) fn reap_child(pid: u32) -> Exit {
-    let unknown = Exit { code: None, signal: None };
+    let unknown = Exit {
+        code: None,
+        signal: None,
+    };
     let Ok(raw) = i32::try_from(pid) else {
         return unknown;
     };
     loop {
         match waitpid(Pid::from_raw(raw), None) {
-            Ok(WaitStatus::Exited(_, code)) => return Exit { code: Some(code), signal: None },
+            Ok(WaitStatus::Exited(_, code)) => {
+                return Exit {
+                    code: Some(code),
+                    signal: None,
+                };
+            }
             Ok(WaitStatus::Signaled(_, signal, _)) => {
-                return Exit { code: None, signal: Some(signal.as_str().to_owned()) };
+                return Exit {
+                    code: None,
+                    signal: Some(signal.as_str().to_owned()),
+                };
             }
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => return unknown,

@@ -33,7 +33,8 @@ pub trait Lifecycle {
 
     /// The value of `{name}`: the handle's field, else the spec's `vars:` default.
     fn value(&self, name: &str) -> Option<String> {
-        self.var(name).or_else(|| self.spec().default_var(name).map(str::to_owned))
+        self.var(name)
+            .or_else(|| self.spec().default_var(name).map(str::to_owned))
     }
 
     /// Renders one of the spec's templates with this handle's values.
@@ -51,12 +52,14 @@ pub trait Lifecycle {
     /// assert_eq!(url, "http://127.0.0.1:7900/health");
     /// ```
     fn render(&self, template: &Template) -> Result<String, VarError> {
-        template.render(|name| self.value(name)).map_err(|err| VarError {
-            spec: self.spec().name.to_string(),
-            file: self.spec().file.to_string(),
-            pos: template.pos,
-            var: err.var,
-        })
+        template
+            .render(|name| self.value(name))
+            .map_err(|err| VarError {
+                spec: self.spec().name.to_string(),
+                file: self.spec().file.to_string(),
+                pos: template.pos,
+                var: err.var,
+            })
     }
 
     /// Makes sure the daemon runs and is ready (see [`DaemonManager::ensure_running`]).

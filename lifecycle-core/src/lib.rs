@@ -54,8 +54,8 @@ mod unknown_kind;
 
 pub use binary::BinaryNotFound;
 pub use compat::{
-    ensure_daemon_running, graceful_shutdown, graceful_shutdown_by_pid, is_daemon_healthy, poll_until_healthy,
-    spawn_daemon,
+    ensure_daemon_running, graceful_shutdown, graceful_shutdown_by_pid, is_daemon_healthy,
+    poll_until_healthy, spawn_daemon,
 };
 pub use errors::{PollError, StartError, StopError};
 pub use events::Transition;

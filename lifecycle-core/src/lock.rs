@@ -45,11 +45,17 @@ impl Locks {
     /// Takes the lock at `path`, waiting for other tasks and other processes that hold it.
     pub(crate) async fn acquire(&self, path: &Path) -> Result<DaemonLock, LockError> {
         let mutex = {
-            let mut table = self.in_process.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut table = self
+                .in_process
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             table.entry(path.to_path_buf()).or_default().clone()
         };
         let task = mutex.lock_owned().await;
-        let err = |source| LockError { path: path.to_path_buf(), source };
+        let err = |source| LockError {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -69,7 +75,10 @@ impl Locks {
             .map_err(err)?,
             Err((_, e)) => return Err(err(e.into())),
         };
-        Ok(DaemonLock { _file: file, _task: task })
+        Ok(DaemonLock {
+            _file: file,
+            _task: task,
+        })
     }
 }
 
@@ -90,7 +99,11 @@ mod tests {
                 let (locks, inside, path) = (locks.clone(), inside.clone(), path.clone());
                 tokio::spawn(async move {
                     let _lock = locks.acquire(&path).await.unwrap();
-                    assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders at once");
+                    assert_eq!(
+                        inside.fetch_add(1, Ordering::SeqCst),
+                        0,
+                        "two holders at once"
+                    );
                     tokio::task::yield_now().await;
                     inside.fetch_sub(1, Ordering::SeqCst);
                 })

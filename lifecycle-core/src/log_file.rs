@@ -43,7 +43,11 @@ pub(crate) fn open_for_start(path: &Path, max_size: u64, keep: u32) -> io::Resul
     if std::fs::metadata(path).is_ok_and(|m| m.len() >= max_size) {
         rotate(path, keep)?;
     }
-    let file = OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)?;
     let len = file.metadata()?.len();
     Ok((file, len))
 }
@@ -88,7 +92,10 @@ pub(crate) fn tail(path: &Path, from: u64, lines: usize) -> Vec<String> {
     // A window that starts mid-line drops that partial first line.
     let skip = usize::from(start > from && !all.is_empty());
     let all = &all[skip.min(all.len())..];
-    all[all.len().saturating_sub(lines)..].iter().map(|l| (*l).to_owned()).collect()
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect()
 }
 
 #[cfg(test)]
@@ -106,8 +113,14 @@ mod tests {
             writeln!(file, "round {round} ........").unwrap();
         }
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "round 3 ........\n");
-        assert_eq!(std::fs::read_to_string(rotated(&log, 1)).unwrap(), "round 2 ........\n");
-        assert_eq!(std::fs::read_to_string(rotated(&log, 2)).unwrap(), "round 1 ........\n");
+        assert_eq!(
+            std::fs::read_to_string(rotated(&log, 1)).unwrap(),
+            "round 2 ........\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(rotated(&log, 2)).unwrap(),
+            "round 1 ........\n"
+        );
         assert!(!rotated(&log, 3).exists());
     }
 
@@ -134,7 +147,12 @@ mod tests {
         for i in 1..=30 {
             text.push_str(&format!("line {i}\n"));
         }
-        std::fs::OpenOptions::new().append(true).open(&log).unwrap().write_all(text.as_bytes()).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
         let last = tail(&log, from, 20);
         assert_eq!(last.len(), 20);
         assert_eq!(last[0], "line 11");

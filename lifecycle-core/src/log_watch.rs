@@ -34,13 +34,19 @@ impl LogWatch {
     pub(crate) async fn matching_line(&mut self, regex: &regex_lite::Regex) -> io::Result<String> {
         loop {
             // Read first, then wait: lines written before the watch began count too.
-            if let Some(line) = self.read_new_lines()?.into_iter().find(|l| regex.is_match(l)) {
+            if let Some(line) = self
+                .read_new_lines()?
+                .into_iter()
+                .find(|l| regex.is_match(l))
+            {
                 return Ok(line);
             }
             let mut guard = self.inotify.readable().await?;
             // Drain the events; what changed is read from the file itself.
             let mut events = [0u8; 4096];
-            match guard.try_io(|fd| nix::unistd::read(fd.get_ref(), &mut events).map_err(io::Error::from)) {
+            match guard
+                .try_io(|fd| nix::unistd::read(fd.get_ref(), &mut events).map_err(io::Error::from))
+            {
                 Ok(Ok(_)) | Err(_) => {}
                 Ok(Err(err)) => return Err(err),
             }
@@ -65,7 +71,10 @@ impl LogWatch {
             return Ok(Vec::new());
         };
         let complete: Vec<u8> = self.partial.drain(..=last_newline).collect();
-        Ok(String::from_utf8_lossy(&complete).lines().map(str::to_owned).collect())
+        Ok(String::from_utf8_lossy(&complete)
+            .lines()
+            .map(str::to_owned)
+            .collect())
     }
 }
 
@@ -87,13 +96,19 @@ mod tests {
         let writer = {
             let path = path.clone();
             tokio::spawn(async move {
-                let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .unwrap();
                 f.write_all(b"loading\nready on ").unwrap();
                 tokio::task::yield_now().await;
                 f.write_all(b"port 7\n").unwrap();
             })
         };
-        let line = tokio::time::timeout(Duration::from_secs(5), watch.matching_line(&regex)).await.unwrap().unwrap();
+        let line = tokio::time::timeout(Duration::from_secs(5), watch.matching_line(&regex))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(line, "ready on port 7");
         writer.await.unwrap();
     }

@@ -76,7 +76,10 @@ impl ManagerBuilder {
         let root = self.state_dir.unwrap_or_else(default_root);
         let state = StateDir::open(&root)?;
         // Probes go to loopback or the daemon's own host: no proxy from the environment.
-        let client = reqwest::Client::builder().no_proxy().build().map_err(ManagerError::HttpClient)?;
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(ManagerError::HttpClient)?;
         let (bus, _) = broadcast::channel(4096);
         Ok(DaemonManager {
             inner: Arc::new(Inner {
@@ -159,11 +162,20 @@ impl Inner {
 
     /// The entry for `key`, if this process knows it.
     pub(crate) fn known(&self, key: &str) -> Option<Arc<Daemon>> {
-        self.daemons.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+        self.daemons
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
     }
 
     pub(crate) fn all_daemons(&self) -> Vec<Arc<Daemon>> {
-        self.daemons.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.daemons
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 }
 
@@ -173,8 +185,14 @@ impl Drop for Inner {
             return;
         }
         for daemon in self.all_daemons() {
-            let Some(live) = daemon.running() else { continue };
-            let target = crate::stop::Target { pid: live.pid, pgid: live.pgid, exit: live.exit.clone() };
+            let Some(live) = daemon.running() else {
+                continue;
+            };
+            let target = crate::stop::Target {
+                pid: live.pid,
+                pgid: live.pgid,
+                exit: live.exit.clone(),
+            };
             crate::stop::signal_group(&target, nix::sys::signal::Signal::SIGKILL);
             if live.child {
                 crate::exit::reap_child(live.pid);
@@ -265,19 +283,33 @@ impl DaemonManager {
         handle: &H,
     ) -> impl Future<Output = Result<Running, StartError>> + Send + 'static {
         let (inner, plan) = (self.inner.clone(), plan_of(handle));
-        async move { inner.ensure(Arc::new(plan?), crate::ensure::Mode::Ensure).await }
+        async move {
+            inner
+                .ensure(Arc::new(plan?), crate::ensure::Mode::Ensure)
+                .await
+        }
     }
 
     /// Starts the handle's daemon; fails with [`StartError::AlreadyRunning`] if it runs.
-    pub fn start<H: Lifecycle + ?Sized>(&self, handle: &H) -> impl Future<Output = Result<Running, StartError>> + Send + 'static {
+    pub fn start<H: Lifecycle + ?Sized>(
+        &self,
+        handle: &H,
+    ) -> impl Future<Output = Result<Running, StartError>> + Send + 'static {
         let (inner, plan) = (self.inner.clone(), plan_of(handle));
-        async move { inner.ensure(Arc::new(plan?), crate::ensure::Mode::Start).await }
+        async move {
+            inner
+                .ensure(Arc::new(plan?), crate::ensure::Mode::Start)
+                .await
+        }
     }
 
     /// Stops the daemons that depend on the handle's daemon (in reverse order), then the daemon:
     /// its stop chain, SIGKILL to its process group after the last grace, returning as soon as
     /// nothing of the group is left.
-    pub fn stop<H: Lifecycle + ?Sized>(&self, handle: &H) -> impl Future<Output = Result<Stopped, StopError>> + Send + 'static {
+    pub fn stop<H: Lifecycle + ?Sized>(
+        &self,
+        handle: &H,
+    ) -> impl Future<Output = Result<Stopped, StopError>> + Send + 'static {
         let (inner, plan) = (self.inner.clone(), plan_of(handle));
         async move {
             let plan = plan?;
@@ -286,13 +318,19 @@ impl DaemonManager {
     }
 
     /// The daemon's state, PID and health now.
-    pub fn status<H: Lifecycle + ?Sized>(&self, handle: &H) -> impl Future<Output = Result<Status, PlanError>> + Send + 'static {
+    pub fn status<H: Lifecycle + ?Sized>(
+        &self,
+        handle: &H,
+    ) -> impl Future<Output = Result<Status, PlanError>> + Send + 'static {
         let (inner, plan) = (self.inner.clone(), plan_of(handle));
         async move { Ok(inner.status(&plan?).await) }
     }
 
     /// Whether the daemon runs and its probe passes now.
-    pub fn is_healthy<H: Lifecycle + ?Sized>(&self, handle: &H) -> impl Future<Output = bool> + Send + 'static {
+    pub fn is_healthy<H: Lifecycle + ?Sized>(
+        &self,
+        handle: &H,
+    ) -> impl Future<Output = bool> + Send + 'static {
         let (inner, plan) = (self.inner.clone(), plan_of(handle));
         async move {
             match plan {

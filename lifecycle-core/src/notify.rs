@@ -6,8 +6,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::sys::socket::{
-    AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr, UnixCredentials, bind, recvmsg,
-    setsockopt, socket, sockopt,
+    AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr, UnixCredentials,
+    bind, recvmsg, setsockopt, socket, sockopt,
 };
 use tokio::io::unix::AsyncFd;
 
@@ -22,7 +22,11 @@ pub(crate) struct NotifySocket {
 impl NotifySocket {
     pub(crate) fn bind() -> io::Result<NotifySocket> {
         static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-        let name = format!("lifecycle/{}/{}", std::process::id(), SEQUENCE.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "lifecycle/{}/{}",
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed)
+        );
         let fd = socket(
             AddressFamily::Unix,
             SockType::Datagram,
@@ -55,7 +59,11 @@ impl NotifySocket {
                         return Ok(());
                     }
                     if ready {
-                        tracing::warn!(expected = pid, ?sender, "READY=1 from another process ignored");
+                        tracing::warn!(
+                            expected = pid,
+                            ?sender,
+                            "READY=1 from another process ignored"
+                        );
                     }
                 }
                 Ok(Err(err)) => return Err(err),
@@ -70,7 +78,12 @@ fn receive(fd: &OwnedFd) -> io::Result<(Option<u32>, String)> {
     let mut buf = [0u8; 4096];
     let mut cmsg = nix::cmsg_space!(UnixCredentials);
     let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(fd.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT)?;
+    let msg = recvmsg::<()>(
+        fd.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_DONTWAIT,
+    )?;
     let bytes = msg.bytes;
     let mut sender = None;
     for c in msg.cmsgs()? {
@@ -90,8 +103,12 @@ mod tests {
 
     fn send(env: &str, text: &str) {
         use std::os::linux::net::SocketAddrExt;
-        let addr = std::os::unix::net::SocketAddr::from_abstract_name(&env.as_bytes()[1..]).unwrap();
-        UnixDatagram::unbound().unwrap().send_to_addr(text.as_bytes(), &addr).unwrap();
+        let addr =
+            std::os::unix::net::SocketAddr::from_abstract_name(&env.as_bytes()[1..]).unwrap();
+        UnixDatagram::unbound()
+            .unwrap()
+            .send_to_addr(text.as_bytes(), &addr)
+            .unwrap();
     }
 
     #[tokio::test]
@@ -103,6 +120,12 @@ mod tests {
         let other = tokio::time::timeout(Duration::from_millis(200), socket.ready_from(1)).await;
         assert!(other.is_err(), "READY=1 from the wrong PID was accepted");
         send(socket.env_value(), "STATUS=loading\nREADY=1\n");
-        tokio::time::timeout(Duration::from_secs(5), socket.ready_from(std::process::id())).await.unwrap().unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            socket.ready_from(std::process::id()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
     }
 }

@@ -21,13 +21,15 @@ pub(crate) struct PidFd {
 impl PidFd {
     /// Opens a pidfd for `pid`. Fails with `ESRCH` if no such process exists.
     pub(crate) fn open(pid: u32) -> io::Result<PidFd> {
-        let raw_pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+        let raw_pid =
+            libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
         // SAFETY: pidfd_open takes a pid and flags and returns a new file descriptor or -1.
         let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, raw_pid, 0 as libc::c_uint) };
         if ret < 0 {
             return Err(io::Error::last_os_error());
         }
-        let raw = i32::try_from(ret).map_err(|_| io::Error::other("pidfd_open returned an out-of-range descriptor"))?;
+        let raw = i32::try_from(ret)
+            .map_err(|_| io::Error::other("pidfd_open returned an out-of-range descriptor"))?;
         // SAFETY: `raw` is a descriptor the kernel just created for us and nothing else owns.
         let owned = unsafe { OwnedFd::from_raw_fd(raw) };
         Ok(PidFd {
@@ -50,7 +52,10 @@ impl PidFd {
 
     /// Whether the process has exited, without waiting.
     pub(crate) fn has_exited(&self) -> bool {
-        let mut fds = [nix::poll::PollFd::new(self.fd.get_ref().as_fd(), nix::poll::PollFlags::POLLIN)];
+        let mut fds = [nix::poll::PollFd::new(
+            self.fd.get_ref().as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
         matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
     }
 
@@ -66,7 +71,11 @@ impl PidFd {
                 0 as libc::c_uint,
             )
         };
-        if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+        if ret < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -76,7 +85,10 @@ mod tests {
 
     #[tokio::test]
     async fn exit_is_an_event() {
-        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         let pidfd = PidFd::open(child.id()).unwrap();
         assert!(!pidfd.has_exited());
         pidfd.send_signal(Signal::SIGKILL).unwrap();

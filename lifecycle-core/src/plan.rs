@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lifecycle_spec::{
-    AddressError, Backoff, Location, Pos, Probe, Restart, Signal, Spec, StopStep, Template, WaitFor, check_host,
-    check_user, parse_http_url, parse_port, parse_tcp_addr,
+    AddressError, Backoff, Location, Pos, Probe, Restart, Signal, Spec, StopStep, Template,
+    WaitFor, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr,
 };
 
 /// A spec's value could not be rendered or is invalid once rendered (only possible for values
@@ -119,7 +119,11 @@ impl StopPlan {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Place {
     Local,
-    Ssh { host: String, user: Option<String>, port: u16 },
+    Ssh {
+        host: String,
+        user: Option<String>,
+        port: u16,
+    },
 }
 
 /// Everything needed to run one daemon.
@@ -151,12 +155,14 @@ struct Renderer<'a> {
 
 impl Renderer<'_> {
     fn render(&self, template: &Template) -> Result<String, PlanError> {
-        let text = template.render(|name| (self.values)(name)).map_err(|err| crate::VarError {
-            spec: self.spec.name.to_string(),
-            file: self.spec.file.to_string(),
-            pos: template.pos,
-            var: err.var,
-        })?;
+        let text = template
+            .render(|name| (self.values)(name))
+            .map_err(|err| crate::VarError {
+                spec: self.spec.name.to_string(),
+                file: self.spec.file.to_string(),
+                pos: template.pos,
+                var: err.var,
+            })?;
         // Rendered values become arguments, environment and record lines: no control characters.
         if text.chars().any(|c| c.is_control()) {
             return Err(self.invalid(template, "value", &text, "contains control characters"));
@@ -164,7 +170,13 @@ impl Renderer<'_> {
         Ok(text)
     }
 
-    fn invalid(&self, template: &Template, field: &str, value: &str, problem: impl ToString) -> PlanError {
+    fn invalid(
+        &self,
+        template: &Template,
+        field: &str,
+        value: &str,
+        problem: impl ToString,
+    ) -> PlanError {
         PlanError::Invalid {
             daemon: self.spec.name.to_string(),
             file: self.spec.file.to_string(),
@@ -191,7 +203,10 @@ impl Renderer<'_> {
 
 impl Plan {
     /// Renders `spec` with `values` (the handle's fields, then the spec's defaults).
-    pub(crate) fn new(spec: &Spec, values: &dyn Fn(&str) -> Option<String>) -> Result<Plan, PlanError> {
+    pub(crate) fn new(
+        spec: &Spec,
+        values: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Plan, PlanError> {
         let r = Renderer { spec, values };
         let key = match &spec.instance {
             Some(instance) => {
@@ -205,15 +220,22 @@ impl Plan {
             Some(readiness) => Some(ReadinessPlan {
                 probe: match &readiness.probe {
                     Probe::Http { url } => ProbePlan::Http {
-                        url: r.checked(url, "readiness.probe.http", |u| parse_http_url(u).map(|_| ()))?.0,
+                        url: r
+                            .checked(url, "readiness.probe.http", |u| {
+                                parse_http_url(u).map(|_| ())
+                            })?
+                            .0,
                     },
                     Probe::Tcp { addr } => {
-                        let (_, (host, port)) =
-                            r.checked(addr, "readiness.probe.tcp", |a| parse_tcp_addr(a).map(|(h, p)| (h.to_owned(), p)))?;
+                        let (_, (host, port)) = r.checked(addr, "readiness.probe.tcp", |a| {
+                            parse_tcp_addr(a).map(|(h, p)| (h.to_owned(), p))
+                        })?;
                         ProbePlan::Tcp { host, port }
                     }
                     Probe::Notify => ProbePlan::Notify,
-                    Probe::Log { pattern } => ProbePlan::Log { pattern: pattern.to_string() },
+                    Probe::Log { pattern } => ProbePlan::Log {
+                        pattern: pattern.to_string(),
+                    },
                 },
                 deadline: readiness.deadline,
                 attempt_timeout: readiness.attempt_timeout,
@@ -224,9 +246,14 @@ impl Plan {
             .stop
             .iter()
             .map(|step| match step {
-                StopStep::Signal { signal, grace } => Ok(StopPlan::Signal { signal: *signal, grace: *grace }),
+                StopStep::Signal { signal, grace } => Ok(StopPlan::Signal {
+                    signal: *signal,
+                    grace: *grace,
+                }),
                 StopStep::HttpPost { url, grace } => Ok(StopPlan::HttpPost {
-                    url: r.checked(url, "stop.http.post", |u| parse_http_url(u).map(|_| ()))?.0,
+                    url: r
+                        .checked(url, "stop.http.post", |u| parse_http_url(u).map(|_| ()))?
+                        .0,
                     grace: *grace,
                 }),
             })
@@ -269,7 +296,12 @@ impl Plan {
             name: spec.name.to_string(),
             spec_file: spec.file.to_string(),
             binary: r.render(&spec.command.binary)?,
-            args: spec.command.args.iter().map(|a| r.render(a)).collect::<Result<_, _>>()?,
+            args: spec
+                .command
+                .args
+                .iter()
+                .map(|a| r.render(a))
+                .collect::<Result<_, _>>()?,
             env: spec
                 .command
                 .env
@@ -280,7 +312,12 @@ impl Plan {
             stop,
             place,
             restart: spec.restart,
-            log_dir: spec.logs.dir.as_ref().map(|d| r.render(d).map(PathBuf::from)).transpose()?,
+            log_dir: spec
+                .logs
+                .dir
+                .as_ref()
+                .map(|d| r.render(d).map(PathBuf::from))
+                .transpose()?,
             log_max_size: spec.logs.max_size,
             log_keep: spec.logs.keep,
             dependencies,

@@ -5,19 +5,31 @@ use std::time::Duration;
 use crate::plan::ProbePlan;
 
 /// One probe attempt, bounded by `timeout`. `Ok` means ready; `Err` says why not.
-pub(crate) async fn attempt(client: &reqwest::Client, probe: &ProbePlan, timeout: Duration) -> Result<(), String> {
+pub(crate) async fn attempt(
+    client: &reqwest::Client,
+    probe: &ProbePlan,
+    timeout: Duration,
+) -> Result<(), String> {
     match probe {
         ProbePlan::Http { url } => http(client, url, timeout).await,
         ProbePlan::Tcp { host, port } => tcp(host, *port, timeout).await,
-        ProbePlan::Notify | ProbePlan::Log { .. } => Err("this probe is an event, not an attempt".to_owned()),
+        ProbePlan::Notify | ProbePlan::Log { .. } => {
+            Err("this probe is an event, not an attempt".to_owned())
+        }
     }
 }
 
 /// Whether anything answers where the probe points (any HTTP answer, or a TCP connect): used
 /// to tell that a port is held before spawning.
-pub(crate) async fn answers(client: &reqwest::Client, probe: &ProbePlan, timeout: Duration) -> bool {
+pub(crate) async fn answers(
+    client: &reqwest::Client,
+    probe: &ProbePlan,
+    timeout: Duration,
+) -> bool {
     match probe {
-        ProbePlan::Http { url } => tokio::time::timeout(timeout, client.get(url).send()).await.is_ok_and(|r| r.is_ok()),
+        ProbePlan::Http { url } => tokio::time::timeout(timeout, client.get(url).send())
+            .await
+            .is_ok_and(|r| r.is_ok()),
         ProbePlan::Tcp { host, port } => tcp(host, *port, timeout).await.is_ok(),
         ProbePlan::Notify | ProbePlan::Log { .. } => false,
     }
@@ -25,7 +37,10 @@ pub(crate) async fn answers(client: &reqwest::Client, probe: &ProbePlan, timeout
 
 async fn http(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<(), String> {
     match tokio::time::timeout(timeout, client.get(url).send()).await {
-        Err(_) => Err(format!("GET {url}: no answer within {}", lifecycle_spec::DisplayDuration(timeout))),
+        Err(_) => Err(format!(
+            "GET {url}: no answer within {}",
+            lifecycle_spec::DisplayDuration(timeout)
+        )),
         Ok(Err(err)) => Err(format!("GET {url}: {}", error_chain(&err))),
         Ok(Ok(response)) if response.status().is_success() => Ok(()),
         Ok(Ok(response)) => Err(format!("GET {url}: HTTP {}", response.status())),
@@ -34,7 +49,10 @@ async fn http(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<
 
 async fn tcp(host: &str, port: u16, timeout: Duration) -> Result<(), String> {
     match tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port))).await {
-        Err(_) => Err(format!("connect {host}:{port}: no answer within {}", lifecycle_spec::DisplayDuration(timeout))),
+        Err(_) => Err(format!(
+            "connect {host}:{port}: no answer within {}",
+            lifecycle_spec::DisplayDuration(timeout)
+        )),
         Ok(Err(err)) => Err(format!("connect {host}:{port}: {err}")),
         Ok(Ok(_)) => Ok(()),
     }

@@ -26,7 +26,12 @@ impl ProcStat {
 /// Reads and parses `/proc/<pid>/stat`.
 pub(crate) fn read(pid: u32) -> io::Result<ProcStat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    parse(&text).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("unexpected /proc/{pid}/stat")))
+    parse(&text).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("unexpected /proc/{pid}/stat"),
+        )
+    })
 }
 
 /// Parses a stat line. The command name (field 2) is in parentheses and may itself contain
@@ -62,7 +67,15 @@ mod tests {
     fn parses_names_with_spaces_and_parens() {
         let line = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 100 18446744073709551615";
         let stat = parse(line).unwrap();
-        assert_eq!(stat, ProcStat { state: 'S', ppid: 1, pgrp: 4242, start_time: 98765 });
+        assert_eq!(
+            stat,
+            ProcStat {
+                state: 'S',
+                ppid: 1,
+                pgrp: 4242,
+                start_time: 98765
+            }
+        );
     }
 
     #[test]

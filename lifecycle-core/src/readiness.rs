@@ -39,12 +39,37 @@ pub(crate) async fn wait(
     let deadline = tokio::time::Instant::from_std(started + plan.deadline);
     match listener {
         Listener::Notify(socket) => {
-            let event = async { socket.ready_from(pid).await.map_err(|e| format!("notify socket: {e}")) };
-            await_event(event, format!("no READY=1 from pid {pid}"), deadline, exit, started).await
+            let event = async {
+                socket
+                    .ready_from(pid)
+                    .await
+                    .map_err(|e| format!("notify socket: {e}"))
+            };
+            await_event(
+                event,
+                format!("no READY=1 from pid {pid}"),
+                deadline,
+                exit,
+                started,
+            )
+            .await
         }
         Listener::Log(mut watch, regex) => {
-            let event = async { watch.matching_line(&regex).await.map(drop).map_err(|e| format!("log: {e}")) };
-            await_event(event, format!("no log line matched /{regex}/"), deadline, exit, started).await
+            let event = async {
+                watch
+                    .matching_line(&regex)
+                    .await
+                    .map(drop)
+                    .map_err(|e| format!("log: {e}"))
+            };
+            await_event(
+                event,
+                format!("no log line matched /{regex}/"),
+                deadline,
+                exit,
+                started,
+            )
+            .await
         }
         Listener::None => poll(plan, client, deadline, exit, started, on_failure).await,
     }
@@ -77,22 +102,42 @@ async fn poll(
     on_failure: &(dyn Fn(&str) + Send + Sync),
 ) -> Outcome {
     let mut attempts: u32 = 0;
+    let mut last_error = String::from("no attempt fitted before the deadline");
     loop {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if remaining.is_zero() {
+            return Outcome::TimedOut {
+                attempts,
+                last_error,
+            };
+        }
         attempts += 1;
-        let timeout = plan.attempt_timeout.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        let timeout = plan.attempt_timeout.min(remaining);
         let result = tokio::select! {
             biased;
             exit = exited(exit) => return Outcome::Exited { exit },
             result = probe::attempt(client, &plan.probe, timeout) => result,
         };
-        let last_error = match result {
-            Ok(()) => return Outcome::Ready { elapsed: started.elapsed(), attempts },
-            Err(error) => error,
-        };
+        match result {
+            Ok(()) => {
+                return Outcome::Ready {
+                    elapsed: started.elapsed(),
+                    attempts,
+                };
+            }
+            // An attempt cut short by the deadline says less than the full attempts before it.
+            Err(error) if timeout < plan.attempt_timeout && attempts > 1 => {
+                tracing::debug!(error, "last attempt cut short by the deadline")
+            }
+            Err(error) => last_error = error,
+        }
         on_failure(&last_error);
         let now = tokio::time::Instant::now();
         if now >= deadline {
-            return Outcome::TimedOut { attempts, last_error };
+            return Outcome::TimedOut {
+                attempts,
+                last_error,
+            };
         }
         let delay = plan.backoff.delay(attempts - 1).min(deadline - now);
         tokio::select! {

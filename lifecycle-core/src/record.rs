@@ -124,7 +124,9 @@ impl Record {
         let bad = |what: String| RecordError::Malformed(what);
         let mut fields: Vec<(&str, &str)> = Vec::new();
         for line in text.lines().filter(|l| !l.is_empty()) {
-            let (k, v) = line.split_once('=').ok_or_else(|| bad(format!("line `{line}` is not key=value")))?;
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| bad(format!("line `{line}` is not key=value")))?;
             fields.push((k, v));
         }
         let one = |k: &str| -> Result<&str, RecordError> {
@@ -135,22 +137,35 @@ impl Record {
                 .ok_or_else(|| bad(format!("no `{k}`")))
         };
         let number = |k: &str| -> Result<u64, RecordError> {
-            one(k)?.parse::<u64>().map_err(|_| bad(format!("`{k}` is not a number")))
+            one(k)?
+                .parse::<u64>()
+                .map_err(|_| bad(format!("`{k}` is not a number")))
         };
         if one("version")? != "1" {
             return Err(bad("unknown version".into()));
         }
         for (k, _) in &fields {
             let known = [
-                "version", "key", "name", "pid", "start_time", "pgid", "started_at_ms", "log", "spec_file", "probe",
-                "depends_on", "stop",
+                "version",
+                "key",
+                "name",
+                "pid",
+                "start_time",
+                "pgid",
+                "started_at_ms",
+                "log",
+                "spec_file",
+                "probe",
+                "depends_on",
+                "stop",
             ];
             if !known.contains(k) {
                 return Err(bad(format!("unknown key `{k}`")));
             }
         }
         let pid = u32::try_from(number("pid")?).map_err(|_| bad("`pid` is out of range".into()))?;
-        let pgid = u32::try_from(number("pgid")?).map_err(|_| bad("`pgid` is out of range".into()))?;
+        let pgid =
+            u32::try_from(number("pgid")?).map_err(|_| bad("`pgid` is out of range".into()))?;
         if pid == 0 || pgid == 0 {
             return Err(bad("`pid` and `pgid` must be positive".into()));
         }
@@ -164,8 +179,16 @@ impl Record {
             log: PathBuf::from(one("log")?),
             spec_file: one("spec_file")?.to_owned(),
             probe: one("probe").ok().map(str::to_owned),
-            depends_on: fields.iter().filter(|(k, _)| *k == "depends_on").map(|(_, v)| (*v).to_owned()).collect(),
-            stop: fields.iter().filter(|(k, _)| *k == "stop").map(|(_, v)| (*v).to_owned()).collect(),
+            depends_on: fields
+                .iter()
+                .filter(|(k, _)| *k == "depends_on")
+                .map(|(_, v)| (*v).to_owned())
+                .collect(),
+            stop: fields
+                .iter()
+                .filter(|(k, _)| *k == "stop")
+                .map(|(_, v)| (*v).to_owned())
+                .collect(),
         })
     }
 
@@ -178,7 +201,9 @@ impl Record {
         match proc_stat::read(self.pid) {
             Ok(stat) if stat.is_dead() => Liveness::Gone,
             Ok(stat) if stat.start_time == self.start_time => Liveness::Alive(pidfd),
-            Ok(stat) => Liveness::Reused { found: stat.start_time },
+            Ok(stat) => Liveness::Reused {
+                found: stat.start_time,
+            },
             Err(_) => Liveness::Gone,
         }
     }
@@ -189,7 +214,10 @@ pub(crate) fn read(path: &Path) -> Result<Option<Record>, RecordError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Record::parse(&text).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(RecordError::Io { path: path.to_path_buf(), source }),
+        Err(source) => Err(RecordError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -200,7 +228,11 @@ pub(crate) fn read_all(dir: &Path) -> Vec<Record> {
     };
     entries
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".record")))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.ends_with(".record"))
+        })
         .filter_map(|e| read(&e.path()).ok().flatten())
         .collect()
 }
@@ -209,12 +241,26 @@ pub(crate) fn read_all(dir: &Path) -> Vec<Record> {
 /// rename over `path`, fsync of the directory.
 pub(crate) fn write(path: &Path, record: &Record) -> Result<(), RecordError> {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-    let err = |source| RecordError::Io { path: path.to_path_buf(), source };
+    let err = |source| RecordError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("record");
-    let temp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), SEQUENCE.fetch_add(1, Ordering::Relaxed)));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("record");
+    let temp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    ));
     let result = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
         file.write_all(record.to_text().as_bytes())?;
         file.sync_all()?;
         std::fs::rename(&temp, path)?;
@@ -229,7 +275,10 @@ pub(crate) fn write(path: &Path, record: &Record) -> Result<(), RecordError> {
 /// Removes the record at `path`, if any.
 pub(crate) fn remove(path: &Path) -> Result<(), RecordError> {
     match std::fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(RecordError::Io { path: path.to_path_buf(), source: e }),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(RecordError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }),
         _ => Ok(()),
     }
 }
@@ -263,7 +312,10 @@ mod tests {
         write(&path, &sample(1, 2)).unwrap();
         write(&path, &sample(3, 4)).unwrap();
         assert_eq!(read(&path).unwrap(), Some(sample(3, 4)));
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         // No temporary files left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }

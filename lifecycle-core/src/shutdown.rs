@@ -39,48 +39,84 @@ impl Inner {
 
     /// Stops the daemon `key`, its dependents first. `steps`: the stop chain to use, if the
     /// caller has one (else the chain this process knows, or the record's).
-    pub(crate) fn stop_key<'a>(self: &'a Arc<Self>, key: &'a str, steps: Option<Vec<StopPlan>>) -> StopFuture<'a> {
+    pub(crate) fn stop_key<'a>(
+        self: &'a Arc<Self>,
+        key: &'a str,
+        steps: Option<Vec<StopPlan>>,
+    ) -> StopFuture<'a> {
         Box::pin(async move {
             // Reverse order: whatever depends on this daemon goes first.
             for dependent in self.dependents_of(key) {
-                self.stop_key(&dependent, None).await.map_err(|source| StopError::Dependent {
-                    daemon: key.to_owned(),
-                    dependent: dependent.clone(),
-                    source: Box::new(source),
-                })?;
+                self.stop_key(&dependent, None)
+                    .await
+                    .map_err(|source| StopError::Dependent {
+                        daemon: key.to_owned(),
+                        dependent: dependent.clone(),
+                        source: Box::new(source),
+                    })?;
             }
             self.stop_one(key, steps).await
         })
     }
 
-    async fn stop_one(self: &Arc<Self>, key: &str, steps: Option<Vec<StopPlan>>) -> Result<Stopped, StopError> {
+    async fn stop_one(
+        self: &Arc<Self>,
+        key: &str,
+        steps: Option<Vec<StopPlan>>,
+    ) -> Result<Stopped, StopError> {
         let daemon = self.daemon(key);
         let _lock = self.locks.acquire(&self.state.lock(key)).await?;
         let record_path = self.state.record(key);
-        let record_error = |source| StopError::Record { daemon: key.to_owned(), source };
+        let record_error = |source| StopError::Record {
+            daemon: key.to_owned(),
+            source,
+        };
 
         let (target, steps) = if let Some(live) = daemon.running() {
             let steps = steps.unwrap_or_else(|| live.plan.stop.clone());
-            (Target { pid: live.pid, pgid: live.pgid, exit: live.exit.clone() }, steps)
+            (
+                Target {
+                    pid: live.pid,
+                    pgid: live.pgid,
+                    exit: live.exit.clone(),
+                },
+                steps,
+            )
         } else {
             // A restart may be pending (Backoff) or the daemon failed: nothing runs, but the
             // state must say it was stopped.
-            if matches!(daemon.machine.state(), State::Backoff { .. } | State::Failed { .. }) {
+            if matches!(
+                daemon.machine.state(),
+                State::Backoff { .. } | State::Failed { .. }
+            ) {
                 daemon.machine.apply(Event::Stop)?;
             }
             let Some(recorded) = record::read(&record_path).map_err(record_error)? else {
-                return Ok(Stopped::NotRunning { key: key.to_owned() });
+                return Ok(Stopped::NotRunning {
+                    key: key.to_owned(),
+                });
             };
             match recorded.liveness() {
                 Liveness::Alive(pidfd) => {
                     let steps = steps.unwrap_or_else(|| {
-                        recorded.stop.iter().filter_map(|l| StopPlan::from_record_line(l)).collect()
+                        recorded
+                            .stop
+                            .iter()
+                            .filter_map(|l| StopPlan::from_record_line(l))
+                            .collect()
                     });
                     // Adopted for the stop: the state machine learns it runs.
                     if !daemon.machine.state().is_running() {
                         daemon.machine.apply(Event::Adopted { pid: recorded.pid })?;
                     }
-                    (Target { pid: recorded.pid, pgid: recorded.pgid, exit: exit::watch(pidfd, false) }, steps)
+                    (
+                        Target {
+                            pid: recorded.pid,
+                            pgid: recorded.pgid,
+                            exit: exit::watch(pidfd, false),
+                        },
+                        steps,
+                    )
                 }
                 Liveness::Gone => {
                     record::remove(&record_path).map_err(record_error)?;
@@ -91,7 +127,11 @@ impl Inner {
                     });
                 }
                 Liveness::Reused { found } => {
-                    tracing::warn!(pid = recorded.pid, key, "stale record: the PID belongs to another process now; not signalled");
+                    tracing::warn!(
+                        pid = recorded.pid,
+                        key,
+                        "stale record: the PID belongs to another process now; not signalled"
+                    );
                     record::remove(&record_path).map_err(record_error)?;
                     return Ok(Stopped::StaleRecord {
                         key: key.to_owned(),
@@ -114,8 +154,15 @@ impl Inner {
         Ok(stopped)
     }
 
-    async fn run_chain(&self, daemon: &crate::manager::Daemon, mut target: Target, steps: &[StopPlan]) -> Result<Stopped, StopError> {
-        if daemon.machine.state().is_running() && !matches!(daemon.machine.state(), State::Stopping { .. }) {
+    async fn run_chain(
+        &self,
+        daemon: &crate::manager::Daemon,
+        mut target: Target,
+        steps: &[StopPlan],
+    ) -> Result<Stopped, StopError> {
+        if daemon.machine.state().is_running()
+            && !matches!(daemon.machine.state(), State::Stopping { .. })
+        {
             daemon.machine.apply(Event::Stop)?;
         }
         let grace_expired = |step| {
@@ -124,9 +171,18 @@ impl Inner {
         match stop::run(&mut target, steps, &self.client, &grace_expired).await {
             Ok(gone) => {
                 daemon.machine.apply(Event::Gone)?;
-                Ok(Stopped::Stopped { key: daemon.key.clone(), pid: target.pid, elapsed: gone.elapsed, killed: gone.killed })
+                Ok(Stopped::Stopped {
+                    key: daemon.key.clone(),
+                    pid: target.pid,
+                    elapsed: gone.elapsed,
+                    killed: gone.killed,
+                })
             }
-            Err(still) => Err(StopError::StillAlive { daemon: daemon.key.clone(), pid: target.pid, members: still.members }),
+            Err(still) => Err(StopError::StillAlive {
+                daemon: daemon.key.clone(),
+                pid: target.pid,
+                members: still.members,
+            }),
         }
     }
 }

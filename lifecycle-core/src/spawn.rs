@@ -20,7 +20,12 @@ pub(crate) struct Spawned {
 
 /// Spawns `plan` with `binary` (resolved), output appended to `log`, `NOTIFY_SOCKET` set to
 /// `notify` if given (and removed from the inherited environment otherwise).
-pub(crate) fn spawn(plan: &Plan, binary: &Path, log: std::fs::File, notify: Option<&str>) -> io::Result<Spawned> {
+pub(crate) fn spawn(
+    plan: &Plan,
+    binary: &Path,
+    log: std::fs::File,
+    notify: Option<&str>,
+) -> io::Result<Spawned> {
     let mut command = Command::new(binary);
     command
         .args(&plan.args)
@@ -41,5 +46,9 @@ pub(crate) fn spawn(plan: &Plan, binary: &Path, log: std::fs::File, notify: Opti
     // Not reaped yet, so the PID cannot have been reused: the pidfd is this child's.
     let pidfd = PidFd::open(pid)?;
     let start_time = proc_stat::read(pid)?.start_time;
-    Ok(Spawned { pid, start_time, pidfd })
+    Ok(Spawned {
+        pid,
+        start_time,
+        pidfd,
+    })
 }

@@ -136,26 +136,64 @@ pub fn transition(from: &State, event: &Event) -> Result<State, IllegalTransitio
         (S::Stopped | S::Failed { .. }, E::Start) => S::Starting,
         (S::Stopped | S::Failed { .. }, E::Adopted { .. }) => S::Ready,
         (S::Starting, E::Spawned { .. } | E::ProbeFailed { .. }) => S::Starting,
-        (S::Starting, E::SpawnFailed { error }) => S::Failed { reason: error.clone() },
+        (S::Starting, E::SpawnFailed { error }) => S::Failed {
+            reason: error.clone(),
+        },
         (S::Starting, E::ProbeOk) => S::Ready,
         (S::Starting, E::Exited { status, .. }) => S::Failed {
             reason: format!("exited before it was ready: {status}"),
         },
         (S::Starting, E::DeadlinePassed { last_error }) => S::Stopping {
-            failure: Some(format!("not ready within the deadline; last probe: {last_error}")),
+            failure: Some(format!(
+                "not ready within the deadline; last probe: {last_error}"
+            )),
         },
         (S::Starting | S::Ready, E::Stop) => S::Stopping { failure: None },
-        (S::Ready, E::Exited { restart: Restart::After(attempt), .. }) => S::Backoff { attempt: *attempt },
-        (S::Ready, E::Exited { success: true, restart: Restart::No, .. }) => S::Stopped,
-        (S::Ready, E::Exited { status, restart: Restart::No, .. }) => S::Failed {
+        (
+            S::Ready,
+            E::Exited {
+                restart: Restart::After(attempt),
+                ..
+            },
+        ) => S::Backoff { attempt: *attempt },
+        (
+            S::Ready,
+            E::Exited {
+                success: true,
+                restart: Restart::No,
+                ..
+            },
+        ) => S::Stopped,
+        (
+            S::Ready,
+            E::Exited {
+                status,
+                restart: Restart::No,
+                ..
+            },
+        ) => S::Failed {
             reason: format!("exited on its own: {status}"),
         },
-        (S::Ready, E::Exited { status, restart: Restart::LimitReached(max), .. }) => S::Failed {
+        (
+            S::Ready,
+            E::Exited {
+                status,
+                restart: Restart::LimitReached(max),
+                ..
+            },
+        ) => S::Failed {
             reason: format!("exited on its own: {status}; gave up after {max} restarts"),
         },
         (S::Stopping { .. }, E::GraceExpired { .. } | E::Exited { .. }) => from.clone(),
         (S::Stopping { failure: None }, E::Gone) => S::Stopped,
-        (S::Stopping { failure: Some(reason) }, E::Gone) => S::Failed { reason: reason.clone() },
+        (
+            S::Stopping {
+                failure: Some(reason),
+            },
+            E::Gone,
+        ) => S::Failed {
+            reason: reason.clone(),
+        },
         (S::Backoff { .. }, E::RestartDue) => S::Starting,
         (S::Backoff { .. } | S::Failed { .. }, E::Stop) => S::Stopped,
         _ => {
@@ -176,7 +214,10 @@ impl State {
     /// assert!(!lifecycle_core::State::Stopped.is_running());
     /// ```
     pub fn is_running(&self) -> bool {
-        matches!(self, State::Starting | State::Ready | State::Stopping { .. })
+        matches!(
+            self,
+            State::Starting | State::Ready | State::Stopping { .. }
+        )
     }
 }
 
@@ -198,28 +239,64 @@ mod tests {
     use super::*;
 
     fn exited(success: bool, restart: Restart) -> Event {
-        Event::Exited { status: "exit code 1".into(), success, restart }
+        Event::Exited {
+            status: "exit code 1".into(),
+            success,
+            restart,
+        }
     }
 
     fn run(events: &[Event]) -> Result<State, IllegalTransition> {
-        events.iter().try_fold(State::Stopped, |s, e| transition(&s, e))
+        events
+            .iter()
+            .try_fold(State::Stopped, |s, e| transition(&s, e))
     }
 
     #[test]
     fn a_clean_life() {
-        let end = run(&[Event::Start, Event::Spawned { pid: 1 }, Event::ProbeFailed { error: "503".into() }, Event::ProbeOk, Event::Stop, Event::GraceExpired { step: 0 }, Event::Exited { status: "killed by SIGKILL".into(), success: false, restart: Restart::No }, Event::Gone]);
+        let end = run(&[
+            Event::Start,
+            Event::Spawned { pid: 1 },
+            Event::ProbeFailed {
+                error: "503".into(),
+            },
+            Event::ProbeOk,
+            Event::Stop,
+            Event::GraceExpired { step: 0 },
+            Event::Exited {
+                status: "killed by SIGKILL".into(),
+                success: false,
+                restart: Restart::No,
+            },
+            Event::Gone,
+        ]);
         assert_eq!(end, Ok(State::Stopped));
     }
 
     #[test]
     fn a_crash_before_ready_fails_the_start() {
-        let end = run(&[Event::Start, Event::Spawned { pid: 1 }, exited(false, Restart::No)]).unwrap();
-        assert!(matches!(end, State::Failed { ref reason } if reason.starts_with("exited before it was ready")));
+        let end = run(&[
+            Event::Start,
+            Event::Spawned { pid: 1 },
+            exited(false, Restart::No),
+        ])
+        .unwrap();
+        assert!(
+            matches!(end, State::Failed { ref reason } if reason.starts_with("exited before it was ready"))
+        );
     }
 
     #[test]
     fn a_deadline_stops_then_fails() {
-        let end = run(&[Event::Start, Event::Spawned { pid: 1 }, Event::DeadlinePassed { last_error: "503".into() }, Event::Gone]).unwrap();
+        let end = run(&[
+            Event::Start,
+            Event::Spawned { pid: 1 },
+            Event::DeadlinePassed {
+                last_error: "503".into(),
+            },
+            Event::Gone,
+        ])
+        .unwrap();
         assert!(matches!(end, State::Failed { ref reason } if reason.contains("last probe: 503")));
     }
 
@@ -233,7 +310,9 @@ mod tests {
         assert_eq!(run(&events), Ok(State::Starting));
         let mut limit = ready.to_vec();
         limit.push(exited(false, Restart::LimitReached(3)));
-        assert!(matches!(run(&limit), Ok(State::Failed { ref reason }) if reason.contains("gave up after 3 restarts")));
+        assert!(
+            matches!(run(&limit), Ok(State::Failed { ref reason }) if reason.contains("gave up after 3 restarts"))
+        );
         let mut clean = ready.to_vec();
         clean.push(exited(true, Restart::No));
         assert_eq!(run(&clean), Ok(State::Stopped));

@@ -35,7 +35,9 @@ pub(crate) fn default_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("lifecycle");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     home.join(".local/state/lifecycle")
 }
 
@@ -58,18 +60,31 @@ pub(crate) fn file_name(key: &str) -> String {
 impl StateDir {
     /// Creates (mode 0700) and checks the directory and its subdirectories.
     pub(crate) fn open(root: &Path) -> Result<StateDir, StateDirError> {
-        let err = |path: &Path, source| StateDirError { path: path.to_path_buf(), source };
+        let err = |path: &Path, source| StateDirError {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut builder = DirBuilder::new();
         builder.recursive(true).mode(0o700);
-        for sub in ["", "daemons", "locks", "logs"] {
-            let dir = root.join(sub);
+        for dir in [
+            root.to_path_buf(),
+            root.join("daemons"),
+            root.join("locks"),
+            root.join("logs"),
+        ] {
             builder.create(&dir).map_err(|e| err(&dir, e))?;
-            nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK)
-                .map_err(|e| err(&dir, io::Error::from(e)))?;
+            nix::unistd::access(
+                &dir,
+                nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+            )
+            .map_err(|e| err(&dir, io::Error::from(e)))?;
         }
         // Tighten a directory someone else created looser; records name PIDs we may signal.
-        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700)).map_err(|e| err(root, e))?;
-        Ok(StateDir { root: root.to_path_buf() })
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| err(root, e))?;
+        Ok(StateDir {
+            root: root.to_path_buf(),
+        })
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -85,7 +100,9 @@ impl StateDir {
     }
 
     pub(crate) fn lock(&self, key: &str) -> PathBuf {
-        self.root.join("locks").join(format!("{}.lock", file_name(key)))
+        self.root
+            .join("locks")
+            .join(format!("{}.lock", file_name(key)))
     }
 
     pub(crate) fn logs(&self) -> PathBuf {
@@ -109,7 +126,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("state");
         let state = StateDir::open(&root).unwrap();
-        let mode = std::fs::metadata(state.root()).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(state.root())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o700);
         assert!(state.records().is_dir());
     }

@@ -9,7 +9,13 @@ use crate::{State, Status, probe};
 
 impl Inner {
     pub(crate) async fn status(self: &Arc<Self>, plan: &Plan) -> Status {
-        let mut status = Status { key: plan.key.clone(), state: State::Stopped, pid: None, healthy: None, stale: None };
+        let mut status = Status {
+            key: plan.key.clone(),
+            state: State::Stopped,
+            pid: None,
+            healthy: None,
+            stale: None,
+        };
         if let Some(daemon) = self.known(&plan.key) {
             status.state = daemon.machine.state();
             status.pid = daemon.running().map(|l| l.pid);
@@ -22,9 +28,14 @@ impl Inner {
                         status.state = State::Ready;
                         status.pid = Some(recorded.pid);
                     }
-                    Liveness::Gone => status.stale = Some(format!("recorded pid {} is gone", recorded.pid)),
+                    Liveness::Gone => {
+                        status.stale = Some(format!("recorded pid {} is gone", recorded.pid))
+                    }
                     Liveness::Reused { .. } => {
-                        status.stale = Some(format!("recorded pid {} now belongs to another process", recorded.pid));
+                        status.stale = Some(format!(
+                            "recorded pid {} now belongs to another process",
+                            recorded.pid
+                        ));
                     }
                 },
                 Ok(None) => {}
@@ -33,7 +44,11 @@ impl Inner {
         }
         if status.pid.is_some() && status.state == State::Ready {
             status.healthy = Some(match &plan.readiness {
-                Some(r) if !r.probe.is_event() => probe::attempt(&self.client, &r.probe, r.attempt_timeout).await.is_ok(),
+                Some(r) if !r.probe.is_event() => {
+                    probe::attempt(&self.client, &r.probe, r.attempt_timeout)
+                        .await
+                        .is_ok()
+                }
                 // No probe to repeat (none, notify, log line): alive counts as healthy.
                 _ => true,
             });

@@ -69,15 +69,23 @@ pub(crate) async fn run(
             }
         }
         if wait_gone(target, deadline).await {
-            return Ok(Gone { elapsed: started.elapsed(), killed: false });
+            return Ok(Gone {
+                elapsed: started.elapsed(),
+                killed: false,
+            });
         }
         on_grace_expired(i);
     }
     signal_group(target, NixSignal::SIGKILL);
     if wait_gone(target, tokio::time::Instant::now() + KILL_CONFIRM).await {
-        Ok(Gone { elapsed: started.elapsed(), killed: true })
+        Ok(Gone {
+            elapsed: started.elapsed(),
+            killed: true,
+        })
     } else {
-        Err(StillAlive { members: proc_stat::group_members(target.pgid) })
+        Err(StillAlive {
+            members: proc_stat::group_members(target.pgid),
+        })
     }
 }
 
@@ -85,7 +93,9 @@ pub(crate) async fn run(
 /// else, so `killpg` is exact. Once the leader is gone, each remaining member is signalled
 /// through a pidfd, after checking it is still in the group.
 pub(crate) fn signal_group(target: &Target, signal: NixSignal) {
-    let Ok(pgid) = i32::try_from(target.pgid) else { return };
+    let Ok(pgid) = i32::try_from(target.pgid) else {
+        return;
+    };
     if target.exit.borrow().is_none() {
         match killpg(Pid::from_raw(pgid), signal) {
             Ok(()) | Err(Errno::ESRCH) => {}
@@ -94,7 +104,9 @@ pub(crate) fn signal_group(target: &Target, signal: NixSignal) {
         return;
     }
     for pid in proc_stat::group_members(target.pgid) {
-        let Ok(pidfd) = PidFd::open(pid) else { continue };
+        let Ok(pidfd) = PidFd::open(pid) else {
+            continue;
+        };
         // The pidfd pins the process; if it is (still) in the group, this signal is for it.
         if proc_stat::read(pid).is_ok_and(|s| s.pgrp == target.pgid) {
             let _ = pidfd.send_signal(signal);
@@ -104,10 +116,15 @@ pub(crate) fn signal_group(target: &Target, signal: NixSignal) {
 
 /// Waits until the leader has exited and no live process is left in its group, or `deadline`.
 async fn wait_gone(target: &mut Target, deadline: tokio::time::Instant) -> bool {
-    if tokio::time::timeout_at(deadline, exited(&mut target.exit)).await.is_err() {
+    if tokio::time::timeout_at(deadline, exited(&mut target.exit))
+        .await
+        .is_err()
+    {
         return false;
     }
-    let Ok(pgid) = i32::try_from(target.pgid) else { return true };
+    let Ok(pgid) = i32::try_from(target.pgid) else {
+        return true;
+    };
     loop {
         // The common case: the group died with its leader.
         if killpg(Pid::from_raw(pgid), None) == Err(Errno::ESRCH) {

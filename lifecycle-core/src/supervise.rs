@@ -25,7 +25,8 @@ impl Inner {
 async fn watch(weak: Weak<Inner>, daemon: Arc<Daemon>, live: Live, restarts: u32) {
     let plan = live.plan.clone();
     let mut exit_watch = live.exit.clone();
-    let mut log_check = tokio::time::interval_at(tokio::time::Instant::now() + LOG_CHECK, LOG_CHECK);
+    let mut log_check =
+        tokio::time::interval_at(tokio::time::Instant::now() + LOG_CHECK, LOG_CHECK);
     log_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let exit = loop {
         tokio::select! {
@@ -41,7 +42,9 @@ async fn watch(weak: Weak<Inner>, daemon: Arc<Daemon>, live: Live, restarts: u32
         return;
     }
     let Some(inner) = weak.upgrade() else { return };
-    let Ok(lock) = inner.locks.acquire(&inner.state.lock(&daemon.key)).await else { return };
+    let Ok(lock) = inner.locks.acquire(&inner.state.lock(&daemon.key)).await else {
+        return;
+    };
     // A stop, or a newer start, owns the daemon now.
     if daemon.stopping.load(Ordering::SeqCst)
         || daemon.live().map(|l| l.pid) != Some(live.pid)
@@ -49,7 +52,11 @@ async fn watch(weak: Weak<Inner>, daemon: Arc<Daemon>, live: Live, restarts: u32
     {
         return;
     }
-    let in_a_row = if live.since.elapsed() >= plan.restart.reset_after { 0 } else { restarts };
+    let in_a_row = if live.since.elapsed() >= plan.restart.reset_after {
+        0
+    } else {
+        restarts
+    };
     let decision = match plan.restart.policy {
         RestartPolicy::Never => Restart::No,
         RestartPolicy::OnFailure if exit.success() => Restart::No,
@@ -62,19 +69,29 @@ async fn watch(weak: Weak<Inner>, daemon: Arc<Daemon>, live: Live, restarts: u32
     }
     if daemon
         .machine
-        .apply(Event::Exited { status: exit.to_string(), success: exit.success(), restart: decision })
+        .apply(Event::Exited {
+            status: exit.to_string(),
+            success: exit.success(),
+            restart: decision,
+        })
         .is_err()
     {
         return;
     }
-    let Restart::After(attempt) = decision else { return };
+    let Restart::After(attempt) = decision else {
+        return;
+    };
     // Hold neither the lock nor the manager while waiting: a stop may come, the manager may go.
     drop(lock);
     drop(inner);
     tokio::time::sleep(plan.restart.backoff.delay(attempt - 1)).await;
     let Some(inner) = weak.upgrade() else { return };
-    let Ok(_lock) = inner.locks.acquire(&inner.state.lock(&daemon.key)).await else { return };
-    if daemon.machine.state() != (State::Backoff { attempt }) || daemon.machine.apply(Event::RestartDue).is_err() {
+    let Ok(_lock) = inner.locks.acquire(&inner.state.lock(&daemon.key)).await else {
+        return;
+    };
+    if daemon.machine.state() != (State::Backoff { attempt })
+        || daemon.machine.apply(Event::RestartDue).is_err()
+    {
         return;
     }
     if let Err(err) = inner.launch(&daemon, plan, Some(attempt)).await {

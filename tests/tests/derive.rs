@@ -183,8 +183,8 @@ mod generics_and_visibility {
     /// A generic handle: the impl carries the generics.
     #[derive(Lifecycle)]
     #[lifecycle(spec = "../specs/queen.yaml")]
-    pub struct Generic<P: std::fmt::Display> {
-        pub port: P,
+    pub(crate) struct Generic<P: std::fmt::Display> {
+        pub(crate) port: P,
     }
 
     #[test]

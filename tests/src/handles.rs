@@ -1,0 +1,108 @@
+//! Handles over the test specs in `tests/specs/`, all running the test daemon. Each test names
+//! its own instance (`test`), so tests in parallel never share a daemon, a record or a lock.
+
+use lifecycle_core::Lifecycle;
+
+/// The test daemon behind an HTTP probe (`specs/http.yaml`); `flags` go to the daemon.
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/http.yaml")]
+pub struct HttpDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// Its HTTP port.
+    pub port: u16,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// Like [`HttpDaemon`] with a 1.5 s deadline and a 1 s grace (`specs/short.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/short.yaml")]
+pub struct ShortDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// Its HTTP port.
+    pub port: u16,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// The test daemon behind a TCP probe, binding late (`specs/tcp.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/tcp.yaml")]
+pub struct TcpDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// Its port.
+    pub port: u16,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// The test daemon ready by sd_notify (`specs/notify.yaml`); `flags` default to `--notify`.
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/notify.yaml")]
+pub struct NotifyDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Daemon flags (`--notify`, `--notify-from-child`, …).
+    pub flags: String,
+}
+
+/// The test daemon ready when it prints `listening on port 7` (`specs/log.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/log.yaml")]
+pub struct LogDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// The test daemon with no probe, restarted on failure twice (`specs/plain.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/plain.yaml")]
+pub struct PlainDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// The test daemon stopped by `POST /shutdown` (`specs/shutdown_url.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/shutdown_url.yaml")]
+pub struct ShutdownUrlDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// Its HTTP port.
+    pub port: u16,
+    /// The instance: the test's name.
+    pub test: String,
+}
+
+/// A worker that depends on an [`HttpDaemon`] queen (`specs/worker.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/worker.yaml")]
+pub struct Worker {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The worker's port.
+    pub port: u16,
+    /// The queen's port.
+    pub queen_port: u16,
+    /// The instance: the test's name (the queen's is `<test>-queen`).
+    pub test: String,
+}

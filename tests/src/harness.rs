@@ -1,0 +1,84 @@
+//! What the integration tests share: ports, managers in temporary state directories, and
+//! checks on processes read from `/proc`.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::Path;
+
+use lifecycle_core::DaemonManager;
+
+/// A TCP port free on 127.0.0.1 right now (bound to port 0, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// A manager whose state directory is `dir`, killing what it started when dropped.
+pub fn manager_in(dir: &Path) -> DaemonManager {
+    match DaemonManager::builder()
+        .state_dir(dir)
+        .stop_on_drop(true)
+        .build()
+    {
+        Ok(manager) => manager,
+        Err(err) => {
+            eprintln!("cannot build a manager in {}: {err}", dir.display());
+            std::process::abort()
+        }
+    }
+}
+
+/// The process state letter of `pid` (`R`, `S`, `Z`, …), or `None` if there is no such process.
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+/// Whether `pid` is a live process (not a zombie).
+pub fn is_alive(pid: u32) -> bool {
+    process_state(pid).is_some_and(|s| s != 'Z' && s != 'X')
+}
+
+/// The children of this process that are zombies (exited, not reaped).
+pub fn zombie_children() -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields.first() == Some(&"Z")
+                && fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(me)
+        })
+        .collect()
+}
+
+/// Kills a test daemon's whole process group when dropped: a failing test leaves nothing behind.
+#[derive(Debug)]
+pub struct KillOnDrop(pub u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(pgid) = i32::try_from(self.0)
+            && is_alive(self.0)
+        {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}

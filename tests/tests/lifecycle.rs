@@ -1,0 +1,542 @@
+//! The executor against real processes: every test-daemon behaviour through the manager (the
+//! handles' own methods run the same code on the global manager: tests/tests/global_api.rs).
+//! Each test has its own state directory and manager (killing what it started when dropped),
+//! and waits on events, never on a fixed sleep.
+
+// Test helpers fail loudly: a panic is a test failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lifecycle_core::{DaemonManager, Event, StartError, State, Stopped};
+use lifecycle_tests::handles::{
+    HttpDaemon, LogDaemon, NotifyDaemon, PlainDaemon, ShortDaemon, ShutdownUrlDaemon, TcpDaemon,
+    Worker,
+};
+use lifecycle_tests::harness::{free_port, is_alive, manager_in};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
+
+fn http(test: &str, flags: &str) -> HttpDaemon {
+    HttpDaemon {
+        binary: BINARY.into(),
+        port: free_port(),
+        test: test.into(),
+        flags: flags.into(),
+    }
+}
+
+fn short(test: &str, flags: &str) -> ShortDaemon {
+    ShortDaemon {
+        binary: BINARY.into(),
+        port: free_port(),
+        test: test.into(),
+        flags: flags.into(),
+    }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    manager: DaemonManager,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager_in(dir.path());
+    Setup { _dir: dir, manager }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_ready_after_503s_then_stopped_by_sigterm() {
+    let s = setup();
+    let daemon = http("http-503", "--ready-after 300");
+    let running = s.manager.ensure_running(&daemon).await.unwrap();
+    assert!(running.started);
+    assert!(running.attempts > 1, "503s come first: {running:?}");
+    assert!(running.elapsed >= Duration::from_millis(300), "{running:?}");
+    assert_eq!(
+        running.probe.as_deref(),
+        Some(format!("http://127.0.0.1:{}/health", daemon.port).as_str())
+    );
+    assert!(s.manager.is_healthy(&daemon).await);
+    let status = s.manager.status(&daemon).await.unwrap();
+    assert_eq!(
+        (status.state, status.pid, status.healthy),
+        (State::Ready, Some(running.pid), Some(true))
+    );
+
+    let stopped = s.manager.stop(&daemon).await.unwrap();
+    let Stopped::Stopped {
+        pid,
+        killed,
+        elapsed,
+        ..
+    } = stopped
+    else {
+        panic!("{stopped:?}")
+    };
+    assert_eq!(pid, running.pid);
+    assert!(!killed);
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "SIGTERM kills at once: {elapsed:?}"
+    );
+    assert!(!is_alive(pid));
+    assert_eq!(
+        s.manager.status(&daemon).await.unwrap().state,
+        State::Stopped
+    );
+    assert_eq!(
+        s.manager.stop(&daemon).await.unwrap(),
+        Stopped::NotRunning {
+            key: "td-http@http-503".into()
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_bind_late_and_tcp_probe() {
+    let s = setup();
+    let late = http("http-late", "--ready-after 200 --ready-mode bind-late");
+    let running = s.manager.ensure_running(&late).await.unwrap();
+    assert!(
+        running.attempts > 1 && running.elapsed >= Duration::from_millis(200),
+        "{running:?}"
+    );
+    let tcp = TcpDaemon {
+        binary: BINARY.into(),
+        port: free_port(),
+        test: "tcp".into(),
+        flags: "--ready-after 200".into(),
+    };
+    let running = s.manager.ensure_running(&tcp).await.unwrap();
+    assert!(running.elapsed >= Duration::from_millis(200), "{running:?}");
+    s.manager.stop(&late).await.unwrap();
+    s.manager.stop(&tcp).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_ready_is_an_event() {
+    let s = setup();
+    let daemon = NotifyDaemon {
+        binary: BINARY.into(),
+        test: "notify".into(),
+        flags: "--notify --ready-after 200".into(),
+    };
+    let running = s.manager.ensure_running(&daemon).await.unwrap();
+    assert_eq!(running.attempts, 1);
+    assert!(running.elapsed >= Duration::from_millis(200), "{running:?}");
+    // The daemon sent READY=1 at 200ms: a 100ms-first backoff would have answered at 300ms.
+    assert!(
+        running.elapsed < Duration::from_millis(290),
+        "notify is awaited, not polled: {running:?}"
+    );
+    s.manager.stop(&daemon).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_from_another_process_is_refused() {
+    let s = setup();
+    // READY=1 sent by a forked child of the daemon: not the daemon's own process.
+    let daemon = NotifyDaemon {
+        binary: BINARY.into(),
+        test: "notify-child".into(),
+        flags: "--notify-from-child".into(),
+    };
+    // notify.yaml has a 10s deadline; a 10s test is long but proves the refusal.
+    let err = s.manager.ensure_running(&daemon).await.unwrap_err();
+    let StartError::TimedOut { last_error, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(last_error.contains("no READY=1 from pid"), "{err}");
+    assert_eq!(
+        s.manager.status(&daemon).await.unwrap().pid,
+        None,
+        "the daemon was stopped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_line_readiness() {
+    let s = setup();
+    let daemon = LogDaemon {
+        binary: BINARY.into(),
+        test: "log".into(),
+        flags: "--ready-after 100".into(),
+    };
+    let running = s.manager.ensure_running(&daemon).await.unwrap();
+    assert!(running.elapsed >= Duration::from_millis(100), "{running:?}");
+    s.manager.stop(&daemon).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_at_start_fails_at_once_quoting_the_log() {
+    let s = setup();
+    let daemon = http("crash", "--print-lines 30 --crash-at-start 3");
+    let started = Instant::now();
+    let err = s.manager.ensure_running(&daemon).await.unwrap_err();
+    // Noticed by the exit, not when polling gives up (deadline 10s).
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let StartError::Exited { exit, log_tail, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(exit.code, Some(3));
+    assert_eq!(log_tail.len(), 20);
+    assert_eq!(log_tail.first().map(String::as_str), Some("line 11"));
+    assert_eq!(log_tail.last().map(String::as_str), Some("line 30"));
+    let message = err.to_string();
+    assert!(
+        message.contains("exit code 3") && message.contains("line 30"),
+        "{message}"
+    );
+    assert!(matches!(
+        s.manager.status(&daemon).await.unwrap().state,
+        State::Failed { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_with_code_before_ready() {
+    let s = setup();
+    let daemon = http(
+        "exit-code",
+        "--ready-after 5000 --exit-after 200 --exit-code 7",
+    );
+    let err = s.manager.ensure_running(&daemon).await.unwrap_err();
+    let StartError::Exited { exit, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(exit.code, Some(7));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ignored_then_sigkill_after_the_grace() {
+    let s = setup();
+    let daemon = short("ignore-term", "--ignore-sigterm");
+    let running = s.manager.ensure_running(&daemon).await.unwrap();
+    let stopped = s.manager.stop(&daemon).await.unwrap();
+    let Stopped::Stopped {
+        killed, elapsed, ..
+    } = stopped
+    else {
+        panic!("{stopped:?}")
+    };
+    assert!(killed);
+    assert!(
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+    assert!(!is_alive(running.pid));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_returns_as_soon_as_the_daemon_exits() {
+    let s = setup();
+    let daemon = http("exit-after-term", "--exit-after-sigterm 300");
+    s.manager.ensure_running(&daemon).await.unwrap();
+    let stopped = s.manager.stop(&daemon).await.unwrap();
+    let Stopped::Stopped {
+        killed, elapsed, ..
+    } = stopped
+    else {
+        panic!("{stopped:?}")
+    };
+    assert!(!killed);
+    // Grace is 5s; the daemon leaves after 300ms and the stop returns then.
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(2),
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grandchild_dies_with_the_group() {
+    let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("grandchild.pid");
+    let daemon = short(
+        "grandchild",
+        &format!(
+            "--fork-grandchild --grandchild-pid-file {}",
+            pid_file.display()
+        ),
+    );
+    s.manager.ensure_running(&daemon).await.unwrap();
+    let grandchild: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(is_alive(grandchild));
+    let stopped = s.manager.stop(&daemon).await.unwrap();
+    // The daemon dies on SIGTERM; the grandchild ignores it and is killed after the 1s grace.
+    let Stopped::Stopped { killed, .. } = stopped else {
+        panic!("{stopped:?}")
+    };
+    assert!(killed);
+    assert!(!is_alive(grandchild), "grandchild {grandchild} survived");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_health_check_times_out_and_the_daemon_is_stopped() {
+    let s = setup();
+    let daemon = short("hang", "--hang-health");
+    let started = Instant::now();
+    let err = s.manager.ensure_running(&daemon).await.unwrap_err();
+    let StartError::TimedOut {
+        last_error,
+        attempts,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert!(last_error.contains("no answer within 300ms"), "{err}");
+    assert!(*attempts >= 2);
+    // Deadline 1.5s, then the stop (SIGTERM works at once).
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let status = s.manager.status(&daemon).await.unwrap();
+    assert_eq!(status.pid, None, "nothing left running");
+    assert!(
+        matches!(status.state, State::Failed { ref reason } if reason.contains("not ready within the deadline"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_health_check_answering_500_times_out_with_the_status() {
+    let s = setup();
+    let daemon = short("h500", "--health-500");
+    let err = s.manager.ensure_running(&daemon).await.unwrap_err();
+    let StartError::TimedOut { last_error, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(last_error.contains("HTTP 500"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_ensures_spawn_one_daemon() {
+    let s = setup();
+    let daemon = Arc::new(http("fifty", "--ready-after 200"));
+    let mut events = s.manager.subscribe();
+    let calls: Vec<_> = (0..50)
+        .map(|_| tokio::spawn(s.manager.ensure_running(&*daemon)))
+        .collect();
+    let mut pids = Vec::new();
+    for call in calls {
+        pids.push(call.await.unwrap().unwrap().pid);
+    }
+    pids.dedup();
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    let mut spawns = 0;
+    while let Ok(t) = events.try_recv() {
+        spawns += usize::from(matches!(t.event, Event::Spawned { .. }));
+    }
+    assert_eq!(spawns, 1);
+    s.manager.stop(&*daemon).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_on_the_port_is_not_ours() {
+    let s = setup();
+    let daemon = http("stranger", "");
+    // The same daemon binary, started by hand, outside the library.
+    let mut stranger = std::process::Command::new(BINARY)
+        .args(["--port", &daemon.port.to_string()])
+        .spawn()
+        .unwrap();
+    lifecycle_core::poll_until_healthy(
+        &format!("http://127.0.0.1:{}/health", daemon.port),
+        Duration::from_secs(10),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let err = s.manager.ensure_running(&daemon).await.unwrap_err();
+    assert!(matches!(err, StartError::PortTaken { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&daemon.port.to_string()) && message.contains("not ours"),
+        "{message}"
+    );
+    // Nothing of ours was started, and the stranger was left alone.
+    assert!(stranger.try_wait().unwrap().is_none());
+    assert_eq!(
+        s.manager.stop(&daemon).await.unwrap(),
+        Stopped::NotRunning {
+            key: "td-http@stranger".into()
+        }
+    );
+    stranger.kill().unwrap();
+    stranger.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_binary_names_every_place_searched() {
+    let s = setup();
+    let daemon = HttpDaemon {
+        binary: "no-such-daemon-binary".into(),
+        ..http("unknown-binary", "")
+    };
+    let err = s.manager.ensure_running(&daemon).await.unwrap_err();
+    let StartError::BinaryNotFound(not_found) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(not_found.spec, "td-http@unknown-binary");
+    assert!(
+        not_found
+            .searched
+            .iter()
+            .any(|p| p.ends_with("debug/no-such-daemon-binary"))
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("/usr/bin/no-such-daemon-binary")
+            && message.contains("target/release/no-such-daemon-binary"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unusable_state_dir_is_a_clear_error_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let err = DaemonManager::builder()
+        .state_dir(file.join("state"))
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not-a-dir/state is not usable"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_url_first() {
+    let s = setup();
+    let daemon = ShutdownUrlDaemon {
+        binary: BINARY.into(),
+        port: free_port(),
+        test: "shutdown-url".into(),
+    };
+    s.manager.ensure_running(&daemon).await.unwrap();
+    let stopped = s.manager.stop(&daemon).await.unwrap();
+    // The daemon ignores SIGTERM: only the POST could have stopped it without SIGKILL.
+    let Stopped::Stopped { killed, .. } = stopped else {
+        panic!("{stopped:?}")
+    };
+    assert!(!killed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependencies_start_first_and_stop_last() {
+    let s = setup();
+    let worker = Worker {
+        binary: BINARY.into(),
+        port: free_port(),
+        queen_port: free_port(),
+        test: "deps".into(),
+    };
+    let mut events = s.manager.subscribe();
+    let running = s.manager.ensure_running(&worker).await.unwrap();
+    let queen = HttpDaemon {
+        binary: BINARY.into(),
+        port: worker.queen_port,
+        test: "deps-queen".into(),
+        flags: String::new(),
+    };
+    assert!(s.manager.is_healthy(&queen).await, "the queen runs");
+    // Stopping the queen stops its dependent worker first.
+    s.manager.stop(&queen).await.unwrap();
+    assert!(!is_alive(running.pid));
+    let mut order = Vec::new();
+    while let Ok(t) = events.try_recv() {
+        if matches!(t.event, Event::ProbeOk | Event::Gone) {
+            order.push(format!("{} {:?}", t.daemon, t.event));
+        }
+    }
+    assert_eq!(
+        order,
+        [
+            "td-http@deps-queen ProbeOk",
+            "td-worker@deps ProbeOk",
+            "td-worker@deps Gone",
+            "td-http@deps-queen Gone"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_on_failure_then_gives_up() {
+    let s = setup();
+    let daemon = PlainDaemon {
+        binary: BINARY.into(),
+        test: "restart".into(),
+        flags: "--exit-after 100 --exit-code 1".into(),
+    };
+    let mut events = s.manager.subscribe();
+    s.manager.ensure_running(&daemon).await.unwrap();
+    // max: 2 → two restarts, then Failed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut states = Vec::new();
+    loop {
+        let t = tokio::time::timeout_at(deadline.into(), events.recv())
+            .await
+            .expect("no Failed within 10s")
+            .unwrap();
+        states.push(t.to.clone());
+        if matches!(t.to, State::Failed { .. }) {
+            break;
+        }
+    }
+    let backoffs: Vec<&State> = states
+        .iter()
+        .filter(|s| matches!(s, State::Backoff { .. }))
+        .collect();
+    assert_eq!(
+        backoffs,
+        [
+            &State::Backoff { attempt: 1 },
+            &State::Backoff { attempt: 2 }
+        ]
+    );
+    let State::Failed { reason } = states.last().unwrap() else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("exit code 1") && reason.contains("gave up after 2 restarts"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_exit_is_not_restarted_on_failure_policy() {
+    let s = setup();
+    let daemon = PlainDaemon {
+        binary: BINARY.into(),
+        test: "clean-exit".into(),
+        flags: "--exit-after 100 --exit-code 0".into(),
+    };
+    let mut events = s.manager.subscribe();
+    s.manager.ensure_running(&daemon).await.unwrap();
+    let t = loop {
+        let t = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if matches!(t.event, Event::Exited { .. }) {
+            break t;
+        }
+    };
+    assert_eq!(t.to, State::Stopped);
+}
