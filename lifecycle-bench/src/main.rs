@@ -1,25 +1,102 @@
-//! The benchmark harness. Every figure is measured against a baseline in the same run and
-//! reported as a ratio or a difference, as a Markdown table for BENCHMARKS.md.
+//! The benchmark harness. Every figure is measured beside a baseline in the same run and
+//! reported as a ratio or a difference, as Markdown tables for BENCHMARKS.md.
 //!
 //! ```text
-//! cargo run --release -p lifecycle-bench -- compile-time [--rounds N]
+//! cargo run --release -p lifecycle-bench -- all            # everything below
+//! cargo run --release -p lifecycle-bench -- runtime [--runs N]
+//! cargo run --release -p lifecycle-bench -- scale [--runs N] [--baseline-runs N]
+//! cargo run --release -p lifecycle-bench -- compile-time [--runs N]
 //! ```
+//!
+//! The daemons are this program itself: with `--test-daemon` first, it runs the test daemon.
 
 #![allow(clippy::print_stdout)]
 
+mod baseline;
 mod compile_time;
+mod handles;
+mod runtime;
+mod scale;
 mod stats;
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let rounds = args
-        .iter()
-        .position(|a| a == "--rounds")
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn flag(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok());
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Hundreds of daemons need hundreds of descriptors (a pidfd each, sockets while probing).
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+fn runtime_block(runs: usize) -> Result<(), Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let bench = runtime::Bench::new(runs)?;
+            println!("| figure ({runs} runs, medians) | lifecycle | hand-written | ratio |");
+            println!("|---|---|---|---|");
+            bench.stop().await?;
+            bench.kill().await?;
+            bench.readiness().await?;
+            bench.health_check().await?;
+            Ok(())
+        })
+}
+
+fn child_block(mode: &str, n: usize) -> Result<(), Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(async {
+            match mode {
+                "scale-worker" => runtime::scale_worker(n).await,
+                _ => runtime::scale_baseline(n).await,
+            }
+        })
+}
+
+fn main() {
+    // First, before any thread: this may be a daemon.
+    lifecycle_tests::daemon::run_if_requested();
+    raise_fd_limit();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sizes = [10, 50, 100, 200, 500];
     let result = match args.first().map(String::as_str) {
-        Some("compile-time") => compile_time::run(rounds.unwrap_or(10)),
-        _ => Err("usage: lifecycle-bench compile-time [--rounds N]".to_owned()),
+        Some("compile-time") => compile_time::run(flag(&args, "--runs", 10)).map_err(Error::from),
+        Some("runtime") => runtime_block(flag(&args, "--runs", 20)),
+        Some("scale") => scale::run(
+            &sizes,
+            flag(&args, "--runs", 20),
+            flag(&args, "--baseline-runs", 3),
+        ),
+        Some(mode @ ("scale-worker" | "scale-baseline")) => {
+            child_block(mode, args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10))
+        }
+        Some("all") => runtime_block(flag(&args, "--runs", 20))
+            .and_then(|()| {
+                scale::run(
+                    &sizes,
+                    flag(&args, "--runs", 20),
+                    flag(&args, "--baseline-runs", 3),
+                )
+            })
+            .and_then(|()| compile_time::run(flag(&args, "--runs", 10)).map_err(Error::from)),
+        _ => Err(
+            "usage: lifecycle-bench all|runtime|scale|compile-time [--runs N] [--baseline-runs N]"
+                .into(),
+        ),
     };
     if let Err(err) = result {
         eprintln!("lifecycle-bench: {err}");

@@ -101,7 +101,7 @@ impl Inner {
         mode: Mode,
     ) -> Result<Running, StartError> {
         let daemon = self.daemon(&plan.key);
-        let _lock = self.locks.acquire(&self.state.lock(&plan.key)).await?;
+        let _lock = self.locks.acquire(&plan.key).await?;
 
         if let Some(live) = daemon.running()
             && daemon.machine.state() == State::Ready
@@ -186,12 +186,7 @@ impl Inner {
 
         if let Some(r) = &plan.readiness
             && !r.probe.is_event()
-            && probe::answers(
-                &self.client,
-                &r.probe,
-                r.attempt_timeout.min(Duration::from_secs(1)),
-            )
-            .await
+            && probe::port_in_use(&r.probe, r.attempt_timeout.min(Duration::from_secs(1))).await
         {
             return Err(StartError::PortTaken {
                 daemon: plan.key.clone(),
@@ -199,6 +194,74 @@ impl Inner {
             });
         }
         self.launch(&daemon, plan, None).await
+    }
+
+    /// The blocking part of a start: opens (and rotates) the log, spawns, writes the record and
+    /// the dependency markers. If the record cannot be written, the process is killed at once:
+    /// without a record nobody could find it again.
+    fn start_process(
+        &self,
+        plan: &Plan,
+        binary: &std::path::Path,
+        log_path: &std::path::Path,
+        notify_env: Option<&str>,
+    ) -> Result<(spawn::Spawned, u64), StartError> {
+        let spawn_error = |source| StartError::Spawn {
+            daemon: plan.key.clone(),
+            binary: binary.to_path_buf(),
+            source,
+        };
+        let (log, offset) = log_file::open_for_start(log_path, plan.log_max_size, plan.log_keep)
+            .map_err(spawn_error)?;
+        let spawned = spawn::spawn(plan, binary, log, notify_env).map_err(spawn_error)?;
+        let record = Record {
+            key: plan.key.clone(),
+            name: plan.name.clone(),
+            pid: spawned.pid,
+            start_time: spawned.start_time,
+            pgid: spawned.pid,
+            started_at_ms: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            log: log_path.to_path_buf(),
+            spec_file: plan.spec_file.clone(),
+            probe: plan.readiness.as_ref().map(|r| r.probe.describe()),
+            depends_on: plan
+                .dependencies
+                .iter()
+                .map(|(d, _)| d.key.clone())
+                .collect(),
+            stop: plan.stop.iter().map(|s| s.to_record_line()).collect(),
+        };
+        if let Err(source) = record::write(&self.state.record(&plan.key), &record) {
+            if let Ok(pgid) = i32::try_from(spawned.pid) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pgid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                exit::reap_child(spawned.pid);
+            }
+            return Err(StartError::Record {
+                daemon: plan.key.clone(),
+                source,
+            });
+        }
+        for (dependency, _) in &plan.dependencies {
+            self.mark_dependent(&dependency.key, &plan.key);
+        }
+        Ok((spawned, offset))
+    }
+
+    /// Leaves a marker that `dependent` depends on `key`, for stops in any process.
+    fn mark_dependent(&self, key: &str, dependent: &str) {
+        let dir = self.state.dependents(key);
+        let marker = dir.join(file_name(dependent));
+        if let Err(err) =
+            std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&marker, dependent))
+        {
+            tracing::warn!(key, dependent, %err, "cannot record the dependency; stopping {key} will not stop {dependent} first");
+        }
     }
 
     /// Whether a live daemon recorded as ours is ready: one probe, and if it fails, the spec's
@@ -263,63 +326,45 @@ impl Inner {
             .clone()
             .unwrap_or_else(|| self.state.logs())
             .join(format!("{}.log", file_name(&plan.key)));
-        let spawn_error = |source| StartError::Spawn {
-            daemon: plan.key.clone(),
-            binary: binary.clone(),
-            source,
-        };
-        let (log, offset) = log_file::open_for_start(&log_path, plan.log_max_size, plan.log_keep)
-            .map_err(|e| fail(spawn_error(e)))?;
         let probe_error = |source| StartError::Probe {
             daemon: plan.key.clone(),
             source,
         };
-        let listener = match plan.readiness.as_ref().map(|r| &r.probe) {
+        let notify = match plan.readiness.as_ref().map(|r| &r.probe) {
             Some(crate::plan::ProbePlan::Notify) => {
-                Listener::Notify(NotifySocket::bind().map_err(|e| fail(probe_error(e)))?)
+                Some(NotifySocket::bind().map_err(|e| fail(probe_error(e)))?)
             }
-            Some(crate::plan::ProbePlan::Log { pattern }) => {
-                let regex = regex_lite::Regex::new(pattern).map_err(|e| {
-                    fail(probe_error(std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        e,
-                    )))
-                })?;
-                Listener::Log(
-                    LogWatch::new(&log_path, offset).map_err(|e| fail(probe_error(e)))?,
-                    regex,
-                )
-            }
-            _ => Listener::None,
-        };
-        let notify_env = match &listener {
-            Listener::Notify(socket) => Some(socket.env_value().to_owned()),
             _ => None,
         };
+        let notify_env = notify.as_ref().map(|socket| socket.env_value().to_owned());
 
         let started = Instant::now();
-        let spawned = spawn::spawn(&plan, &binary, log, notify_env.as_deref())
-            .map_err(|e| fail(spawn_error(e)))?;
+        let (spawned, offset) = self
+            .start_process(&plan, &binary, &log_path, notify_env.as_deref())
+            .map_err(fail)?;
         let pid = spawned.pid;
-        let record = Record {
-            key: plan.key.clone(),
-            name: plan.name.clone(),
-            pid,
-            start_time: spawned.start_time,
-            pgid: pid,
-            started_at_ms: SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
-            log: log_path.clone(),
-            spec_file: plan.spec_file.clone(),
-            probe: plan.readiness.as_ref().map(|r| r.probe.describe()),
-            depends_on: plan
-                .dependencies
-                .iter()
-                .map(|(d, _)| d.key.clone())
-                .collect(),
-            stop: plan.stop.iter().map(|s| s.to_record_line()).collect(),
+        let listener = match (notify, plan.readiness.as_ref().map(|r| &r.probe)) {
+            (Some(socket), _) => Listener::Notify(socket),
+            (None, Some(crate::plan::ProbePlan::Log { pattern })) => {
+                // Lines from `offset` on count, so a line written before the watch is not missed.
+                let watch = regex_lite::Regex::new(pattern)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+                    .and_then(|regex| Ok(Listener::Log(LogWatch::new(&log_path, offset)?, regex)));
+                match watch {
+                    Ok(listener) => listener,
+                    Err(e) => {
+                        let target = stop::Target {
+                            pid,
+                            pgid: pid,
+                            exit: exit::watch(spawned.pidfd, true),
+                        };
+                        stop::signal_group(&target, nix::sys::signal::Signal::SIGKILL);
+                        let _ = record::remove(&self.state.record(&plan.key));
+                        return Err(fail(probe_error(e)));
+                    }
+                }
+            }
+            _ => Listener::None,
         };
         let exit = exit::watch(spawned.pidfd, true);
         let live = Live {
@@ -331,19 +376,6 @@ impl Inner {
             since: started,
             plan: plan.clone(),
         };
-        if let Err(source) = record::write(&self.state.record(&plan.key), &record) {
-            // Without a record nobody could find it again: take it down at once.
-            let target = stop::Target {
-                pid,
-                pgid: pid,
-                exit: exit.clone(),
-            };
-            stop::signal_group(&target, nix::sys::signal::Signal::SIGKILL);
-            return Err(fail(StartError::Record {
-                daemon: plan.key.clone(),
-                source,
-            }));
-        }
         daemon.set_live(Some(live.clone()));
         daemon.machine.apply(Event::Spawned { pid })?;
 

@@ -1,6 +1,8 @@
 //! The per-daemon lock that makes `ensure_running` idempotent: an in-process async mutex (so
-//! tasks queue without threads) and an `flock` on a file in the state directory (so processes
-//! queue too).
+//! tasks queue without threads) and an open-file-description byte-range lock (`F_OFD_SETLKW`)
+//! on one shared file in the state directory (so processes queue too). Each daemon key locks
+//! one byte, at an offset given by a stable 63-bit hash of the key: no file per daemon to
+//! create (file creation is the costliest step of a start on some file systems).
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -9,76 +11,129 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, fcntl};
 use tokio::sync::OwnedMutexGuard;
 
 /// The lock of one daemon could not be taken.
 ///
 /// ```
-/// let err = lifecycle_core::LockError { path: "/state/locks/q.lock".into(), source: std::io::Error::other("x") };
-/// assert!(err.to_string().contains("q.lock"));
+/// let err = lifecycle_core::LockError { path: "/state/lock".into(), key: "queen".into(), source: std::io::Error::other("x") };
+/// assert!(err.to_string().contains("`queen`"));
 /// ```
 #[derive(Debug, thiserror::Error)]
-#[error("cannot lock {}: {source}", path.display())]
+#[error("cannot take the lock of `{key}` in {}: {source}", path.display())]
 pub struct LockError {
     /// The lock file.
     pub path: PathBuf,
+    /// The daemon key.
+    pub key: String,
     /// Why.
     pub source: io::Error,
 }
 
 /// The lock table of one manager.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Locks {
-    in_process: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    path: PathBuf,
+    file: Arc<File>,
+    in_process: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A held daemon lock; dropping it releases both levels.
 #[derive(Debug)]
 pub(crate) struct DaemonLock {
-    // Field order: the flock is released before the in-process mutex.
-    _file: Flock<File>,
+    file: Arc<File>,
+    offset: i64,
     _task: OwnedMutexGuard<()>,
 }
 
+/// FNV-1a, 64 bits: stable across processes and versions (unlike std's hasher), cut to 63
+/// bits so that it is a valid file offset.
+fn offset_of(key: &str) -> i64 {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    (hash >> 1) as i64
+}
+
+fn range(kind: libc::c_int, offset: i64) -> libc::flock {
+    libc::flock {
+        l_type: kind as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: offset,
+        l_len: 1,
+        l_pid: 0,
+    }
+}
+
 impl Locks {
-    /// Takes the lock at `path`, waiting for other tasks and other processes that hold it.
-    pub(crate) async fn acquire(&self, path: &Path) -> Result<DaemonLock, LockError> {
-        let mutex = {
-            let mut table = self
-                .in_process
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            table.entry(path.to_path_buf()).or_default().clone()
-        };
-        let task = mutex.lock_owned().await;
-        let err = |source| LockError {
-            path: path.to_path_buf(),
-            source,
-        };
+    /// Opens (creating, mode 0600) the shared lock file at `path`.
+    pub(crate) fn open(path: &Path) -> io::Result<Locks> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .open(path)
-            .map_err(err)?;
-        // Uncontended: no thread hop. Held by another process: wait on a blocking thread.
-        let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(locked) => locked,
-            Err((file, nix::errno::Errno::EWOULDBLOCK)) => tokio::task::spawn_blocking(move || {
-                Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))
-            })
-            .await
-            .map_err(|e| err(io::Error::other(e)))?
-            .map_err(err)?,
-            Err((_, e)) => return Err(err(e.into())),
+            .open(path)?;
+        Ok(Locks {
+            path: path.to_path_buf(),
+            file: Arc::new(file),
+            in_process: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Takes the lock of `key`, waiting for other tasks and other processes that hold it.
+    pub(crate) async fn acquire(&self, key: &str) -> Result<DaemonLock, LockError> {
+        let mutex = {
+            let mut table = self
+                .in_process
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            table.entry(key.to_owned()).or_default().clone()
         };
+        let task = mutex.lock_owned().await;
+        let err = |source| LockError {
+            path: self.path.clone(),
+            key: key.to_owned(),
+            source,
+        };
+        let offset = offset_of(key);
+        let lock = range(libc::F_WRLCK, offset);
+        // Uncontended: no thread hop. Held by another process: wait on a blocking thread.
+        match fcntl(&*self.file, FcntlArg::F_OFD_SETLK(&lock)) {
+            Ok(_) => {}
+            Err(Errno::EAGAIN | Errno::EACCES) => {
+                let file = self.file.clone();
+                tokio::task::spawn_blocking(move || {
+                    let lock = range(libc::F_WRLCK, offset);
+                    loop {
+                        match fcntl(&*file, FcntlArg::F_OFD_SETLKW(&lock)) {
+                            Err(Errno::EINTR) => continue,
+                            other => return other.map(drop).map_err(io::Error::from),
+                        }
+                    }
+                })
+                .await
+                .map_err(|e| err(io::Error::other(e)))?
+                .map_err(err)?;
+            }
+            Err(e) => return Err(err(e.into())),
+        }
         Ok(DaemonLock {
-            _file: file,
+            file: self.file.clone(),
+            offset,
             _task: task,
         })
+    }
+}
+
+impl Drop for DaemonLock {
+    fn drop(&mut self) {
+        // Released before the in-process mutex (a field, dropped after this body).
+        let unlock = range(libc::F_UNLCK, self.offset);
+        let _ = fcntl(&*self.file, FcntlArg::F_OFD_SETLK(&unlock));
     }
 }
 
@@ -88,17 +143,23 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn offsets_are_stable_and_valid() {
+        assert_eq!(offset_of("queen-rbee"), offset_of("queen-rbee"));
+        assert_ne!(offset_of("vllm@8080"), offset_of("vllm@8081"));
+        assert!(offset_of("x") >= 0);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_holder_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("d.lock");
-        let locks = Arc::new(Locks::default());
+        let locks = Arc::new(Locks::open(&dir.path().join("lock")).unwrap());
         let inside = Arc::new(AtomicUsize::new(0));
         let tasks: Vec<_> = (0..20)
             .map(|_| {
-                let (locks, inside, path) = (locks.clone(), inside.clone(), path.clone());
+                let (locks, inside) = (locks.clone(), inside.clone());
                 tokio::spawn(async move {
-                    let _lock = locks.acquire(&path).await.unwrap();
+                    let _lock = locks.acquire("d").await.unwrap();
                     assert_eq!(
                         inside.fetch_add(1, Ordering::SeqCst),
                         0,
@@ -115,13 +176,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn another_open_file_waits_for_the_flock() {
+    async fn another_open_file_waits_and_other_keys_do_not() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("d.lock");
-        // Two lock tables stand for two processes: flock locks are per open file.
-        let (a, b) = (Locks::default(), Locks::default());
-        let held = a.acquire(&path).await.unwrap();
-        let waiter = tokio::spawn(async move { b.acquire(&path).await.map(|_| ()) });
+        let path = dir.path().join("lock");
+        // Two lock tables stand for two processes: OFD locks belong to the open file.
+        let (a, b) = (
+            Locks::open(&path).unwrap(),
+            Arc::new(Locks::open(&path).unwrap()),
+        );
+        let held = a.acquire("d").await.unwrap();
+        b.acquire("other").await.unwrap();
+        let waiter = {
+            let b = b.clone();
+            tokio::spawn(async move { b.acquire("d").await.map(drop) })
+        };
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
         drop(held);

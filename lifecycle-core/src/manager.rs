@@ -75,6 +75,10 @@ impl ManagerBuilder {
     pub fn build(self) -> Result<DaemonManager, ManagerError> {
         let root = self.state_dir.unwrap_or_else(default_root);
         let state = StateDir::open(&root)?;
+        let locks = Locks::open(&state.lock_file()).map_err(|source| StateDirError {
+            path: state.lock_file(),
+            source,
+        })?;
         // Probes go to loopback or the daemon's own host: no proxy from the environment.
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -84,7 +88,7 @@ impl ManagerBuilder {
         Ok(DaemonManager {
             inner: Arc::new(Inner {
                 state,
-                locks: Locks::default(),
+                locks,
                 client,
                 bus,
                 daemons: Mutex::new(HashMap::new()),

@@ -19,17 +19,15 @@ pub(crate) async fn attempt(
     }
 }
 
-/// Whether anything answers where the probe points (any HTTP answer, or a TCP connect): used
-/// to tell that a port is held before spawning.
-pub(crate) async fn answers(
-    client: &reqwest::Client,
-    probe: &ProbePlan,
-    timeout: Duration,
-) -> bool {
+/// Whether something already listens where the probe points (a TCP connect to the URL's or
+/// the address's host and port succeeds): checked before spawning, when nothing of ours runs
+/// there. A refused connect costs microseconds, unlike an HTTP request.
+pub(crate) async fn port_in_use(probe: &ProbePlan, timeout: Duration) -> bool {
     match probe {
-        ProbePlan::Http { url } => tokio::time::timeout(timeout, client.get(url).send())
-            .await
-            .is_ok_and(|r| r.is_ok()),
+        ProbePlan::Http { url } => match lifecycle_spec::parse_http_url(url) {
+            Ok(parsed) => tcp(parsed.host, parsed.port, timeout).await.is_ok(),
+            Err(_) => false,
+        },
         ProbePlan::Tcp { host, port } => tcp(host, *port, timeout).await.is_ok(),
         ProbePlan::Notify | ProbePlan::Log { .. } => false,
     }

@@ -221,22 +221,6 @@ pub(crate) fn read(path: &Path) -> Result<Option<Record>, RecordError> {
     }
 }
 
-/// Every readable record in `dir`.
-pub(crate) fn read_all(dir: &Path) -> Vec<Record> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.ends_with(".record"))
-        })
-        .filter_map(|e| read(&e.path()).ok().flatten())
-        .collect()
-}
-
 /// Writes `record` to `path` atomically: temporary file (0600) in the same directory, fsync,
 /// rename over `path`, fsync of the directory.
 pub(crate) fn write(path: &Path, record: &Record) -> Result<(), RecordError> {

@@ -18,13 +18,21 @@ type StopFuture<'a> = Pin<Box<dyn Future<Output = Result<Stopped, StopError>> + 
 
 impl Inner {
     /// The keys of the running daemons that depend on `key`: from this process's plans and from
-    /// the records of every process.
+    /// the markers every process leaves (a marker whose daemon has no record is removed).
     fn dependents_of(&self, key: &str) -> Vec<String> {
-        let mut keys: Vec<String> = record::read_all(&self.state.records())
-            .into_iter()
-            .filter(|r| r.depends_on.iter().any(|d| d == key))
-            .map(|r| r.key)
-            .collect();
+        let mut keys = Vec::new();
+        if let Ok(markers) = std::fs::read_dir(self.state.dependents(key)) {
+            for marker in markers.filter_map(|m| m.ok()) {
+                let Ok(dependent) = std::fs::read_to_string(marker.path()) else {
+                    continue;
+                };
+                if self.state.record(&dependent).exists() {
+                    keys.push(dependent);
+                } else {
+                    let _ = std::fs::remove_file(marker.path());
+                }
+            }
+        }
         for daemon in self.all_daemons() {
             if let Some(live) = daemon.running()
                 && live.plan.dependencies.iter().any(|(d, _)| d.key == key)
@@ -65,7 +73,7 @@ impl Inner {
         steps: Option<Vec<StopPlan>>,
     ) -> Result<Stopped, StopError> {
         let daemon = self.daemon(key);
-        let _lock = self.locks.acquire(&self.state.lock(key)).await?;
+        let _lock = self.locks.acquire(key).await?;
         let record_path = self.state.record(key);
         let record_error = |source| StopError::Record {
             daemon: key.to_owned(),

@@ -20,8 +20,10 @@ pub struct StateDirError {
     pub source: io::Error,
 }
 
-/// The layout of a state directory (mode 0700): `daemons/<key>.record`, `locks/<key>.lock`,
-/// `logs/<key>.log`.
+/// The layout of a state directory (mode 0700): `daemons/<key>.record`, `lock` (one byte-range
+/// lock per daemon key), `logs/<key>.log`, and `dependents/<key>/<dependent key>`: one empty-named marker per daemon
+/// started with a dependency on `<key>`, so that a stop finds the dependents without reading
+/// every record.
 #[derive(Clone, Debug)]
 pub(crate) struct StateDir {
     root: PathBuf,
@@ -66,12 +68,7 @@ impl StateDir {
         };
         let mut builder = DirBuilder::new();
         builder.recursive(true).mode(0o700);
-        for dir in [
-            root.to_path_buf(),
-            root.join("daemons"),
-            root.join("locks"),
-            root.join("logs"),
-        ] {
+        for dir in [root.to_path_buf(), root.join("daemons"), root.join("logs")] {
             builder.create(&dir).map_err(|e| err(&dir, e))?;
             nix::unistd::access(
                 &dir,
@@ -99,14 +96,18 @@ impl StateDir {
         self.records().join(format!("{}.record", file_name(key)))
     }
 
-    pub(crate) fn lock(&self, key: &str) -> PathBuf {
-        self.root
-            .join("locks")
-            .join(format!("{}.lock", file_name(key)))
+    /// The shared lock file.
+    pub(crate) fn lock_file(&self) -> PathBuf {
+        self.root.join("lock")
     }
 
     pub(crate) fn logs(&self) -> PathBuf {
         self.root.join("logs")
+    }
+
+    /// The directory of markers of the daemons that depend on `key`.
+    pub(crate) fn dependents(&self, key: &str) -> PathBuf {
+        self.root.join("dependents").join(file_name(key))
     }
 }
 

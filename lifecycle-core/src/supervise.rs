@@ -42,7 +42,7 @@ async fn watch(weak: Weak<Inner>, daemon: Arc<Daemon>, live: Live, restarts: u32
         return;
     }
     let Some(inner) = weak.upgrade() else { return };
-    let Ok(lock) = inner.locks.acquire(&inner.state.lock(&daemon.key)).await else {
+    let Ok(lock) = inner.locks.acquire(&daemon.key).await else {
         return;
     };
     // A stop, or a newer start, owns the daemon now.
@@ -86,7 +86,7 @@ async fn watch(weak: Weak<Inner>, daemon: Arc<Daemon>, live: Live, restarts: u32
     drop(inner);
     tokio::time::sleep(plan.restart.backoff.delay(attempt - 1)).await;
     let Some(inner) = weak.upgrade() else { return };
-    let Ok(_lock) = inner.locks.acquire(&inner.state.lock(&daemon.key)).await else {
+    let Ok(_lock) = inner.locks.acquire(&daemon.key).await else {
         return;
     };
     if daemon.machine.state() != (State::Backoff { attempt })

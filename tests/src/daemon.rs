@@ -29,6 +29,7 @@
 //! | `--hang-health` | read `/health` requests but never answer them |
 //! | `--health-500` | `/health` always answers 500 |
 //! | `--pid-file PATH` | write the daemon's pid to `PATH` at start |
+//! | `--ready-time-file PATH` | when ready, write to `PATH` the `CLOCK_MONOTONIC` time (ns) taken just before signalling readiness (for latency benchmarks; the file appears just after) |
 //!
 //! `TEST_DAEMON_FLAGS`, if set, holds more flags, separated by whitespace, appended to the
 //! command line: a spec's `env:` can pick behaviours that way.
@@ -203,6 +204,8 @@ struct Options {
     health_500: bool,
     /// `--pid-file`
     pid_file: Option<PathBuf>,
+    /// `--ready-time-file`
+    ready_time_file: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -220,6 +223,7 @@ impl Default for Options {
             exit_code: 1,
             ignore_sigterm: false,
             exit_after_sigterm: None,
+            ready_time_file: None,
             fork_grandchild: false,
             grandchild_pid_file: None,
             hang_health: false,
@@ -257,6 +261,7 @@ impl Options {
                 "--notify" => options.set_notify(NotifySender::Daemon)?,
                 "--notify-from-child" => options.set_notify(NotifySender::ForkedChild)?,
                 "--ready-line" => options.ready_line = Some(value()?.to_owned()),
+                "--ready-time-file" => options.ready_time_file = Some(PathBuf::from(value()?)),
                 "--print-lines" => options.print_lines = parse_value(flag, value()?)?,
                 "--log-bytes" => options.log_bytes = parse_value(flag, value()?)?,
                 "--crash-at-start" => {
@@ -415,6 +420,12 @@ fn become_ready(
     {
         start_http_server(port, http)?;
     }
+    // Stamped right before the readiness signals; written after them, so that writing it
+    // delays none of them (a reader waits for the file to appear).
+    let ready_at = options
+        .ready_time_file
+        .as_ref()
+        .map(|_| nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC));
     http.ready.store(true, Ordering::Release);
     if let Some(target) = notify_target
         && let Err(message) = target.send_ready()
@@ -425,6 +436,11 @@ fn become_ready(
     }
     if let Some(line) = &options.ready_line {
         print_line(line)?;
+    }
+    if let (Some(path), Some(at)) = (&options.ready_time_file, ready_at) {
+        let at = at.map_err(|error| format!("cannot read CLOCK_MONOTONIC: {error}"))?;
+        let nanos = i128::from(at.tv_sec()) * 1_000_000_000 + i128::from(at.tv_nsec());
+        write_atomically(path, &nanos.to_string())?;
     }
     Ok(())
 }
@@ -586,12 +602,17 @@ fn send_ready_datagram(address: &SocketAddr) -> io::Result<()> {
 
 /// Writes `pid` and a newline to `path` atomically (temporary file, rename).
 fn write_pid_file(path: &Path, pid: u32) -> Result<(), String> {
+    write_atomically(path, &pid.to_string())
+}
+
+/// Writes `value` and a newline to `path` atomically (temporary file, rename).
+fn write_atomically(path: &Path, value: &str) -> Result<(), String> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(format!(".{}.tmp", process::id()));
     let temporary = PathBuf::from(temporary);
-    fs::write(&temporary, format!("{pid}\n"))
+    fs::write(&temporary, format!("{value}\n"))
         .and_then(|()| fs::rename(&temporary, path))
-        .map_err(|error| format!("cannot write pid file {}: {error}", path.display()))
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))
 }
 
 /// Prints `line 1` … `line count` on stderr.

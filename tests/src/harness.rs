@@ -3,15 +3,37 @@
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use lifecycle_core::DaemonManager;
 
-/// A TCP port free on 127.0.0.1 right now (bound to port 0, then released).
+/// A TCP port free on 127.0.0.1 right now, below the kernel's ephemeral range (so that no
+/// outgoing connection, such as a probe's, can take it before its daemon binds it), distinct
+/// from every other port this process got here.
 pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let low = 10_000u32;
+    let span = ephemeral_start.saturating_sub(low).max(1);
+    // Processes start at different places: parallel test binaries rarely meet.
+    let _ = NEXT.compare_exchange(
+        0,
+        std::process::id().wrapping_mul(7919) % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..span {
+        let port = low + NEXT.fetch_add(1, Ordering::SeqCst) % span;
+        if let Ok(port) = u16::try_from(port)
+            && TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
+        {
+            return port;
+        }
+    }
+    0
 }
 
 /// A manager whose state directory is `dir`, killing what it started when dropped.

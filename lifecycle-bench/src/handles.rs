@@ -1,0 +1,49 @@
+//! The benchmark's handles over `lifecycle-bench/specs/`; `binary` is this program, which runs
+//! the test daemon when its first argument is `--test-daemon`.
+
+use lifecycle_core::Lifecycle;
+
+/// HTTP-probed daemon with the library's default backoff.
+#[derive(Lifecycle)]
+#[lifecycle(spec = "specs/http.yaml")]
+pub(crate) struct Http {
+    pub(crate) binary: String,
+    pub(crate) id: String,
+    pub(crate) port: u16,
+    pub(crate) ready_after: u64,
+    pub(crate) ready_file: String,
+    pub(crate) exit_after_sigterm: u64,
+    pub(crate) log_dir: String,
+}
+
+/// HTTP-probed daemon with a fine backoff, ready at once.
+#[derive(Lifecycle)]
+#[lifecycle(spec = "specs/fast.yaml")]
+pub(crate) struct Fast {
+    pub(crate) binary: String,
+    pub(crate) id: String,
+    pub(crate) port: u16,
+    pub(crate) log_dir: String,
+}
+
+/// sd_notify daemon.
+#[derive(Lifecycle)]
+#[lifecycle(spec = "specs/notify.yaml")]
+pub(crate) struct Notify {
+    pub(crate) binary: String,
+    pub(crate) id: String,
+    pub(crate) ready_after: u64,
+    pub(crate) ready_file: String,
+    pub(crate) log_dir: String,
+}
+
+/// SIGTERM-ignoring daemon with a SIGTERM-ignoring grandchild.
+#[derive(Lifecycle)]
+#[lifecycle(spec = "specs/stubborn.yaml")]
+pub(crate) struct Stubborn {
+    pub(crate) binary: String,
+    pub(crate) id: String,
+    pub(crate) port: u16,
+    pub(crate) grandchild_file: String,
+    pub(crate) log_dir: String,
+}
