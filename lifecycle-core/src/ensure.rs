@@ -102,6 +102,7 @@ impl Inner {
     ) -> Result<Running, StartError> {
         let daemon = self.daemon(&plan.key);
         let _lock = self.locks.acquire(&plan.key).await?;
+        daemon.settle_exit();
 
         if let Some(live) = daemon.running()
             && daemon.machine.state() == State::Ready

@@ -63,7 +63,7 @@ impl ManagerBuilder {
         self
     }
 
-    /// Kill (SIGKILL, whole process group) every daemon this manager started when it is dropped.
+    /// Kill (SIGKILL, whole process group) every daemon this manager spawned when it is dropped.
     /// Off by default: daemons outlive their manager. For tests and embedded use.
     #[must_use]
     pub fn stop_on_drop(mut self, stop: bool) -> ManagerBuilder {
@@ -144,6 +144,27 @@ impl Daemon {
     /// The live process, if it has not exited.
     pub(crate) fn running(&self) -> Option<Live> {
         self.live().filter(|l| l.exit.borrow().is_none())
+    }
+
+    /// Records an exit that happened while another holder had the lock (before the watcher
+    /// could): the state machine learns it (no restart: the lock holder decides what comes
+    /// next), and the watcher, finding the process no longer current, stands down.
+    pub(crate) fn settle_exit(&self) {
+        let Some(live) = self.live() else { return };
+        let Some(exit) = live.exit.borrow().clone() else {
+            return;
+        };
+        self.set_live(None);
+        if matches!(
+            self.machine.state(),
+            crate::State::Starting | crate::State::Ready
+        ) {
+            let _ = self.machine.apply(crate::Event::Exited {
+                status: exit.to_string(),
+                success: exit.success(),
+                restart: crate::Restart::No,
+            });
+        }
     }
 }
 

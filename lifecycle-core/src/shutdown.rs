@@ -74,6 +74,7 @@ impl Inner {
     ) -> Result<Stopped, StopError> {
         let daemon = self.daemon(key);
         let _lock = self.locks.acquire(key).await?;
+        daemon.settle_exit();
         let record_path = self.state.record(key);
         let record_error = |source| StopError::Record {
             daemon: key.to_owned(),

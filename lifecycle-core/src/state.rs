@@ -194,7 +194,8 @@ pub fn transition(from: &State, event: &Event) -> Result<State, IllegalTransitio
         ) => S::Failed {
             reason: reason.clone(),
         },
-        (S::Backoff { .. }, E::RestartDue) => S::Starting,
+        // A restart that comes now: when due, or asked for during the backoff.
+        (S::Backoff { .. }, E::RestartDue | E::Start) => S::Starting,
         (S::Backoff { .. } | S::Failed { .. }, E::Stop) => S::Stopped,
         _ => {
             return Err(IllegalTransition {

@@ -106,3 +106,40 @@ pub struct Worker {
     /// The instance: the test's name (the queen's is `<test>-queen`).
     pub test: String,
 }
+
+/// The test daemon with no probe, restarted on failure after 300ms (`specs/slow_restart.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/slow_restart.yaml")]
+pub struct SlowRestartDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// The test daemon with small rotated logs (`specs/logs.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/logs.yaml")]
+pub struct LogsDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// The test daemon restarted always, once in a row, the count reset after 100ms of running
+/// (`specs/reset.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/reset.yaml")]
+pub struct ResetDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}

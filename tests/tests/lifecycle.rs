@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use lifecycle_core::{DaemonManager, Event, StartError, State, Stopped};
 use lifecycle_tests::handles::{
-    HttpDaemon, LogDaemon, NotifyDaemon, PlainDaemon, ShortDaemon, ShutdownUrlDaemon, TcpDaemon,
-    Worker,
+    HttpDaemon, LogDaemon, LogsDaemon, NotifyDaemon, PlainDaemon, ResetDaemon, ShortDaemon,
+    ShutdownUrlDaemon, SlowRestartDaemon, TcpDaemon, Worker,
 };
 use lifecycle_tests::harness::{free_port, is_alive, manager_in};
 
@@ -539,4 +539,174 @@ async fn a_clean_exit_is_not_restarted_on_failure_policy() {
         }
     };
     assert_eq!(t.to, State::Stopped);
+}
+
+/// Waits (bounded) for a transition of `key` into a state `matches`.
+async fn until(
+    events: &mut tokio::sync::broadcast::Receiver<lifecycle_core::Transition>,
+    key: &str,
+    matches: impl Fn(&State) -> bool,
+) -> State {
+    loop {
+        let t = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("no such transition within 10s")
+            .unwrap();
+        if t.daemon == key && matches(&t.to) {
+            return t.to;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_the_backoff_cancels_the_restart() {
+    let s = setup();
+    let daemon = SlowRestartDaemon {
+        binary: BINARY.into(),
+        test: "stop-in-backoff".into(),
+        flags: "--exit-after 50".into(),
+    };
+    let mut events = s.manager.subscribe();
+    s.manager.ensure_running(&daemon).await.unwrap();
+    until(&mut events, "td-slow-restart@stop-in-backoff", |s| {
+        matches!(s, State::Backoff { .. })
+    })
+    .await;
+    assert_eq!(
+        s.manager.stop(&daemon).await.unwrap(),
+        Stopped::NotRunning {
+            key: "td-slow-restart@stop-in-backoff".into()
+        }
+    );
+    assert_eq!(
+        s.manager.status(&daemon).await.unwrap().state,
+        State::Stopped
+    );
+    // The restart was due 300ms later: well within this second, nothing is spawned.
+    let spawned = tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            if let Ok(t) = events.recv().await
+                && matches!(t.event, Event::Spawned { .. })
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(spawned.is_err(), "a restart came after the stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ensure_during_the_backoff_restarts_at_once() {
+    let s = setup();
+    let daemon = SlowRestartDaemon {
+        binary: BINARY.into(),
+        test: "ensure-in-backoff".into(),
+        flags: "--exit-after 50".into(),
+    };
+    let mut events = s.manager.subscribe();
+    let first = s.manager.ensure_running(&daemon).await.unwrap();
+    until(&mut events, "td-slow-restart@ensure-in-backoff", |s| {
+        matches!(s, State::Backoff { .. })
+    })
+    .await;
+    let again = s.manager.ensure_running(&daemon).await.unwrap();
+    assert!(again.started && again.pid != first.pid, "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stable_run_resets_the_restart_count() {
+    let s = setup();
+    // max 1 in a row; each run lasts 200ms, longer than reset_after (100ms): never gives up.
+    let daemon = ResetDaemon {
+        binary: BINARY.into(),
+        test: "reset".into(),
+        flags: "--exit-after 200".into(),
+    };
+    let mut events = s.manager.subscribe();
+    s.manager.ensure_running(&daemon).await.unwrap();
+    for _ in 0..3 {
+        let state = until(&mut events, "td-reset@reset", |s| {
+            matches!(s, State::Backoff { .. } | State::Failed { .. })
+        })
+        .await;
+        assert_eq!(state, State::Backoff { attempt: 1 });
+    }
+    s.manager.stop(&daemon).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_log_is_rotated_at_the_next_start() {
+    let s = setup();
+    let daemon = LogsDaemon {
+        binary: BINARY.into(),
+        test: "rotate".into(),
+        flags: "--log-bytes 100000 --ready-line written".into(),
+    };
+    let running = s.manager.ensure_running(&daemon).await.unwrap();
+    let log = running.log.clone();
+    s.manager.stop(&daemon).await.unwrap();
+    assert!(std::fs::metadata(&log).unwrap().len() >= 100_000);
+    s.manager.ensure_running(&daemon).await.unwrap();
+    let rotated = log.with_extension("log.1");
+    assert!(
+        std::fs::metadata(&rotated).unwrap().len() >= 100_000,
+        "the old log moved to {}",
+        rotated.display()
+    );
+    assert!(
+        std::fs::metadata(&log).unwrap().len() <= 100_016,
+        "the new log is this start's only"
+    );
+    s.manager.stop(&daemon).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemons_outlive_their_manager_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = http("outlive", "");
+    let kept = {
+        let manager = DaemonManager::builder()
+            .state_dir(dir.path())
+            .build()
+            .unwrap();
+        manager.ensure_running(&daemon).await.unwrap().pid
+    };
+    assert!(
+        is_alive(kept),
+        "the default manager leaves its daemons running"
+    );
+    let manager = manager_in(dir.path());
+    manager.stop(&daemon).await.unwrap();
+
+    let killed = {
+        let manager = DaemonManager::builder()
+            .state_dir(dir.path())
+            .stop_on_drop(true)
+            .build()
+            .unwrap();
+        manager.ensure_running(&daemon).await.unwrap().pid
+    };
+    assert!(
+        !is_alive(killed),
+        "stop_on_drop kills what the manager spawned"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_binary_name_is_found_in_the_workspace_target() {
+    let found = DaemonManager::find_in_target("test-daemon").expect("test-daemon is built");
+    assert!(
+        found.ends_with("debug/test-daemon") || found.ends_with("release/test-daemon"),
+        "{}",
+        found.display()
+    );
+    let s = setup();
+    // Not in $PATH: the spec names it, the library finds it under target/.
+    let daemon = HttpDaemon {
+        binary: "test-daemon".into(),
+        ..http("bare-name", "")
+    };
+    s.manager.ensure_running(&daemon).await.unwrap();
+    s.manager.stop(&daemon).await.unwrap();
 }

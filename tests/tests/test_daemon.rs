@@ -65,19 +65,25 @@ impl Daemon {
         Lines::new(self.child.stderr.take().expect("stderr is piped"))
     }
 
-    /// Waits until the daemon exits, at most `timeout`.
+    /// Waits until the daemon exits, at most `timeout`: the exit is awaited (a thread blocks
+    /// in `wait`), not polled.
     fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
+        let pid = self.pid();
+        let child = &mut self.child;
+        thread::scope(|scope| {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            scope.spawn(move || {
+                let _ = sender.send(child.wait());
+            });
+            match receiver.recv_timeout(timeout) {
+                Ok(status) => status.expect("wait"),
+                Err(_) => {
+                    // Unblocks the waiting thread before the scope joins it.
+                    let _ = killpg(pid, Signal::SIGKILL);
+                    panic!("daemon still running after {timeout:?}");
+                }
             }
-            assert!(
-                Instant::now() < deadline,
-                "daemon still running after {timeout:?}"
-            );
-            thread::sleep(POLL_INTERVAL);
-        }
+        })
     }
 
     /// Whether the daemon has not exited yet.
