@@ -220,6 +220,7 @@ impl Inner {
             name: plan.name.clone(),
             pid: spawned.pid,
             start_time: spawned.start_time,
+            boot_id: record::boot_id().to_owned(),
             pgid: spawned.pid,
             started_at_ms: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)

@@ -21,6 +21,7 @@ use crate::proc_stat;
 ///     name: "queen-rbee".into(),
 ///     pid: 4242,
 ///     start_time: 98765,
+///     boot_id: "0e6a3c1e-8c1f-4f5e-9e43-6f1e2b7d1a11".into(),
 ///     pgid: 4242,
 ///     started_at_ms: 1_795_000_000_000,
 ///     log: "/var/log/queen.log".into(),
@@ -39,8 +40,12 @@ pub struct Record {
     pub name: String,
     /// The daemon's PID (the leader of its process group).
     pub pid: u32,
-    /// The process's start time (`/proc/<pid>/stat` field 22): with the PID, its identity.
+    /// The process's start time (`/proc/<pid>/stat` field 22): with the PID and the boot, its
+    /// identity.
     pub start_time: u64,
+    /// The boot it was started in (`/proc/sys/kernel/random/boot_id`): a record from an earlier
+    /// boot names no running process, whatever its PID and start time.
+    pub boot_id: String,
     /// The daemon's process group (its own: equal to `pid`).
     pub pgid: u32,
     /// When it was spawned, in milliseconds since the Unix epoch.
@@ -77,6 +82,14 @@ pub enum RecordError {
     /// The file is not a record this library wrote.
     #[error("record is malformed: {0}")]
     Malformed(String),
+    /// A record of another version of this library: it is left alone.
+    #[error("record {} has version {version}, which this version of lifecycle does not read; it is left alone", path.display())]
+    UnknownVersion {
+        /// The record file.
+        path: PathBuf,
+        /// The version it says.
+        version: String,
+    },
 }
 
 /// Whether the process a record names is still that process.
@@ -97,11 +110,12 @@ impl Record {
     /// The record as `key=value` lines.
     pub fn to_text(&self) -> String {
         let mut out = format!(
-            "version=1\nkey={}\nname={}\npid={}\nstart_time={}\npgid={}\nstarted_at_ms={}\nlog={}\nspec_file={}\n",
+            "version=1\nkey={}\nname={}\npid={}\nstart_time={}\nboot_id={}\npgid={}\nstarted_at_ms={}\nlog={}\nspec_file={}\n",
             self.key,
             self.name,
             self.pid,
             self.start_time,
+            self.boot_id,
             self.pgid,
             self.started_at_ms,
             self.log.display(),
@@ -141,8 +155,12 @@ impl Record {
                 .parse::<u64>()
                 .map_err(|_| bad(format!("`{k}` is not a number")))
         };
-        if one("version")? != "1" {
-            return Err(bad("unknown version".into()));
+        let version = one("version")?;
+        if version != "1" {
+            return Err(RecordError::UnknownVersion {
+                path: PathBuf::new(),
+                version: version.to_owned(),
+            });
         }
         for (k, _) in &fields {
             let known = [
@@ -151,6 +169,7 @@ impl Record {
                 "name",
                 "pid",
                 "start_time",
+                "boot_id",
                 "pgid",
                 "started_at_ms",
                 "log",
@@ -174,6 +193,7 @@ impl Record {
             name: one("name")?.to_owned(),
             pid,
             start_time: number("start_time")?,
+            boot_id: one("boot_id")?.to_owned(),
             pgid,
             started_at_ms: number("started_at_ms")?,
             log: PathBuf::from(one("log")?),
@@ -192,9 +212,12 @@ impl Record {
         })
     }
 
-    /// Checks the recorded process: a pidfd is opened first, then the start time compared, so
-    /// a match proves the pidfd names the recorded process.
+    /// Checks the recorded process: same boot, then a pidfd is opened, then the start time
+    /// compared, so a match proves the pidfd names the recorded process.
     pub(crate) fn liveness(&self) -> Liveness {
+        if self.boot_id != boot_id() {
+            return Liveness::Gone;
+        }
         let Ok(pidfd) = PidFd::open(self.pid) else {
             return Liveness::Gone;
         };
@@ -209,10 +232,32 @@ impl Record {
     }
 }
 
-/// Reads the record at `path`; `None` if there is none.
+/// This boot's identifier (empty if the kernel does not say).
+pub(crate) fn boot_id() -> &'static str {
+    static BOOT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BOOT_ID.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// Reads the record at `path`; `None` if there is none. A malformed record (torn by a crash
+/// of the machine, or written by hand) names nothing: it reads as none, with a warning, and is
+/// replaced by the next start. A record of another version is an error: it may name a daemon.
 pub(crate) fn read(path: &Path) -> Result<Option<Record>, RecordError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => Record::parse(&text).map(Some),
+        Ok(text) => match Record::parse(&text) {
+            Ok(record) => Ok(Some(record)),
+            Err(RecordError::UnknownVersion { version, .. }) => Err(RecordError::UnknownVersion {
+                path: path.to_path_buf(),
+                version,
+            }),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), %err, "malformed record ignored");
+                Ok(None)
+            }
+        },
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(RecordError::Io {
             path: path.to_path_buf(),
@@ -222,7 +267,9 @@ pub(crate) fn read(path: &Path) -> Result<Option<Record>, RecordError> {
 }
 
 /// Writes `record` to `path` atomically: temporary file (0600) in the same directory, fsync,
-/// rename over `path`, fsync of the directory.
+/// rename over `path`. Readers see the old record or the new one, never a part. The directory
+/// is not fsynced: that would only make the rename survive a power loss, after which the record
+/// is stale anyway (another boot); it costs a disk flush per start.
 pub(crate) fn write(path: &Path, record: &Record) -> Result<(), RecordError> {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let err = |source| RecordError::Io {
@@ -247,8 +294,7 @@ pub(crate) fn write(path: &Path, record: &Record) -> Result<(), RecordError> {
             .open(&temp)?;
         file.write_all(record.to_text().as_bytes())?;
         file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        std::fs::File::open(dir)?.sync_all()
+        std::fs::rename(&temp, path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -279,6 +325,7 @@ mod tests {
             name: "d".into(),
             pid,
             start_time,
+            boot_id: boot_id().to_owned(),
             pgid: pid,
             started_at_ms: 1,
             log: "/tmp/d.log".into(),
@@ -311,7 +358,22 @@ mod tests {
         assert!(Record::parse(&text.replace("pid=1\n", "pid=-1\n")).is_err());
         assert!(Record::parse(&text.replace("pid=1\n", "pid=0\n")).is_err());
         assert!(Record::parse(&format!("{text}extra=1\n")).is_err());
-        assert!(Record::parse(&text.replace("version=1", "version=2")).is_err());
+        assert!(matches!(
+            Record::parse(&text.replace("version=1", "version=2")),
+            Err(RecordError::UnknownVersion { .. })
+        ));
+    }
+
+    #[test]
+    fn a_torn_record_reads_as_none_and_another_version_as_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.record");
+        std::fs::write(&path, "version=1\nkey=d\npid=12").unwrap();
+        assert_eq!(read(&path).unwrap(), None);
+        std::fs::write(&path, "version=7\n").unwrap();
+        assert!(
+            matches!(read(&path), Err(RecordError::UnknownVersion { version, .. }) if version == "7")
+        );
     }
 
     #[tokio::test]
@@ -323,5 +385,10 @@ mod tests {
         assert!(matches!(reused.liveness(), Liveness::Reused { found } if found == me.start_time));
         let gone = sample(i32::MAX as u32, 1);
         assert!(matches!(gone.liveness(), Liveness::Gone));
+        let earlier_boot = Record {
+            boot_id: "an earlier boot".into(),
+            ..alive
+        };
+        assert!(matches!(earlier_boot.liveness(), Liveness::Gone));
     }
 }

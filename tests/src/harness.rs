@@ -88,14 +88,41 @@ pub fn zombie_children() -> Vec<u32> {
         .collect()
 }
 
-/// Kills a test daemon's whole process group when dropped: a failing test leaves nothing behind.
+/// The start time of `pid` (`/proc/<pid>/stat` field 22), which tells a PID's process from a
+/// later one that reuses the number.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
+/// Kills a test daemon's whole process group when dropped, if that process is still the one
+/// it was (same start time): a failing test leaves nothing behind, and a reused PID is safe.
 #[derive(Debug)]
-pub struct KillOnDrop(pub u32);
+pub struct KillOnDrop {
+    pid: u32,
+    start_time: Option<u64>,
+}
+
+impl KillOnDrop {
+    /// Watches `pid` from now.
+    pub fn new(pid: u32) -> KillOnDrop {
+        KillOnDrop {
+            pid,
+            start_time: start_time(pid),
+        }
+    }
+}
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        if let Ok(pgid) = i32::try_from(self.0)
-            && is_alive(self.0)
+        if let Ok(pgid) = i32::try_from(self.pid)
+            && self.start_time.is_some()
+            && start_time(self.pid) == self.start_time
+            && is_alive(self.pid)
         {
             let _ = nix::sys::signal::killpg(
                 nix::unistd::Pid::from_raw(pgid),

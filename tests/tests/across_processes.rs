@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use lifecycle_core::{Record, StartError, Stopped};
 use lifecycle_tests::handles::HttpDaemon;
-use lifecycle_tests::harness::{free_port, is_alive, manager_in};
+use lifecycle_tests::harness::{KillOnDrop, free_port, is_alive, manager_in};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
 const CLIENT: &str = env!("CARGO_BIN_EXE_ensure-client");
@@ -56,6 +56,11 @@ async fn fifty_ensures_from_ten_processes_spawn_one_daemon() {
             }
         }
     }
+    let _guards: Vec<KillOnDrop> = spawned
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .map(KillOnDrop::new)
+        .collect();
     assert_eq!(spawned.len(), 1, "spawned: {spawned:?}");
     assert_eq!(ready.len(), 50);
     assert!(ready.iter().all(|pid| *pid == spawned[0]), "{ready:?}");
@@ -90,6 +95,7 @@ async fn a_new_manager_adopts_a_daemon_whose_manager_was_killed_mid_start() {
         flags: "--ready-after 1000".into(),
     };
     let pid = kill_manager_mid_start(dir.path(), &daemon);
+    let _guard = KillOnDrop::new(pid);
     let manager = manager_in(dir.path());
     // Still starting: the new manager waits for its readiness, then adopts it.
     let running = manager.ensure_running(&daemon).await.unwrap();
@@ -112,6 +118,7 @@ async fn a_new_manager_stops_a_daemon_whose_manager_was_killed() {
         flags: "--ready-after 1000".into(),
     };
     let pid = kill_manager_mid_start(dir.path(), &daemon);
+    let _guard = KillOnDrop::new(pid);
     let manager = manager_in(dir.path());
     // By key, from the record alone: this process never saw the daemon.
     let stopped = manager.stop_by_key("td-http@orphan").await.unwrap();
@@ -140,6 +147,10 @@ async fn a_record_naming_an_unrelated_process_is_never_signalled() {
         name: "td-http".into(),
         pid: unrelated.id(),
         start_time: 1,
+        boot_id: std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .unwrap()
+            .trim()
+            .to_owned(),
         pgid: unrelated.id(),
         started_at_ms: 0,
         log: dir.path().join("x.log"),
@@ -196,6 +207,7 @@ async fn start_refuses_a_running_daemon_that_ensure_adopts() {
     };
     let first = manager_in(dir.path());
     let running = first.start(&daemon).await.unwrap();
+    let _guard = KillOnDrop::new(running.pid);
     // Another manager on the same state directory: another process, as far as records go.
     let second = manager_in(dir.path());
     let err = second.start(&daemon).await.unwrap_err();

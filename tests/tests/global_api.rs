@@ -47,7 +47,7 @@ async fn handle_methods() {
         flags: "--ready-after 100".into(),
     };
     let running = daemon.ensure_running().await.unwrap();
-    let _guard = KillOnDrop(running.pid);
+    let _guard = KillOnDrop::new(running.pid);
     assert!(running.started && running.attempts > 1);
     assert!(daemon.is_healthy().await);
     let status = daemon.status().await.unwrap();
@@ -73,7 +73,7 @@ async fn spawn_poll_check_and_shut_down_by_name() {
     let pid = spawn_daemon(BINARY, args(port, "--ready-after 200"))
         .await
         .unwrap();
-    let _guard = KillOnDrop(pid);
+    let _guard = KillOnDrop::new(pid);
     assert!(!is_daemon_healthy(&url(port)).await || is_alive(pid));
     poll_until_healthy(
         &url(port),
@@ -185,7 +185,7 @@ async fn shutdown_by_name_takes_the_grandchild_too() {
         .trim()
         .parse()
         .unwrap();
-    let _guard = KillOnDrop(grandchild);
+    let _guard = KillOnDrop::new(grandchild);
     graceful_shutdown("with-grandchild", Some(Duration::from_millis(200)))
         .await
         .unwrap();
@@ -258,13 +258,13 @@ async fn polling_gives_up_on_a_hung_or_failing_health_check() {
         .args(["--port", &hung_port.to_string(), "--hang-health"])
         .spawn()
         .unwrap();
-    let _hung = KillOnDrop(hung.id());
+    let _hung = KillOnDrop::new(hung.id());
     let failing_port = free_port();
     let failing = Command::new(BINARY)
         .args(["--port", &failing_port.to_string(), "--health-500"])
         .spawn()
         .unwrap();
-    let _failing = KillOnDrop(failing.id());
+    let _failing = KillOnDrop::new(failing.id());
 
     let started = Instant::now();
     let err = poll_until_healthy(&url(hung_port), Duration::from_millis(800), None, None)
