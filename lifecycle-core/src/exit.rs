@@ -26,6 +26,10 @@ pub struct Exit {
 
 impl Exit {
     /// Whether it exited with code 0.
+    ///
+    /// ```
+    /// assert!(lifecycle_core::Exit { code: Some(0), signal: None }.success());
+    /// ```
     pub fn success(&self) -> bool {
         self.code == Some(0)
     }

@@ -57,6 +57,12 @@ pub struct ManagerBuilder {
 impl ManagerBuilder {
     /// The state directory (records, locks, default logs). Default: `$LIFECYCLE_STATE_DIR`,
     /// else `$XDG_STATE_HOME/lifecycle`, else `~/.local/state/lifecycle`.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let builder = lifecycle_core::DaemonManager::builder().state_dir(dir.path());
+    /// # let _ = builder;
+    /// ```
     #[must_use]
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> ManagerBuilder {
         self.state_dir = Some(dir.into());
@@ -65,6 +71,11 @@ impl ManagerBuilder {
 
     /// Kill (SIGKILL, whole process group) every daemon this manager spawned when it is dropped.
     /// Off by default: daemons outlive their manager. For tests and embedded use.
+    ///
+    /// ```
+    /// let builder = lifecycle_core::DaemonManager::builder().stop_on_drop(true);
+    /// # let _ = builder;
+    /// ```
     #[must_use]
     pub fn stop_on_drop(mut self, stop: bool) -> ManagerBuilder {
         self.stop_on_drop = stop;
@@ -72,6 +83,12 @@ impl ManagerBuilder {
     }
 
     /// Creates the state directory (mode 0700) and the manager.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let manager = lifecycle_core::DaemonManager::builder().state_dir(dir.path()).build().unwrap();
+    /// assert!(manager.state_dir().join("daemons").is_dir());
+    /// ```
     pub fn build(self) -> Result<DaemonManager, ManagerError> {
         let root = self.state_dir.unwrap_or_else(default_root);
         let state = StateDir::open(&root)?;
@@ -252,12 +269,24 @@ pub(crate) fn plan_of<H: Lifecycle + ?Sized>(handle: &H) -> Result<Plan, PlanErr
 
 impl DaemonManager {
     /// A builder with the defaults.
+    ///
+    /// ```
+    /// let builder = lifecycle_core::DaemonManager::builder().stop_on_drop(true);
+    /// # let _ = builder;
+    /// ```
     pub fn builder() -> ManagerBuilder {
         ManagerBuilder::default()
     }
 
     /// The process-wide manager the handles' own methods use: the one given to
     /// [`DaemonManager::set_global`], else one with the default state directory, made on first use.
+    ///
+    /// ```
+    /// # fn demo() -> Result<(), lifecycle_core::ManagerError> {
+    /// let manager = lifecycle_core::DaemonManager::global()?;
+    /// println!("state in {}", manager.state_dir().display());
+    /// # Ok(()) }
+    /// ```
     pub fn global() -> Result<&'static DaemonManager, ManagerError> {
         if let Some(manager) = GLOBAL.get() {
             return Ok(manager);
@@ -280,11 +309,26 @@ impl DaemonManager {
     }
 
     /// The state directory.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let manager = lifecycle_core::DaemonManager::builder().state_dir(dir.path()).build().unwrap();
+    /// assert_eq!(manager.state_dir(), dir.path());
+    /// ```
     pub fn state_dir(&self) -> &Path {
         self.inner.state.root()
     }
 
     /// Every transition of every daemon of this manager, from now on.
+    ///
+    /// ```
+    /// # async fn demo(manager: &lifecycle_core::DaemonManager) {
+    /// let mut events = manager.subscribe();
+    /// if let Ok(t) = events.recv().await {
+    ///     println!("{}: {} -> {}", t.daemon, t.from, t.to);
+    /// }
+    /// # }
+    /// ```
     pub fn subscribe(&self) -> broadcast::Receiver<Transition> {
         self.inner.bus.subscribe()
     }
@@ -303,6 +347,17 @@ impl DaemonManager {
     /// Makes sure the handle's daemon runs and is ready: its dependencies first; then, under
     /// the daemon's lock (held across processes), adopts a healthy daemon recorded as ours, or
     /// spawns one and waits for readiness. Any number of concurrent calls spawn it once.
+    ///
+    /// ```
+    /// # use lifecycle_core::Lifecycle;
+    /// # #[derive(Lifecycle)]
+    /// # #[lifecycle(spec = "../specs/queen.yaml")]
+    /// # struct QueenHandle { port: u16 }
+    /// # async fn demo(manager: &lifecycle_core::DaemonManager) -> Result<(), lifecycle_core::StartError> {
+    /// let running = manager.ensure_running(&QueenHandle { port: 7833 }).await?;
+    /// println!("pid {} ({})", running.pid, if running.started { "started" } else { "already running" });
+    /// # Ok(()) }
+    /// ```
     pub fn ensure_running<H: Lifecycle + ?Sized>(
         &self,
         handle: &H,
@@ -316,6 +371,19 @@ impl DaemonManager {
     }
 
     /// Starts the handle's daemon; fails with [`StartError::AlreadyRunning`] if it runs.
+    ///
+    /// ```
+    /// # use lifecycle_core::Lifecycle;
+    /// # #[derive(Lifecycle)]
+    /// # #[lifecycle(spec = "../specs/queen.yaml")]
+    /// # struct QueenHandle { port: u16 }
+    /// # async fn demo(manager: &lifecycle_core::DaemonManager) {
+    /// match manager.start(&QueenHandle { port: 7833 }).await {
+    ///     Err(lifecycle_core::StartError::AlreadyRunning { pid, .. }) => println!("already running: {pid}"),
+    ///     other => println!("{other:?}"),
+    /// }
+    /// # }
+    /// ```
     pub fn start<H: Lifecycle + ?Sized>(
         &self,
         handle: &H,
@@ -331,6 +399,18 @@ impl DaemonManager {
     /// Stops the daemons that depend on the handle's daemon (in reverse order), then the daemon:
     /// its stop chain, SIGKILL to its process group after the last grace, returning as soon as
     /// nothing of the group is left.
+    ///
+    /// ```
+    /// # use lifecycle_core::Lifecycle;
+    /// # #[derive(Lifecycle)]
+    /// # #[lifecycle(spec = "../specs/queen.yaml")]
+    /// # struct QueenHandle { port: u16 }
+    /// # async fn demo(manager: &lifecycle_core::DaemonManager) -> Result<(), lifecycle_core::StopError> {
+    /// if let lifecycle_core::Stopped::Stopped { elapsed, killed, .. } = manager.stop(&QueenHandle { port: 7833 }).await? {
+    ///     println!("gone after {elapsed:?}{}", if killed { " (SIGKILL)" } else { "" });
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn stop<H: Lifecycle + ?Sized>(
         &self,
         handle: &H,
@@ -343,6 +423,17 @@ impl DaemonManager {
     }
 
     /// The daemon's state, PID and health now.
+    ///
+    /// ```
+    /// # use lifecycle_core::Lifecycle;
+    /// # #[derive(Lifecycle)]
+    /// # #[lifecycle(spec = "../specs/queen.yaml")]
+    /// # struct QueenHandle { port: u16 }
+    /// # async fn demo(manager: &lifecycle_core::DaemonManager) -> Result<(), lifecycle_core::PlanError> {
+    /// let status = manager.status(&QueenHandle { port: 7833 }).await?;
+    /// println!("{} pid {:?} healthy {:?}", status.state, status.pid, status.healthy);
+    /// # Ok(()) }
+    /// ```
     pub fn status<H: Lifecycle + ?Sized>(
         &self,
         handle: &H,
@@ -352,6 +443,18 @@ impl DaemonManager {
     }
 
     /// Whether the daemon runs and its probe passes now.
+    ///
+    /// ```
+    /// # use lifecycle_core::Lifecycle;
+    /// # #[derive(Lifecycle)]
+    /// # #[lifecycle(spec = "../specs/queen.yaml")]
+    /// # struct QueenHandle { port: u16 }
+    /// # async fn demo(manager: &lifecycle_core::DaemonManager) {
+    /// if !manager.is_healthy(&QueenHandle { port: 7833 }).await {
+    ///     println!("the queen is down");
+    /// }
+    /// # }
+    /// ```
     pub fn is_healthy<H: Lifecycle + ?Sized>(
         &self,
         handle: &H,
@@ -367,6 +470,12 @@ impl DaemonManager {
 
     /// Stops the daemon recorded under `key` (its name, or `name@instance`), by its record:
     /// never by process name.
+    ///
+    /// ```
+    /// # async fn demo(manager: &lifecycle_core::DaemonManager) -> Result<(), lifecycle_core::StopError> {
+    /// manager.stop_by_key("vllm@8080").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn stop_by_key(&self, key: &str) -> Result<Stopped, StopError> {
         self.inner.stop_key(key, None).await
     }

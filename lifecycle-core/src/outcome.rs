@@ -69,6 +69,11 @@ pub enum Stopped {
 
 impl Stopped {
     /// Whether a running daemon was stopped.
+    ///
+    /// ```
+    /// let stopped = lifecycle_core::Stopped::Stopped { key: "q".into(), pid: 7, elapsed: std::time::Duration::ZERO, killed: false };
+    /// assert!(stopped.was_running());
+    /// ```
     pub fn was_running(&self) -> bool {
         matches!(self, Stopped::Stopped { .. })
     }

@@ -108,6 +108,11 @@ pub(crate) enum Liveness {
 
 impl Record {
     /// The record as `key=value` lines.
+    ///
+    /// ```
+    /// # let record = lifecycle_core::Record::parse("version=1\nkey=q\nname=q\npid=7\nstart_time=1\nboot_id=b\npgid=7\nstarted_at_ms=0\nlog=/l\nspec_file=q.yaml\n").unwrap();
+    /// assert!(record.to_text().contains("pid=7\n"));
+    /// ```
     pub fn to_text(&self) -> String {
         let mut out = format!(
             "version=1\nkey={}\nname={}\npid={}\nstart_time={}\nboot_id={}\npgid={}\nstarted_at_ms={}\nlog={}\nspec_file={}\n",
@@ -134,6 +139,11 @@ impl Record {
     }
 
     /// Parses `key=value` lines; every required key must be present, unknown keys are refused.
+    ///
+    /// ```
+    /// let text = "version=1\nkey=q\nname=q\npid=7\nstart_time=1\nboot_id=b\npgid=7\nstarted_at_ms=0\nlog=/l\nspec_file=q.yaml\n";
+    /// assert_eq!(lifecycle_core::Record::parse(text).unwrap().pid, 7);
+    /// ```
     pub fn parse(text: &str) -> Result<Record, RecordError> {
         let bad = |what: String| RecordError::Malformed(what);
         let mut fields: Vec<(&str, &str)> = Vec::new();

@@ -129,6 +129,11 @@ pub struct IllegalTransition {
 }
 
 /// The transition table.
+///
+/// ```
+/// use lifecycle_core::{Event, State, transition};
+/// assert_eq!(transition(&State::Ready, &Event::Stop), Ok(State::Stopping { failure: None }));
+/// ```
 pub fn transition(from: &State, event: &Event) -> Result<State, IllegalTransition> {
     use Event as E;
     use State as S;

@@ -17,6 +17,10 @@ pub struct UnknownKind {
 
 impl UnknownKind {
     /// An error for `found`, listing `expected`.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_core::UnknownKind::new("x", &["a"]).found, "x");
+    /// ```
     pub fn new(found: &str, expected: &'static [&'static str]) -> UnknownKind {
         UnknownKind {
             found: found.to_owned(),

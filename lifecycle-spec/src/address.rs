@@ -5,6 +5,10 @@
 use std::net::Ipv6Addr;
 
 /// Why an address was refused.
+///
+/// ```
+/// assert!(matches!(lifecycle_spec::parse_port("0"), Err(lifecycle_spec::AddressError::Port(_))));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
     /// Not a hostname, IPv4 or IPv6 address.

@@ -24,6 +24,10 @@ pub struct Backoff {
 
 impl Backoff {
     /// The readiness default: 100ms, ×2, at most 3200ms.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Backoff::READINESS.factor, 2.0);
+    /// ```
     pub const READINESS: Backoff = Backoff {
         initial: Duration::from_millis(100),
         max: Duration::from_millis(3200),
@@ -31,6 +35,10 @@ impl Backoff {
     };
 
     /// The restart default: 1s, ×2, at most 30s.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Backoff::RESTART.initial, std::time::Duration::from_secs(1));
+    /// ```
     pub const RESTART: Backoff = Backoff {
         initial: Duration::from_secs(1),
         max: Duration::from_secs(30),

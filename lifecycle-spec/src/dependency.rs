@@ -53,6 +53,10 @@ pub enum WaitFor {
 
 impl WaitFor {
     /// The spelling in a spec.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::WaitFor::Started.name(), "started");
+    /// ```
     pub const fn name(self) -> &'static str {
         match self {
             WaitFor::Healthy => "healthy",

@@ -94,6 +94,10 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in declaration order.
+    ///
+    /// ```
+    /// assert!(lifecycle_spec::Rule::ALL.contains(&lifecycle_spec::Rule::UnknownKey));
+    /// ```
     pub const ALL: [Rule; 38] = [
         Rule::Io,
         Rule::Syntax,
@@ -220,6 +224,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic for `rule` at `file:pos` on `field`, expecting `expected`.
+    ///
+    /// ```
+    /// use lifecycle_spec::{Diagnostic, Pos, Rule};
+    /// let d = Diagnostic::new(Rule::Port, "q.yaml", Pos::new(2, 3), "location.ssh.port", "a port");
+    /// assert_eq!(d.rule, Rule::Port);
+    /// ```
     pub fn new(
         rule: Rule,
         file: impl Into<String>,
@@ -266,6 +276,12 @@ impl Diagnostic {
     }
 
     /// The found value or description, as text.
+    ///
+    /// ```
+    /// use lifecycle_spec::{Diagnostic, Pos, Rule};
+    /// let d = Diagnostic::new(Rule::WrongType, "f", Pos::new(1, 1), "p", "a map").found_description("a list");
+    /// assert_eq!(d.found_text(), Some("a list"));
+    /// ```
     pub fn found_text(&self) -> Option<&str> {
         self.found.as_ref().map(Found::text)
     }
@@ -301,6 +317,10 @@ pub enum Found {
 
 impl Found {
     /// The text, without quotes.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Found::Value("5".into()).text(), "5");
+    /// ```
     pub fn text(&self) -> &str {
         match self {
             Found::Value(text) | Found::Description(text) => text,
@@ -351,16 +371,28 @@ pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
     /// How many problems.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Diagnostics::default().len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     /// Whether there are none.
+    ///
+    /// ```
+    /// assert!(lifecycle_spec::Diagnostics::default().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// The problems, in order.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Diagnostics::default().iter().count(), 0);
+    /// ```
     pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
         self.0.iter()
     }

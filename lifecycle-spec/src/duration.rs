@@ -5,9 +5,18 @@ use std::time::Duration;
 
 /// The longest duration a spec may state. Anything longer is a typo (`5000h`) or a wait that
 /// should not exist.
+///
+/// ```
+/// assert!(lifecycle_spec::parse_duration("25h").is_err());
+/// assert_eq!(lifecycle_spec::parse_duration("24h"), Ok(lifecycle_spec::MAX_DURATION));
+/// ```
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Why a duration text was refused.
+///
+/// ```
+/// assert_eq!(lifecycle_spec::parse_duration("5"), Err(lifecycle_spec::DurationError::MissingUnit));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
     /// Nothing but whitespace.

@@ -46,8 +46,18 @@ mod load;
 mod yaml;
 
 /// Text in a spec: borrowed when compiled into a program, owned when read at run time.
+///
+/// ```
+/// let borrowed: lifecycle_spec::Str = "queen".into();
+/// assert_eq!(borrowed, "queen");
+/// ```
 pub type Str = Cow<'static, str>;
 /// A list in a spec: borrowed when compiled into a program, owned when read at run time.
+///
+/// ```
+/// let args: lifecycle_spec::List<u8> = vec![1, 2].into();
+/// assert_eq!(args.len(), 2);
+/// ```
 pub type List<T> = Cow<'static, [T]>;
 
 pub use address::{

@@ -44,9 +44,19 @@ pub struct Ssh {
 
 impl Ssh {
     /// `port` when the spec gives none.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Ssh::DEFAULT_PORT, "22");
+    /// ```
     pub const DEFAULT_PORT: &'static str = "22";
 
     /// Whether `rendered_host` is one of `local_hosts`.
+    ///
+    /// ```
+    /// use lifecycle_spec::{Ssh, Template};
+    /// let ssh = Ssh { host: Template::parse("{host}").unwrap(), user: None, port: Template::parse("22").unwrap(), local_hosts: vec!["127.0.0.1".into()].into() };
+    /// assert!(ssh.is_local_host("127.0.0.1"));
+    /// ```
     pub fn is_local_host(&self, rendered_host: &str) -> bool {
         self.local_hosts.iter().any(|h| h == rendered_host)
     }

@@ -21,6 +21,10 @@ pub struct Logs {
 
 impl Logs {
     /// Logs when the spec gives no `logs:`: state dir, 10MiB, 3 kept.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Logs::DEFAULT.keep, 3);
+    /// ```
     pub const DEFAULT: Logs = Logs {
         dir: None,
         max_size: 10 * 1024 * 1024,

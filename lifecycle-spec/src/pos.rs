@@ -21,6 +21,10 @@ pub struct Pos {
 
 impl Pos {
     /// The position of a value that has no place in a file.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Pos::UNKNOWN.line, 0);
+    /// ```
     pub const UNKNOWN: Pos = Pos { line: 0, column: 0 };
 
     /// A position at `line`, `column` (both 1-based).

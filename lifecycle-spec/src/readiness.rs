@@ -25,8 +25,16 @@ pub struct Readiness {
 
 impl Readiness {
     /// `deadline` when the spec gives none: 30s.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Readiness::DEFAULT_DEADLINE.as_secs(), 30);
+    /// ```
     pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
     /// `attempt_timeout` when the spec gives none: 2s.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Readiness::DEFAULT_ATTEMPT_TIMEOUT.as_secs(), 2);
+    /// ```
     pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 
     /// `probe` with the default deadline, attempt timeout and backoff.

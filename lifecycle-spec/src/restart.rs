@@ -39,10 +39,22 @@ pub enum RestartPolicy {
 
 impl Restart {
     /// `max` when the spec gives none.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Restart::DEFAULT_MAX, 5);
+    /// ```
     pub const DEFAULT_MAX: u32 = 5;
     /// `reset_after` when the spec gives none.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Restart::DEFAULT_RESET_AFTER.as_secs(), 60);
+    /// ```
     pub const DEFAULT_RESET_AFTER: Duration = Duration::from_secs(60);
     /// No restarts: the default.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Restart::NEVER.policy, lifecycle_spec::RestartPolicy::Never);
+    /// ```
     pub const NEVER: Restart = Restart {
         policy: RestartPolicy::Never,
         max: Restart::DEFAULT_MAX,
@@ -53,6 +65,10 @@ impl Restart {
 
 impl RestartPolicy {
     /// The spellings a spec may use.
+    ///
+    /// ```
+    /// assert!(lifecycle_spec::RestartPolicy::NAMES.contains(&"on-failure"));
+    /// ```
     pub const NAMES: [&'static str; 3] = ["never", "on-failure", "always"];
 }
 

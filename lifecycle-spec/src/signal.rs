@@ -27,6 +27,10 @@ pub enum Signal {
 }
 
 /// Why a signal name was refused.
+///
+/// ```
+/// assert_eq!("SIGKILL".parse::<lifecycle_spec::Signal>(), Err(lifecycle_spec::SignalError::Kill));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SignalError {
     /// `SIGKILL` (or `KILL`, `9`): the chain always ends with it, a step cannot send it.
@@ -44,6 +48,10 @@ pub enum SignalError {
 
 impl Signal {
     /// Every signal a stop step can send.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Signal::ALL.len(), 6);
+    /// ```
     pub const ALL: [Signal; 6] = [
         Signal::Hup,
         Signal::Int,

@@ -1,6 +1,10 @@
 //! Byte sizes with mandatory units: `512KiB`, `10MiB`, `1GB`.
 
 /// Why a size text was refused.
+///
+/// ```
+/// assert_eq!(lifecycle_spec::parse_size("10"), Err(lifecycle_spec::SizeError::MissingUnit));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SizeError {
     /// A number with no unit after it.

@@ -31,8 +31,16 @@ pub enum StopStep {
 
 impl StopStep {
     /// `grace` when a step gives none: 5s.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::StopStep::DEFAULT_GRACE.as_secs(), 5);
+    /// ```
     pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
     /// The chain of a spec without `stop:` is this one step: SIGTERM, 5s.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::StopStep::DEFAULT.grace().as_secs(), 5);
+    /// ```
     pub const DEFAULT: StopStep = StopStep::Signal {
         signal: Signal::Term,
         grace: StopStep::DEFAULT_GRACE,

@@ -42,6 +42,10 @@ pub enum Part {
 }
 
 /// Why a template text was refused.
+///
+/// ```
+/// assert_eq!(lifecycle_spec::Template::parse("{a"), Err(lifecycle_spec::TemplateError::Unclosed(0)));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     /// `{` with no `}` after it.

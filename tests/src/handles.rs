@@ -143,3 +143,15 @@ pub struct ResetDaemon {
     /// Extra daemon flags.
     pub flags: String,
 }
+
+/// A daemon that needs an [`HttpDaemon`] only spawned, not ready (`specs/after_started.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/after_started.yaml")]
+pub struct AfterStarted {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The dependency's port.
+    pub dep_port: u16,
+    /// The instance: the test's name (the dependency's is `<test>-dep`).
+    pub test: String,
+}

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use lifecycle_core::{DaemonManager, Event, StartError, State, Stopped};
 use lifecycle_tests::handles::{
-    HttpDaemon, LogDaemon, LogsDaemon, NotifyDaemon, PlainDaemon, ResetDaemon, ShortDaemon,
-    ShutdownUrlDaemon, SlowRestartDaemon, TcpDaemon, Worker,
+    AfterStarted, HttpDaemon, LogDaemon, LogsDaemon, NotifyDaemon, PlainDaemon, ResetDaemon,
+    ShortDaemon, ShutdownUrlDaemon, SlowRestartDaemon, TcpDaemon, Worker,
 };
 use lifecycle_tests::harness::{free_port, is_alive, manager_in};
 
@@ -709,4 +709,42 @@ async fn a_bare_binary_name_is_found_in_the_workspace_target() {
     };
     s.manager.ensure_running(&daemon).await.unwrap();
     s.manager.stop(&daemon).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_started_does_not_wait_for_readiness() {
+    let s = setup();
+    let daemon = AfterStarted {
+        binary: BINARY.into(),
+        dep_port: free_port(),
+        test: "after-started".into(),
+    };
+    let started = Instant::now();
+    s.manager.ensure_running(&daemon).await.unwrap();
+    // The dependency is ready only after 1.5s; the dependent did not wait for that.
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+    let dep = HttpDaemon {
+        binary: BINARY.into(),
+        port: daemon.dep_port,
+        test: "after-started-dep".into(),
+        flags: "--ready-after 1500".into(),
+    };
+    let mut events = s.manager.subscribe();
+    let status = s.manager.status(&dep).await.unwrap();
+    assert!(
+        status.pid.is_some(),
+        "the dependency was spawned: {status:?}"
+    );
+    // Its readiness went on in the background.
+    if status.state != State::Ready {
+        until(&mut events, "td-http@after-started-dep", |s| {
+            *s == State::Ready
+        })
+        .await;
+    }
+    s.manager.stop(&dep).await.unwrap();
 }
