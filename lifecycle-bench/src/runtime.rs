@@ -30,6 +30,12 @@ pub(crate) fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
+/// Waits until the daemon by hand on `port` answers its health check.
+async fn healthy(port: u16) -> Result<(), Error> {
+    let url = format!("http://127.0.0.1:{port}/health");
+    Ok(lifecycle_core::poll_until_healthy(&url, Duration::from_secs(10), None, None).await?)
+}
+
 /// The CLOCK_MONOTONIC time now, in nanoseconds (the clock the daemon stamps readiness with).
 fn monotonic_ns() -> i128 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
@@ -130,13 +136,7 @@ impl Bench {
             children.push((baseline::spawn(&self.binary, &args)?, port));
         }
         for (_, port) in &children {
-            lifecycle_core::poll_until_healthy(
-                &format!("http://127.0.0.1:{port}/health"),
-                Duration::from_secs(10),
-                None,
-                None,
-            )
-            .await?;
+            healthy(*port).await?;
         }
         let stops = children.into_iter().map(|(mut child, _)| {
             tokio::spawn(async move { baseline::stop_with_fixed_sleep(&mut child).await })
@@ -192,13 +192,7 @@ impl Bench {
         }
         let mut grandchildren = Vec::new();
         for (_, port, file) in &children {
-            lifecycle_core::poll_until_healthy(
-                &format!("http://127.0.0.1:{port}/health"),
-                Duration::from_secs(10),
-                None,
-                None,
-            )
-            .await?;
+            healthy(*port).await?;
             grandchildren.push(std::fs::read_to_string(file)?.trim().parse::<u32>()?);
         }
         let stops: Vec<_> = children

@@ -152,11 +152,12 @@ async fn ensure_daemon_running_reports_a_crash_with_the_log_tail() {
 async fn shutdown_by_name_never_looks_at_process_names() {
     global();
     // A process whose command line mentions the name: a name-based kill would hit it.
-    let mut bystander = Command::new("sleep")
-        .arg("60")
-        .arg("nobody-recorded")
-        .spawn()
-        .unwrap();
+    // Its argv[0] is the name: `pkill -f nobody-recorded` would hit it.
+    let mut bystander =
+        std::os::unix::process::CommandExt::arg0(&mut Command::new("sleep"), "nobody-recorded")
+            .arg("60")
+            .spawn()
+            .unwrap();
     let err = graceful_shutdown("nobody-recorded", None)
         .await
         .unwrap_err();

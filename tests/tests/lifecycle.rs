@@ -119,18 +119,33 @@ async fn http_bind_late_and_tcp_probe() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_ready_is_an_event() {
     let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let stamp = dir.path().join("ready-at");
     let daemon = NotifyDaemon {
         binary: BINARY.into(),
         test: "notify".into(),
-        flags: "--notify --ready-after 200".into(),
+        flags: format!(
+            "--notify --ready-after 200 --ready-time-file {}",
+            stamp.display()
+        ),
     };
     let running = s.manager.ensure_running(&daemon).await.unwrap();
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap();
     assert_eq!(running.attempts, 1);
     assert!(running.elapsed >= Duration::from_millis(200), "{running:?}");
-    // The daemon sent READY=1 at 200ms: a 100ms-first backoff would have answered at 300ms.
+    // The daemon stamps CLOCK_MONOTONIC right before READY=1 and writes the stamp just after.
+    let ready_at: i128 = loop {
+        match std::fs::read_to_string(&stamp) {
+            Ok(text) => break text.trim().parse().unwrap(),
+            Err(_) => tokio::task::yield_now().await,
+        }
+    };
+    let now = i128::from(now.tv_sec()) * 1_000_000_000 + i128::from(now.tv_nsec());
+    let latency = Duration::from_nanos(u64::try_from(now - ready_at).unwrap());
+    // Polling with any backoff (the library's starts at 100ms) would notice it ~100ms late.
     assert!(
-        running.elapsed < Duration::from_millis(290),
-        "notify is awaited, not polled: {running:?}"
+        latency < Duration::from_millis(80),
+        "notify is awaited, not polled: {latency:?}"
     );
     s.manager.stop(&daemon).await.unwrap();
 }
@@ -487,18 +502,10 @@ async fn restarts_on_failure_then_gives_up() {
     let mut events = s.manager.subscribe();
     s.manager.ensure_running(&daemon).await.unwrap();
     // max: 2 → two restarts, then Failed.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut states = Vec::new();
-    loop {
-        let t = tokio::time::timeout_at(deadline.into(), events.recv())
-            .await
-            .expect("no Failed within 10s")
-            .unwrap();
-        states.push(t.to.clone());
-        if matches!(t.to, State::Failed { .. }) {
-            break;
-        }
-    }
+    let states = states_until(&mut events, "td-plain@restart", |s| {
+        matches!(s, State::Failed { .. })
+    })
+    .await;
     let backoffs: Vec<&State> = states
         .iter()
         .filter(|s| matches!(s, State::Backoff { .. }))
@@ -529,33 +536,38 @@ async fn a_clean_exit_is_not_restarted_on_failure_policy() {
     };
     let mut events = s.manager.subscribe();
     s.manager.ensure_running(&daemon).await.unwrap();
-    let t = loop {
-        let t = tokio::time::timeout(Duration::from_secs(10), events.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        if matches!(t.event, Event::Exited { .. }) {
-            break t;
-        }
-    };
-    assert_eq!(t.to, State::Stopped);
+    let states = states_until(&mut events, "td-plain@clean-exit", |s| !s.is_running()).await;
+    assert_eq!(states.last(), Some(&State::Stopped), "{states:?}");
 }
 
-/// Waits (bounded) for a transition of `key` into a state `matches`.
-async fn until(
+/// The states `key` goes through (bounded wait: 10s), up to the first one that is `done`.
+async fn states_until(
     events: &mut tokio::sync::broadcast::Receiver<lifecycle_core::Transition>,
     key: &str,
-    matches: impl Fn(&State) -> bool,
-) -> State {
+    done: impl Fn(&State) -> bool,
+) -> Vec<State> {
+    let mut states = Vec::new();
     loop {
         let t = tokio::time::timeout(Duration::from_secs(10), events.recv())
             .await
             .expect("no such transition within 10s")
             .unwrap();
-        if t.daemon == key && matches(&t.to) {
-            return t.to;
+        if t.daemon == key {
+            states.push(t.to.clone());
+            if done(&t.to) {
+                return states;
+            }
         }
     }
+}
+
+/// Waits (bounded) for a transition of `key` into a state `matches`; returns that state.
+async fn until(
+    events: &mut tokio::sync::broadcast::Receiver<lifecycle_core::Transition>,
+    key: &str,
+    matches: impl Fn(&State) -> bool,
+) -> State {
+    states_until(events, key, matches).await.pop().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -641,7 +653,7 @@ async fn a_big_log_is_rotated_at_the_next_start() {
     let daemon = LogsDaemon {
         binary: BINARY.into(),
         test: "rotate".into(),
-        flags: "--log-bytes 100000 --ready-line written".into(),
+        flags: "--log-bytes 100000".into(),
     };
     let running = s.manager.ensure_running(&daemon).await.unwrap();
     let log = running.log.clone();
