@@ -59,15 +59,22 @@ fn name_of(binary_path: &str) -> String {
     }
 }
 
-/// A spec made at run time for the free functions.
-fn ad_hoc_spec(name: &str, binary_path: &str, args: &[String], health_url: Option<&str>) -> Spec {
+/// A spec made at run time for the free functions. `instance` tells apart two daemons of one
+/// name (two instances of one binary with other arguments).
+fn ad_hoc_spec(
+    name: &str,
+    instance: Option<&str>,
+    binary_path: &str,
+    args: &[String],
+    health_url: Option<&str>,
+) -> Spec {
     Spec {
         file: Cow::Owned(format!(
             "(no spec file: {name} started by the lifecycle free functions)"
         )),
         name: Cow::Owned(name.to_owned()),
         variant: Cow::Borrowed("AdHoc"),
-        instance: None,
+        instance: instance.map(literal),
         command: Command {
             binary: literal(binary_path),
             args: args.iter().map(|a| literal(a)).collect::<Vec<_>>().into(),
@@ -85,20 +92,34 @@ fn ad_hoc_spec(name: &str, binary_path: &str, args: &[String], health_url: Optio
 
 fn ad_hoc_plan(
     name: &str,
+    instance: Option<&str>,
     binary_path: &str,
     args: &[String],
     health_url: Option<&str>,
 ) -> Result<Plan, StartError> {
+    if !lifecycle_spec::is_spec_name(name) {
+        return Err(StartError::Plan(crate::PlanError::Invalid {
+            daemon: name.to_owned(),
+            file: "(free function)".to_owned(),
+            pos: Pos::UNKNOWN,
+            field: "daemon_name".to_owned(),
+            value: name.to_owned(),
+            problem: "a daemon name is lowercase letters, digits, `_` and `-` (at most 64)"
+                .to_owned(),
+        }));
+    }
     Ok(Plan::new(
-        &ad_hoc_spec(name, binary_path, args, health_url),
+        &ad_hoc_spec(name, instance, binary_path, args, health_url),
         &|_| None,
     )?)
 }
 
 /// Spawns `binary_path` with `args` as a daemon: its own process group, stdin from
-/// `/dev/null`, output to `<state dir>/logs/<name>.log`, a record under the binary's file name,
-/// reaped when it exits. Returns its PID. `binary_path` is resolved like a spec's binary
-/// (absolute path, `$PATH`, the workspace's `target/`).
+/// `/dev/null`, output to `<state dir>/logs/<key>.log`, reaped when it exits; recorded under the
+/// binary's file name (lowercased, `[a-z0-9_-]`), one instance per argument list (the key is
+/// `name@<hash of the arguments>`; `graceful_shutdown(name)` stops them all). Returns its PID.
+/// `binary_path` is resolved like a spec's binary (absolute path, `$PATH`, the workspace's
+/// `target/`). The same binary and arguments twice: [`StartError::AlreadyRunning`].
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), lifecycle_core::StartError> {
@@ -106,14 +127,24 @@ fn ad_hoc_plan(
 /// # Ok(()) }
 /// ```
 pub async fn spawn_daemon(binary_path: &str, args: Vec<String>) -> Result<u32, StartError> {
-    let plan = ad_hoc_plan(&name_of(binary_path), binary_path, &args, None)?;
+    let name = name_of(binary_path);
+    let instance = args_hash(&args);
+    let plan = ad_hoc_plan(&name, Some(&instance), binary_path, &args, None)?;
     let manager = DaemonManager::global()?;
     Ok(manager
         .inner
-        .clone()
-        .ensure(Arc::new(plan), Mode::Start)
+        .start_detached(Arc::new(plan), Mode::Start)
         .await?
         .pid)
+}
+
+/// A short stable hash of an argument list (FNV-1a, 32 bits shown).
+fn args_hash(args: &[String]) -> String {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    for b in args.iter().flat_map(|a| a.bytes().chain([0xff])) {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{:08x}", hash >> 32)
 }
 
 /// Whether a GET on `base_url` answers 2xx within 2 s. The URL is the full health URL, used as
@@ -158,12 +189,11 @@ pub async fn ensure_daemon_running(
     binary_path: &str,
     args: Vec<String>,
 ) -> Result<bool, StartError> {
-    let plan = ad_hoc_plan(daemon_name, binary_path, &args, Some(base_url))?;
+    let plan = ad_hoc_plan(daemon_name, None, binary_path, &args, Some(base_url))?;
     let manager = DaemonManager::global()?;
     Ok(!manager
         .inner
-        .clone()
-        .ensure(Arc::new(plan), Mode::Ensure)
+        .start_detached(Arc::new(plan), Mode::Ensure)
         .await?
         .started)
 }
@@ -230,7 +260,8 @@ pub async fn poll_until_healthy(
     }
 }
 
-/// Stops the daemon this library recorded under `daemon_name` (its name, or `name@instance`):
+/// Stops the daemons this library recorded under `daemon_name` (a key `name@instance`, or a name:
+/// every instance of it):
 /// its dependents first, then SIGTERM to its process group, up to `grace_period` (default: its
 /// spec's stop chain, or 5s), then SIGKILL to the group; returns once nothing of it is left.
 /// Never looks processes up by name: with no record, it signals nothing and says so.
@@ -251,18 +282,36 @@ pub async fn graceful_shutdown(
             grace,
         }]
     });
-    match manager.inner.stop_key(daemon_name, steps).await? {
-        Stopped::NotRunning { .. } => Err(StopError::Unknown {
+    // The key itself, or every instance recorded under that name.
+    let mut keys = vec![daemon_name.to_owned()];
+    keys.extend(
+        crate::record::read_all(&manager.inner.state.records())
+            .into_iter()
+            .filter(|r| r.name == daemon_name && r.key != daemon_name)
+            .map(|r| r.key),
+    );
+    let mut stopped_any = false;
+    for key in keys {
+        match manager.inner.stop_detached(key, steps.clone()).await? {
+            Stopped::NotRunning { .. } => {}
+            Stopped::Stopped { .. } | Stopped::StaleRecord { .. } => stopped_any = true,
+        }
+    }
+    if stopped_any {
+        Ok(())
+    } else {
+        Err(StopError::Unknown {
             daemon: daemon_name.to_owned(),
             records: manager.inner.state.records(),
-        }),
-        Stopped::Stopped { .. } | Stopped::StaleRecord { .. } => Ok(()),
+        })
     }
 }
 
-/// Stops process `pid`, as explicitly asked: SIGTERM to that process only (not its group, which
-/// may not be ours), up to `grace_period` (default 5s), then SIGKILL; returns once it has
-/// exited. Signals go through a pidfd, so a PID reused meanwhile is never hit; the exit is
+/// Stops process `pid`, as explicitly asked. A daemon this library runs (known to this process
+/// or named by a record) is stopped as the daemon it is: SIGTERM to its group, its grace, SIGKILL,
+/// its record removed, no restart. Any other process gets SIGTERM to that process only (not its
+/// group, which may not be ours), up to `grace_period` (default 5s), then SIGKILL; the call
+/// returns once it has exited. Signals go through a pidfd, so a PID reused meanwhile is never hit; the exit is
 /// awaited on the pidfd, not polled. A child of this process is reaped. PID 1 and this process
 /// are refused.
 ///
@@ -282,6 +331,20 @@ pub async fn graceful_shutdown_by_pid(
         });
     }
     let pidfd = PidFd::open(pid).map_err(|_| StopError::NoSuchProcess { pid })?;
+    // A daemon of this library's is stopped as one: its group, its record, no restart.
+    if let Ok(manager) = DaemonManager::global()
+        && let Some(key) = manager.inner.key_of_pid(pid)
+    {
+        let steps = vec![StopPlan::Signal {
+            signal: lifecycle_spec::Signal::Term,
+            grace: grace_period.unwrap_or(DEFAULT_GRACE),
+        }];
+        return manager
+            .inner
+            .stop_detached(key, Some(steps))
+            .await
+            .map(drop);
+    }
     let ours = proc_stat::read(pid).is_ok_and(|s| s.ppid == std::process::id());
     let signal = |sig| {
         pidfd
@@ -330,8 +393,17 @@ mod tests {
     }
 
     #[test]
+    fn ad_hoc_names_are_checked() {
+        assert!(ad_hoc_plan("bad\nname", None, "/bin/echo", &[], None).is_err());
+        assert_ne!(
+            args_hash(&["a b".into()]),
+            args_hash(&["a".into(), "b".into()])
+        );
+    }
+
+    #[test]
     fn ad_hoc_args_are_literal() {
-        let plan = ad_hoc_plan("d", "/bin/echo", &["{not a var}".to_owned()], None).unwrap();
+        let plan = ad_hoc_plan("d", None, "/bin/echo", &["{not a var}".to_owned()], None).unwrap();
         assert_eq!(plan.args, ["{not a var}"]);
     }
 }

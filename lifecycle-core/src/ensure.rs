@@ -3,22 +3,23 @@
 //! readiness, racing the daemon's exit.
 
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use lifecycle_spec::WaitFor;
 
 use crate::exit::{self, ExitWatch};
 use crate::log_watch::LogWatch;
-use crate::manager::{Daemon, Inner, Live};
+use crate::manager::{Daemon, Inner, Live, Stopping};
 use crate::notify::NotifySocket;
-use crate::plan::{Place, Plan};
+use crate::plan::{Place, Plan, ProbePlan};
 use crate::readiness::{self, Listener, Outcome};
 use crate::record::{self, Liveness, Record};
 use crate::state_dir::file_name;
-use crate::{Event, Restart, Running, StartError, State, binary, log_file, probe, spawn, stop};
+use crate::stop::{self, Target};
+use crate::{Event, Restart, Running, StartError, State, binary, log_file, probe, spawn};
 
 /// How many lines of a failed daemon's log an error quotes.
 const TAIL_LINES: usize = 20;
@@ -46,21 +47,26 @@ impl Live {
     }
 }
 
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 impl Inner {
     pub(crate) fn ensure(self: Arc<Self>, plan: Arc<Plan>, mode: Mode) -> StartFuture {
         Box::pin(async move {
             for (dependency, wait) in &plan.dependencies {
+                let dependency = Arc::new(dependency.clone());
                 let result = match wait {
                     WaitFor::Healthy => self
                         .clone()
-                        .ensure(Arc::new(dependency.clone()), Mode::Ensure)
+                        .ensure(dependency.clone(), Mode::Ensure)
                         .await
                         .map(drop),
-                    WaitFor::Started => {
-                        self.clone()
-                            .ensure_spawned(Arc::new(dependency.clone()))
-                            .await
-                    }
+                    WaitFor::Started => self.clone().ensure_spawned(dependency.clone()).await,
                 };
                 result.map_err(|source| StartError::Dependency {
                     daemon: plan.key.clone(),
@@ -72,23 +78,31 @@ impl Inner {
         })
     }
 
-    /// For `wait: started`: returns once the dependency is spawned (or found running); its
-    /// readiness goes on in the background.
+    /// For `wait: started`: returns once the dependency runs (spawned here, or found running);
+    /// its readiness goes on in the background.
     async fn ensure_spawned(self: Arc<Self>, plan: Arc<Plan>) -> Result<(), StartError> {
         let mut events = self.bus.subscribe();
         let key = plan.key.clone();
+        let recorded_alive = || {
+            record::read(&self.state.record(&key))
+                .ok()
+                .flatten()
+                .is_some_and(|r| matches!(r.liveness(), Liveness::Alive(_)))
+        };
+        if self.known(&key).is_some_and(|d| d.running().is_some()) || recorded_alive() {
+            return Ok(());
+        }
         let mut task = tokio::spawn(self.clone().ensure(plan, Mode::Ensure));
         loop {
             tokio::select! {
                 result = &mut task => {
                     return match result {
                         Ok(result) => result.map(drop),
-                        Err(join) => Err(StartError::Probe { daemon: key, source: std::io::Error::other(join) }),
+                        Err(join) => Err(StartError::Task { daemon: key, message: join.to_string() }),
                     };
                 }
                 event = events.recv() => match event {
-                    Ok(t) if t.daemon == key && matches!(t.event, Event::Spawned { .. }) => return Ok(()),
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
+                    Ok(t) if t.daemon == key && matches!(t.event, Event::Spawned { .. } | Event::Adopted { .. }) => return Ok(()),
                     _ => {}
                 },
             }
@@ -101,12 +115,29 @@ impl Inner {
         mode: Mode,
     ) -> Result<Running, StartError> {
         let daemon = self.daemon(&plan.key);
-        let _lock = self.locks.acquire(&plan.key).await?;
-        daemon.settle_exit();
+        let _lock = self.locks.acquire(&plan.key, plan.lock_patience()).await?;
+        let record_path = self.state.record(&plan.key);
+        let record_error = |source| StartError::Record {
+            daemon: plan.key.clone(),
+            source,
+        };
 
+        if let Some(dead) = daemon.settle_exit() {
+            self.sweep(&mut dead.target(), &dead.plan.stop).await;
+            if record::read(&record_path)
+                .ok()
+                .flatten()
+                .is_some_and(|r| dead.is_recorded_by(&r))
+            {
+                record::remove(&record_path).map_err(record_error)?;
+            }
+        }
         if let Some(live) = daemon.running()
             && daemon.machine.state() == State::Ready
         {
+            if live.plan.fingerprint != plan.fingerprint {
+                return Err(conflict(&plan, live.pid, live.plan.command_line()));
+            }
             if mode == Mode::Start {
                 return Err(StartError::AlreadyRunning {
                     daemon: plan.key.clone(),
@@ -122,29 +153,30 @@ impl Inner {
             });
         }
 
-        let record_path = self.state.record(&plan.key);
-        let record_error = |source| StartError::Record {
-            daemon: plan.key.clone(),
-            source,
-        };
         if let Some(recorded) = record::read(&record_path).map_err(record_error)? {
             match recorded.liveness() {
                 Liveness::Alive(pidfd) => {
+                    if recorded.fingerprint != plan.fingerprint {
+                        return Err(conflict(&plan, recorded.pid, recorded.command.clone()));
+                    }
                     if mode == Mode::Start {
                         return Err(StartError::AlreadyRunning {
                             daemon: plan.key.clone(),
                             pid: recorded.pid,
                         });
                     }
-                    let mut exit = exit::watch(pidfd, false);
+                    let pidfd = Arc::new(pidfd);
+                    let mut exit = exit::watch(pidfd.clone(), false);
                     match self
-                        .recorded_readiness(&daemon, &plan, recorded.pid, &mut exit)
+                        .recorded_readiness(&daemon, &plan, &recorded, &mut exit)
                         .await
                     {
                         Ok(()) => {
                             let live = Live {
                                 pid: recorded.pid,
+                                start_time: recorded.start_time,
                                 pgid: recorded.pgid,
+                                pidfd,
                                 exit,
                                 child: false,
                                 log: recorded.log.clone(),
@@ -164,12 +196,23 @@ impl Inner {
                                 last_error,
                             });
                         }
-                        // It exited while we waited: start afresh.
-                        Err(None) => record::remove(&record_path).map_err(record_error)?,
+                        // It exited while we waited: what it left is swept, then a fresh start.
+                        Err(None) => {
+                            let mut target = Target {
+                                pid: recorded.pid,
+                                pgid: recorded.pgid,
+                                exit,
+                                leader: Some(pidfd),
+                            };
+                            self.sweep(&mut target, &plan.stop).await;
+                            record::remove(&record_path).map_err(record_error)?;
+                        }
                     }
                 }
                 Liveness::Gone => {
                     tracing::warn!(parent: daemon.machine.span(), pid = recorded.pid, "stale record: the process is gone; removed");
+                    self.sweep(&mut stop::orphans_of(&recorded), &plan.stop)
+                        .await;
                     record::remove(&record_path).map_err(record_error)?;
                 }
                 Liveness::Reused { found } => {
@@ -194,6 +237,7 @@ impl Inner {
                 probe: r.probe.describe(),
             });
         }
+        // A restart was pending (Backoff): this start takes its place.
         self.launch(&daemon, plan, None).await
     }
 
@@ -203,9 +247,10 @@ impl Inner {
     fn start_process(
         &self,
         plan: &Plan,
-        binary: &std::path::Path,
-        log_path: &std::path::Path,
+        binary: &Path,
+        log_path: &Path,
         notify_env: Option<&str>,
+        restarts: u32,
     ) -> Result<(spawn::Spawned, u64), StartError> {
         let spawn_error = |source| StartError::Spawn {
             daemon: plan.key.clone(),
@@ -222,13 +267,13 @@ impl Inner {
             start_time: spawned.start_time,
             boot_id: record::boot_id().to_owned(),
             pgid: spawned.pid,
-            started_at_ms: SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
+            started_at_ms: now_ms(),
             log: log_path.to_path_buf(),
             spec_file: plan.spec_file.clone(),
             probe: plan.readiness.as_ref().map(|r| r.probe.describe()),
+            command: plan.command_line(),
+            fingerprint: plan.fingerprint.clone(),
+            restarts,
             depends_on: plan
                 .dependencies
                 .iter()
@@ -237,13 +282,10 @@ impl Inner {
             stop: plan.stop.iter().map(|s| s.to_record_line()).collect(),
         };
         if let Err(source) = record::write(&self.state.record(&plan.key), &record) {
-            if let Ok(pgid) = i32::try_from(spawned.pid) {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pgid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-                exit::reap_child(spawned.pid);
-            }
+            let _ = spawned
+                .pidfd
+                .signal_group(Some(nix::sys::signal::Signal::SIGKILL));
+            exit::reap_child(spawned.pid);
             return Err(StartError::Record {
                 daemon: plan.key.clone(),
                 source,
@@ -267,17 +309,19 @@ impl Inner {
     }
 
     /// Whether a live daemon recorded as ours is ready: one probe, and if it fails, the spec's
-    /// readiness wait from now (a manager killed mid-start leaves a daemon still starting).
-    /// `Err(Some(last probe error))` if it never gets ready, `Err(None)` if it exits meanwhile.
+    /// readiness wait, its deadline counted from the recorded start (a manager killed
+    /// mid-start leaves a daemon still starting). `Err(Some(last probe error))` if it does not
+    /// get ready, `Err(None)` if it exits meanwhile.
     async fn recorded_readiness(
         &self,
         daemon: &Daemon,
         plan: &Plan,
-        pid: u32,
+        recorded: &Record,
         exit: &mut ExitWatch,
     ) -> Result<(), Option<String>> {
         let Some(readiness) = plan.readiness.as_ref().filter(|r| !r.probe.is_event()) else {
-            // No probe, or a one-time event (notify, log line) that a live recorded daemon passed.
+            // No probe, or a one-time event (notify, log line): a live recorded daemon is taken
+            // as ready (the event cannot be observed twice).
             return Ok(());
         };
         if probe::attempt(&self.client, &readiness.probe, readiness.attempt_timeout)
@@ -286,14 +330,18 @@ impl Inner {
         {
             return Ok(());
         }
+        let running_for = Duration::from_millis(now_ms().saturating_sub(recorded.started_at_ms));
+        let started = Instant::now()
+            .checked_sub(running_for)
+            .unwrap_or_else(Instant::now);
         let on_failure = |error: &str| tracing::debug!(parent: daemon.machine.span(), error, "recorded daemon not ready yet");
         match readiness::wait(
             readiness,
             &self.client,
-            pid,
+            recorded.pid,
             Listener::None,
             exit,
-            Instant::now(),
+            started,
             &on_failure,
         )
         .await
@@ -302,6 +350,25 @@ impl Inner {
             Outcome::TimedOut { last_error, .. } => Err(Some(last_error)),
             Outcome::Exited { .. } => Err(None),
         }
+    }
+
+    /// The readiness listener of an event probe, set up once the log offset is known.
+    fn listener(
+        plan: &Plan,
+        notify: Option<NotifySocket>,
+        log_path: &Path,
+        offset: u64,
+    ) -> std::io::Result<Listener> {
+        Ok(match (notify, plan.readiness.as_ref().map(|r| &r.probe)) {
+            (Some(socket), _) => Listener::Notify(socket),
+            (None, Some(ProbePlan::Log { pattern })) => {
+                // Lines from `offset` on count, so a line written before the watch is not missed.
+                let regex = regex_lite::Regex::new(pattern)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+                Listener::Log(LogWatch::new(log_path, offset)?, regex)
+            }
+            _ => Listener::None,
+        })
     }
 
     /// Spawns the daemon and waits for readiness. `restart`: `Some(n)` for restart number `n`
@@ -322,18 +389,18 @@ impl Inner {
             });
             err
         };
+        let probe_error = |source| StartError::Probe {
+            daemon: plan.key.clone(),
+            source,
+        };
         let binary = binary::resolve(&plan.key, &plan.binary).map_err(|e| fail(e.into()))?;
         let log_path = plan
             .log_dir
             .clone()
             .unwrap_or_else(|| self.state.logs())
             .join(format!("{}.log", file_name(&plan.key)));
-        let probe_error = |source| StartError::Probe {
-            daemon: plan.key.clone(),
-            source,
-        };
         let notify = match plan.readiness.as_ref().map(|r| &r.probe) {
-            Some(crate::plan::ProbePlan::Notify) => {
+            Some(ProbePlan::Notify) => {
                 Some(NotifySocket::bind().map_err(|e| fail(probe_error(e)))?)
             }
             _ => None,
@@ -342,37 +409,17 @@ impl Inner {
 
         let started = Instant::now();
         let (spawned, offset) = self
-            .start_process(&plan, &binary, &log_path, notify_env.as_deref())
+            .start_process(&plan, &binary, &log_path, notify_env.as_deref(), restarts)
             .map_err(fail)?;
         let pid = spawned.pid;
-        let listener = match (notify, plan.readiness.as_ref().map(|r| &r.probe)) {
-            (Some(socket), _) => Listener::Notify(socket),
-            (None, Some(crate::plan::ProbePlan::Log { pattern })) => {
-                // Lines from `offset` on count, so a line written before the watch is not missed.
-                let watch = regex_lite::Regex::new(pattern)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
-                    .and_then(|regex| Ok(Listener::Log(LogWatch::new(&log_path, offset)?, regex)));
-                match watch {
-                    Ok(listener) => listener,
-                    Err(e) => {
-                        let target = stop::Target {
-                            pid,
-                            pgid: pid,
-                            exit: exit::watch(spawned.pidfd, true),
-                        };
-                        stop::signal_group(&target, nix::sys::signal::Signal::SIGKILL);
-                        let _ = record::remove(&self.state.record(&plan.key));
-                        return Err(fail(probe_error(e)));
-                    }
-                }
-            }
-            _ => Listener::None,
-        };
-        let exit = exit::watch(spawned.pidfd, true);
+        let pidfd = Arc::new(spawned.pidfd);
+        let exit = exit::watch(pidfd.clone(), true);
         let live = Live {
             pid,
+            start_time: spawned.start_time,
             pgid: pid,
-            exit: exit.clone(),
+            pidfd,
+            exit,
             child: true,
             log: log_path.clone(),
             since: started,
@@ -380,6 +427,13 @@ impl Inner {
         };
         daemon.set_live(Some(live.clone()));
         daemon.machine.apply(Event::Spawned { pid })?;
+        let listener = match Inner::listener(&plan, notify, &log_path, offset) {
+            Ok(listener) => listener,
+            Err(e) => {
+                self.abandon(daemon, &live).await;
+                return Err(probe_error(e));
+            }
+        };
 
         let Some(readiness) = &plan.readiness else {
             daemon.machine.apply(Event::ProbeOk)?;
@@ -391,7 +445,7 @@ impl Inner {
                 error: error.to_owned(),
             });
         };
-        let mut exit_for_wait: ExitWatch = exit.clone();
+        let mut exit_for_wait = live.exit.clone();
         match readiness::wait(
             readiness,
             &self.client,
@@ -414,6 +468,8 @@ impl Inner {
                     success: exit.success(),
                     restart: Restart::No,
                 })?;
+                // What it forked before dying goes with it.
+                self.sweep(&mut live.target(), &plan.stop).await;
                 daemon.set_live(None);
                 let _ = record::remove(&self.state.record(&plan.key));
                 Err(StartError::Exited {
@@ -426,28 +482,33 @@ impl Inner {
             Outcome::TimedOut {
                 attempts,
                 last_error,
-                ..
             } => {
                 daemon.machine.apply(Event::DeadlinePassed {
                     last_error: last_error.clone(),
                 })?;
-                daemon.stopping.store(true, Ordering::SeqCst);
-                let mut target = stop::Target {
-                    pid,
-                    pgid: pid,
-                    exit,
-                };
+                let stopping = Stopping::begin(&daemon.stopping);
                 let grace_expired = |step| {
                     let _ = daemon.machine.apply(Event::GraceExpired { step });
                 };
-                let stopped =
-                    stop::run(&mut target, &plan.stop, &self.client, &grace_expired).await;
-                if stopped.is_ok() {
-                    daemon.machine.apply(Event::Gone)?;
-                    daemon.set_live(None);
-                    let _ = record::remove(&self.state.record(&plan.key));
+                let mut last_error = last_error;
+                match stop::run(&mut live.target(), &plan.stop, &self.client, &grace_expired).await
+                {
+                    Ok(_) => {
+                        daemon.machine.apply(Event::Gone)?;
+                        daemon.set_live(None);
+                        let _ = record::remove(&self.state.record(&plan.key));
+                    }
+                    Err(still) => {
+                        last_error.push_str(&format!(
+                            "; and processes {:?} outlived SIGKILL",
+                            still.members
+                        ));
+                        daemon.machine.apply(Event::KillFailed {
+                            members: still.members,
+                        })?;
+                    }
                 }
-                daemon.stopping.store(false, Ordering::SeqCst);
+                drop(stopping);
                 Err(StartError::TimedOut {
                     daemon: plan.key.clone(),
                     deadline: readiness.deadline,
@@ -458,5 +519,42 @@ impl Inner {
                 })
             }
         }
+    }
+
+    /// Takes down a process just spawned whose start cannot go on.
+    async fn abandon(&self, daemon: &Daemon, live: &Live) {
+        let _ = live
+            .pidfd
+            .signal_group(Some(nix::sys::signal::Signal::SIGKILL));
+        let mut exit = live.exit.clone();
+        exit::exited(&mut exit).await;
+        let _ = daemon.machine.apply(Event::Exited {
+            status: "killed: its start could not go on".into(),
+            success: false,
+            restart: Restart::No,
+        });
+        daemon.set_live(None);
+        let _ = record::remove(&self.state.record(&live.plan.key));
+    }
+
+    /// Stops what an exited leader left in its group (its forks), with the daemon's stop chain:
+    /// nothing of a daemon outlives it unseen. Immediate when the group died with its leader.
+    pub(crate) async fn sweep(&self, target: &mut Target, steps: &[crate::plan::StopPlan]) {
+        match stop::run(target, steps, &self.client, &|_| {}).await {
+            Ok(_) => {}
+            Err(still) => {
+                tracing::warn!(pgid = target.pgid, members = ?still.members, "processes of an exited daemon's group outlived SIGKILL")
+            }
+        }
+    }
+}
+
+/// The error of a handle whose values differ from those of the daemon running under its key.
+fn conflict(plan: &Plan, pid: u32, running: String) -> StartError {
+    StartError::Conflict {
+        daemon: plan.key.clone(),
+        pid,
+        running,
+        wanted: plan.command_line(),
     }
 }

@@ -59,6 +59,21 @@ pub enum StartError {
         /// The probe that answered.
         probe: String,
     },
+    /// The daemon runs under this key with other values (another port, model, …) than the
+    /// handle's: the key (name and `instance`) does not tell them apart.
+    #[error(
+        "daemon `{daemon}` is already running (pid {pid}) as `{running}`, but this handle wants `{wanted}`; stop it first, or give the spec an `instance:` that tells the two apart (such as \"{{port}}\")"
+    )]
+    Conflict {
+        /// The daemon.
+        daemon: String,
+        /// Its PID.
+        pid: u32,
+        /// The command it runs.
+        running: String,
+        /// The command the handle asks for.
+        wanted: String,
+    },
     /// `start` found the daemon already running.
     #[error("daemon `{daemon}` is already running (pid {pid}); use ensure_running to adopt it")]
     AlreadyRunning {
@@ -138,6 +153,14 @@ pub enum StartError {
     /// The state machine refused a transition.
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
+    /// The task running the operation failed (it panicked, or the runtime shut down).
+    #[error("daemon `{daemon}`: the start did not finish: {message}")]
+    Task {
+        /// The daemon.
+        daemon: String,
+        /// What happened to the task.
+        message: String,
+    },
 }
 
 /// A daemon could not be stopped.
@@ -168,7 +191,7 @@ pub enum StopError {
     },
     /// Its process group outlived SIGKILL.
     #[error(
-        "daemon `{daemon}` (pid {pid}): processes {members:?} of its group are still alive after SIGKILL"
+        "daemon `{daemon}` (pid {pid}): processes {members:?} of its group are still alive after SIGKILL; they are likely stuck in the kernel (state D: see /proc/<pid>/stack); the daemon is marked Failed and its record kept"
     )]
     StillAlive {
         /// The daemon.
@@ -213,6 +236,14 @@ pub enum StopError {
     /// The state machine refused a transition.
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
+    /// The task running the operation failed (it panicked, or the runtime shut down).
+    #[error("daemon `{daemon}`: the stop did not finish: {message}")]
+    Task {
+        /// The daemon.
+        daemon: String,
+        /// What happened to the task.
+        message: String,
+    },
 }
 
 /// Readiness polling (`poll_until_healthy`) gave up.

@@ -67,7 +67,8 @@ impl Machine {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let next = match transition(&state, &event) {
             Ok(next) => next,
-            Err(illegal) => {
+            Err(mut illegal) => {
+                illegal.daemon = Some(self.key.clone());
                 tracing::error!(parent: &self.span, %illegal, "illegal transition");
                 return Err(illegal);
             }

@@ -2,6 +2,7 @@
 //! once (no zombie), and the status goes to everyone waiting on it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -64,9 +65,18 @@ pub(crate) async fn exited(watch: &mut ExitWatch) -> Exit {
     }
 }
 
+/// The watch of a process known to have exited.
+pub(crate) fn already_exited() -> ExitWatch {
+    watch::channel(Some(Exit {
+        code: None,
+        signal: None,
+    }))
+    .1
+}
+
 /// Watches a process. For a child of this process (`reap`), the status is read and the child
 /// reaped as soon as it exits.
-pub(crate) fn watch(pidfd: PidFd, reap: bool) -> ExitWatch {
+pub(crate) fn watch(pidfd: Arc<PidFd>, reap: bool) -> ExitWatch {
     let (tx, rx) = watch::channel(None);
     tokio::spawn(async move {
         pidfd.exited().await;

@@ -10,6 +10,7 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, fcntl};
@@ -84,8 +85,18 @@ impl Locks {
         })
     }
 
-    /// Takes the lock of `key`, waiting for other tasks and other processes that hold it.
-    pub(crate) async fn acquire(&self, key: &str) -> Result<DaemonLock, LockError> {
+    /// Takes the lock of `key`, waiting for other tasks and other processes that hold it, for
+    /// at most `patience`.
+    pub(crate) async fn acquire(
+        &self,
+        key: &str,
+        patience: Duration,
+    ) -> Result<DaemonLock, LockError> {
+        let err = |source| LockError {
+            path: self.path.clone(),
+            key: key.to_owned(),
+            source,
+        };
         let mutex = {
             let mut table = self
                 .in_process
@@ -93,31 +104,47 @@ impl Locks {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             table.entry(key.to_owned()).or_default().clone()
         };
-        let task = mutex.lock_owned().await;
-        let err = |source| LockError {
-            path: self.path.clone(),
-            key: key.to_owned(),
-            source,
+        let deadline = crate::stop::deadline_in(patience);
+        let held_too_long = || {
+            err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "held by another caller for more than {}",
+                    lifecycle_spec::DisplayDuration(patience)
+                ),
+            ))
         };
+        let task = tokio::time::timeout_at(deadline, mutex.lock_owned())
+            .await
+            .map_err(|_| held_too_long())?;
         let offset = offset_of(key);
-        let lock = range(libc::F_WRLCK, offset);
-        // Uncontended: no thread hop. Held by another process: wait on a blocking thread.
-        match fcntl(&*self.file, FcntlArg::F_OFD_SETLK(&lock)) {
+        // Uncontended: no thread hop. Held by another process: wait on a blocking thread, which
+        // hands the lock over, or gives it back if nobody waits for it any more.
+        match fcntl(
+            &*self.file,
+            FcntlArg::F_OFD_SETLK(&range(libc::F_WRLCK, offset)),
+        ) {
             Ok(_) => {}
             Err(Errno::EAGAIN | Errno::EACCES) => {
                 let file = self.file.clone();
+                let (handover, taken) = tokio::sync::oneshot::channel::<io::Result<()>>();
                 tokio::task::spawn_blocking(move || {
                     let lock = range(libc::F_WRLCK, offset);
-                    loop {
+                    let result = loop {
                         match fcntl(&*file, FcntlArg::F_OFD_SETLKW(&lock)) {
                             Err(Errno::EINTR) => continue,
-                            other => return other.map(drop).map_err(io::Error::from),
+                            other => break other.map(drop).map_err(io::Error::from),
                         }
+                    };
+                    if let Err(Ok(())) = handover.send(result) {
+                        let _ = fcntl(&*file, FcntlArg::F_OFD_SETLK(&range(libc::F_UNLCK, offset)));
                     }
-                })
-                .await
-                .map_err(|e| err(io::Error::other(e)))?
-                .map_err(err)?;
+                });
+                match tokio::time::timeout_at(deadline, taken).await {
+                    Ok(Ok(result)) => result.map_err(err)?,
+                    Ok(Err(closed)) => return Err(err(io::Error::other(closed))),
+                    Err(_) => return Err(held_too_long()),
+                }
             }
             Err(e) => return Err(err(e.into())),
         }
@@ -159,7 +186,7 @@ mod tests {
             .map(|_| {
                 let (locks, inside) = (locks.clone(), inside.clone());
                 tokio::spawn(async move {
-                    let _lock = locks.acquire("d").await.unwrap();
+                    let _lock = locks.acquire("d", Duration::from_secs(10)).await.unwrap();
                     assert_eq!(
                         inside.fetch_add(1, Ordering::SeqCst),
                         0,
@@ -184,15 +211,28 @@ mod tests {
             Locks::open(&path).unwrap(),
             Arc::new(Locks::open(&path).unwrap()),
         );
-        let held = a.acquire("d").await.unwrap();
-        b.acquire("other").await.unwrap();
+        let held = a.acquire("d", Duration::from_secs(10)).await.unwrap();
+        b.acquire("other", Duration::from_secs(10)).await.unwrap();
         let waiter = {
             let b = b.clone();
-            tokio::spawn(async move { b.acquire("d").await.map(drop) })
+            tokio::spawn(async move { b.acquire("d", Duration::from_secs(10)).await.map(drop) })
         };
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
         drop(held);
         waiter.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiter_that_gives_up_leaves_no_lock_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let (a, b) = (Locks::open(&path).unwrap(), Locks::open(&path).unwrap());
+        let held = a.acquire("d", Duration::from_secs(10)).await.unwrap();
+        let err = b.acquire("d", Duration::from_millis(50)).await.unwrap_err();
+        assert_eq!(err.source.kind(), io::ErrorKind::TimedOut);
+        drop(held);
+        // The abandoned wait takes the lock and gives it back at once: a takes it again.
+        a.acquire("d", Duration::from_secs(10)).await.unwrap();
     }
 }

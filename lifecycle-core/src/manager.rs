@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -12,9 +12,13 @@ use tokio::sync::broadcast;
 use crate::events::{Machine, Transition};
 use crate::exit::ExitWatch;
 use crate::lock::Locks;
+use crate::pidfd::PidFd;
 use crate::plan::Plan;
 use crate::state_dir::{StateDir, StateDirError, default_root};
-use crate::{Lifecycle, PlanError, Running, StartError, Status, StopError, Stopped};
+use crate::stop::Target;
+use crate::{
+    Event, Lifecycle, PlanError, Restart, Running, StartError, State, Status, StopError, Stopped,
+};
 
 /// Runs daemons: spawns them, waits until they are ready, adopts them, stops them.
 ///
@@ -140,13 +144,50 @@ pub(crate) struct Daemon {
 #[derive(Clone, Debug)]
 pub(crate) struct Live {
     pub(crate) pid: u32,
+    /// With the PID and the boot, the process's identity.
+    pub(crate) start_time: u64,
     pub(crate) pgid: u32,
+    /// A pidfd on the leader: signals reach its group even after it was reaped.
+    pub(crate) pidfd: Arc<PidFd>,
     pub(crate) exit: ExitWatch,
     /// A child of this process (else adopted from a record).
     pub(crate) child: bool,
     pub(crate) log: PathBuf,
     pub(crate) since: Instant,
     pub(crate) plan: Arc<Plan>,
+}
+
+impl Live {
+    /// What a stop of this process works on.
+    pub(crate) fn target(&self) -> Target {
+        Target {
+            pid: self.pid,
+            pgid: self.pgid,
+            exit: self.exit.clone(),
+            leader: Some(self.pidfd.clone()),
+        }
+    }
+
+    /// Whether `record` names this very process.
+    pub(crate) fn is_recorded_by(&self, record: &crate::Record) -> bool {
+        record.pid == self.pid && record.start_time == self.start_time
+    }
+}
+
+/// Sets a daemon's `stopping` flag for as long as it lives: even a panic clears it.
+pub(crate) struct Stopping<'a>(&'a AtomicBool);
+
+impl<'a> Stopping<'a> {
+    pub(crate) fn begin(flag: &'a AtomicBool) -> Stopping<'a> {
+        flag.store(true, Ordering::SeqCst);
+        Stopping(flag)
+    }
+}
+
+impl Drop for Stopping<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Daemon {
@@ -163,25 +204,22 @@ impl Daemon {
         self.live().filter(|l| l.exit.borrow().is_none())
     }
 
-    /// Records an exit that happened while another holder had the lock (before the watcher
+    /// Takes over an exit that happened while another holder had the lock (before the watcher
     /// could): the state machine learns it (no restart: the lock holder decides what comes
-    /// next), and the watcher, finding the process no longer current, stands down.
-    pub(crate) fn settle_exit(&self) {
-        let Some(live) = self.live() else { return };
-        let Some(exit) = live.exit.borrow().clone() else {
-            return;
-        };
+    /// next), and the watcher, finding the process no longer current, stands down. Returns the
+    /// exited process: what it left in its group is the caller's to sweep.
+    pub(crate) fn settle_exit(&self) -> Option<Live> {
+        let live = self.live()?;
+        let exit = live.exit.borrow().clone()?;
         self.set_live(None);
-        if matches!(
-            self.machine.state(),
-            crate::State::Starting | crate::State::Ready
-        ) {
-            let _ = self.machine.apply(crate::Event::Exited {
+        if matches!(self.machine.state(), State::Starting | State::Ready) {
+            let _ = self.machine.apply(Event::Exited {
                 status: exit.to_string(),
                 success: exit.success(),
-                restart: crate::Restart::No,
+                restart: Restart::No,
             });
         }
+        Some(live)
     }
 }
 
@@ -211,6 +249,54 @@ impl Inner {
             .cloned()
     }
 
+    /// Runs a start as a task of its own: a caller that stops waiting (a timeout, a dropped
+    /// future) does not cut it short halfway, with a process spawned and nobody watching it.
+    pub(crate) async fn start_detached(
+        self: &Arc<Self>,
+        plan: Arc<Plan>,
+        mode: crate::ensure::Mode,
+    ) -> Result<Running, StartError> {
+        let daemon = plan.key.clone();
+        tokio::spawn(self.clone().ensure(plan, mode))
+            .await
+            .map_err(|e| StartError::Task {
+                daemon,
+                message: e.to_string(),
+            })?
+    }
+
+    /// Runs a stop as a task of its own (see [`Inner::start_detached`]).
+    pub(crate) async fn stop_detached(
+        self: &Arc<Self>,
+        key: String,
+        steps: Option<Vec<crate::plan::StopPlan>>,
+    ) -> Result<Stopped, StopError> {
+        let inner = self.clone();
+        let daemon = key.clone();
+        tokio::spawn(async move { inner.stop_key(&key, steps, &[]).await })
+            .await
+            .map_err(|e| StopError::Task {
+                daemon,
+                message: e.to_string(),
+            })?
+    }
+
+    /// The key of the daemon of ours whose leader is `pid`: one this process runs, or one a
+    /// record names (and that is still the recorded process).
+    pub(crate) fn key_of_pid(&self, pid: u32) -> Option<String> {
+        if let Some(daemon) = self
+            .all_daemons()
+            .into_iter()
+            .find(|d| d.running().is_some_and(|l| l.pid == pid))
+        {
+            return Some(daemon.key.clone());
+        }
+        crate::record::read_all(&self.state.records())
+            .into_iter()
+            .find(|r| r.pid == pid && matches!(r.liveness(), crate::record::Liveness::Alive(_)))
+            .map(|r| r.key)
+    }
+
     pub(crate) fn all_daemons(&self) -> Vec<Arc<Daemon>> {
         self.daemons
             .lock()
@@ -226,19 +312,14 @@ impl Drop for Inner {
         if !self.stop_on_drop {
             return;
         }
+        // What this manager spawned; adopted daemons were started by someone else.
         for daemon in self.all_daemons() {
-            let Some(live) = daemon.running() else {
+            let Some(live) = daemon.running().filter(|l| l.child) else {
                 continue;
             };
-            let target = crate::stop::Target {
-                pid: live.pid,
-                pgid: live.pgid,
-                exit: live.exit.clone(),
-            };
-            crate::stop::signal_group(&target, nix::sys::signal::Signal::SIGKILL);
-            if live.child {
-                crate::exit::reap_child(live.pid);
-            }
+            crate::stop::signal_group(&live.target(), nix::sys::signal::Signal::SIGKILL);
+            // SIGKILL cannot be caught: the wait is short.
+            crate::exit::reap_child(live.pid);
             let _ = crate::record::remove(&self.state.record(&daemon.key));
         }
     }
@@ -365,7 +446,7 @@ impl DaemonManager {
         let (inner, plan) = (self.inner.clone(), plan_of(handle));
         async move {
             inner
-                .ensure(Arc::new(plan?), crate::ensure::Mode::Ensure)
+                .start_detached(Arc::new(plan?), crate::ensure::Mode::Ensure)
                 .await
         }
     }
@@ -391,7 +472,7 @@ impl DaemonManager {
         let (inner, plan) = (self.inner.clone(), plan_of(handle));
         async move {
             inner
-                .ensure(Arc::new(plan?), crate::ensure::Mode::Start)
+                .start_detached(Arc::new(plan?), crate::ensure::Mode::Start)
                 .await
         }
     }
@@ -418,7 +499,9 @@ impl DaemonManager {
         let (inner, plan) = (self.inner.clone(), plan_of(handle));
         async move {
             let plan = plan?;
-            inner.stop_key(&plan.key, Some(plan.stop.clone())).await
+            inner
+                .stop_detached(plan.key.clone(), Some(plan.stop.clone()))
+                .await
         }
     }
 
@@ -477,6 +560,6 @@ impl DaemonManager {
     /// # Ok(()) }
     /// ```
     pub async fn stop_by_key(&self, key: &str) -> Result<Stopped, StopError> {
-        self.inner.stop_key(key, None).await
+        self.inner.stop_detached(key.to_owned(), None).await
     }
 }

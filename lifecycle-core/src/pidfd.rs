@@ -61,14 +61,34 @@ impl PidFd {
 
     /// Sends `signal` to exactly this process (not a PID that may since have been reused).
     pub(crate) fn send_signal(&self, signal: Signal) -> io::Result<()> {
-        // SAFETY: pidfd_send_signal(pidfd, sig, info = NULL, flags = 0) reads no memory of ours.
+        self.raw_send(signal as libc::c_int, 0)
+    }
+
+    /// Sends `signal` (or, with `None`, checks for members) to the process group this process
+    /// leads: the group the pidfd's PID names, even after the leader was reaped, since the
+    /// pidfd keeps that PID from being reused. `Ok(false)`: the group is empty. Needs Linux 6.9
+    /// (`PIDFD_SIGNAL_PROCESS_GROUP`); older kernels answer `EINVAL`.
+    pub(crate) fn signal_group(&self, signal: Option<Signal>) -> io::Result<bool> {
+        const PIDFD_SIGNAL_PROCESS_GROUP: libc::c_uint = 1 << 2;
+        match self.raw_send(
+            signal.map_or(0, |s| s as libc::c_int),
+            PIDFD_SIGNAL_PROCESS_GROUP,
+        ) {
+            Ok(()) => Ok(true),
+            Err(err) if err.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn raw_send(&self, signal: libc::c_int, flags: libc::c_uint) -> io::Result<()> {
+        // SAFETY: pidfd_send_signal(pidfd, sig, info = NULL, flags) reads no memory of ours.
         let ret = unsafe {
             libc::syscall(
                 libc::SYS_pidfd_send_signal,
                 self.fd.get_ref().as_raw_fd(),
-                signal as libc::c_int,
+                signal,
                 std::ptr::null::<libc::siginfo_t>(),
-                0 as libc::c_uint,
+                flags,
             )
         };
         if ret < 0 {
@@ -95,6 +115,39 @@ mod tests {
         pidfd.exited().await;
         assert!(pidfd.has_exited());
         child.wait().unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_group_is_signalled_after_its_leader_is_reaped() {
+        use std::os::unix::process::CommandExt;
+        // A leader that forks a member and exits at once: the member stays in the group.
+        let mut leader = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & echo $!"])
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pidfd = PidFd::open(leader.id()).unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(leader.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let member: u32 = line.trim().parse().unwrap();
+        leader.wait().unwrap();
+        assert!(
+            pidfd.signal_group(None).unwrap(),
+            "the member keeps the group alive"
+        );
+        pidfd.signal_group(Some(Signal::SIGKILL)).unwrap();
+        if let Ok(member_fd) = PidFd::open(member) {
+            member_fd.exited().await;
+        }
+        assert!(
+            crate::proc_stat::group_members(pidfd.pid()).is_empty(),
+            "the member was killed"
+        );
     }
 
     #[test]

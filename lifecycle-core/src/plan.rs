@@ -145,6 +145,9 @@ pub(crate) struct Plan {
     pub(crate) log_max_size: u64,
     pub(crate) log_keep: u32,
     pub(crate) dependencies: Vec<(Plan, WaitFor)>,
+    /// What identifies this configuration of the daemon: a hash of binary, arguments,
+    /// environment and probe. Two handles with one key but different values conflict.
+    pub(crate) fingerprint: String,
 }
 
 /// Renders templates of one spec with one set of values.
@@ -291,6 +294,25 @@ impl Plan {
             };
             dependencies.push((Plan::new(dep_spec, &dep_values)?, dep.wait));
         }
+        let binary = r.render(&spec.command.binary)?;
+        let args: Vec<String> = spec
+            .command
+            .args
+            .iter()
+            .map(|a| r.render(a))
+            .collect::<Result<_, _>>()?;
+        let env: Vec<(String, String)> = spec
+            .command
+            .env
+            .iter()
+            .map(|e| Ok((e.name.to_string(), r.render(&e.value)?)))
+            .collect::<Result<_, PlanError>>()?;
+        let fingerprint = fingerprint(
+            &binary,
+            &args,
+            &env,
+            readiness.as_ref().map(|r| r.probe.describe()).as_deref(),
+        );
         Ok(Plan {
             key,
             name: spec.name.to_string(),
@@ -321,6 +343,52 @@ impl Plan {
             log_max_size: spec.logs.max_size,
             log_keep: spec.logs.keep,
             dependencies,
+            fingerprint,
         })
     }
+
+    /// The command as a person would type it (for messages and records; never given to a shell).
+    pub(crate) fn command_line(&self) -> String {
+        std::iter::once(self.binary.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// How long to wait for this daemon's lock: another caller may be starting it (up to its
+    /// readiness deadline) and stopping it (up to its graces), with a margin.
+    pub(crate) fn lock_patience(&self) -> Duration {
+        let start = self
+            .readiness
+            .as_ref()
+            .map_or(Duration::ZERO, |r| r.deadline);
+        let stop: Duration = self.stop.iter().map(StopPlan::grace).sum();
+        start
+            .saturating_add(stop)
+            .saturating_add(Duration::from_secs(60))
+    }
+}
+
+/// FNV-1a over the parts, separated so that `["a b"]` and `["a", "b"]` differ.
+fn fingerprint(
+    binary: &str,
+    args: &[String],
+    env: &[(String, String)],
+    probe: Option<&str>,
+) -> String {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    let mut feed = |part: &str| {
+        for b in part.bytes().chain([0xff]) {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    feed(binary);
+    args.iter().for_each(|a| feed(a));
+    feed("\u{0}env");
+    env.iter().for_each(|(k, v)| {
+        feed(k);
+        feed(v);
+    });
+    feed(probe.unwrap_or(""));
+    format!("{hash:016x}")
 }

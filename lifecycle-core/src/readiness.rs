@@ -36,7 +36,10 @@ pub(crate) async fn wait(
     started: Instant,
     on_failure: &(dyn Fn(&str) + Send + Sync),
 ) -> Outcome {
-    let deadline = tokio::time::Instant::from_std(started + plan.deadline);
+    let deadline = match started.checked_add(plan.deadline) {
+        Some(at) => tokio::time::Instant::from_std(at),
+        None => crate::stop::deadline_in(plan.deadline),
+    };
     match listener {
         Listener::Notify(socket) => {
             let event = async {

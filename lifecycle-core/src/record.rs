@@ -27,6 +27,9 @@ use crate::proc_stat;
 ///     log: "/var/log/queen.log".into(),
 ///     spec_file: "specs/queen.yaml".into(),
 ///     probe: Some("http://127.0.0.1:7833/health".into()),
+///     command: "queen-rbee --port 7833".into(),
+///     fingerprint: "5be2a0c1d3e4f607".into(),
+///     restarts: 0,
 ///     depends_on: vec![],
 ///     stop: vec!["signal SIGTERM 5000".into()],
 /// };
@@ -56,8 +59,16 @@ pub struct Record {
     pub spec_file: String,
     /// Its readiness probe, rendered (`http://127.0.0.1:7833/health`), if it has one.
     pub probe: Option<String>,
+    /// Its command line, for people (`queen-rbee --port 7833`).
+    pub command: String,
+    /// A hash of its binary, arguments, environment and probe: another handle with the same
+    /// key but other values conflicts with it.
+    pub fingerprint: String,
     /// The keys of the daemons it depends on.
     pub depends_on: Vec<String>,
+    /// How many restarts in a row led to this process (its restart policy's count, shared by
+    /// every process that supervises it).
+    pub restarts: u32,
     /// Its stop chain, one step a line (`signal SIGTERM 5000`, `post 5000 URL`: grace in
     /// milliseconds), so that another process stops it the way its spec says.
     pub stop: Vec<String>,
@@ -83,7 +94,7 @@ pub enum RecordError {
     #[error("record is malformed: {0}")]
     Malformed(String),
     /// A record of another version of this library: it is left alone.
-    #[error("record {} has version {version}, which this version of lifecycle does not read; it is left alone", path.display())]
+    #[error("record {} has version {version}, which this version of lifecycle does not read; it is left alone: stop the daemon with the version that started it, or remove the record once it is gone", path.display())]
     UnknownVersion {
         /// The record file.
         path: PathBuf,
@@ -110,7 +121,7 @@ impl Record {
     /// The record as `key=value` lines.
     ///
     /// ```
-    /// # let record = lifecycle_core::Record::parse("version=1\nkey=q\nname=q\npid=7\nstart_time=1\nboot_id=b\npgid=7\nstarted_at_ms=0\nlog=/l\nspec_file=q.yaml\n").unwrap();
+    /// # let record = lifecycle_core::Record::parse("version=1\nkey=q\nname=q\npid=7\nstart_time=1\nboot_id=b\npgid=7\nstarted_at_ms=0\nlog=/l\nspec_file=q.yaml\ncommand=q\nfingerprint=f\n").unwrap();
     /// assert!(record.to_text().contains("pid=7\n"));
     /// ```
     pub fn to_text(&self) -> String {
@@ -129,6 +140,10 @@ impl Record {
         if let Some(probe) = &self.probe {
             out.push_str(&format!("probe={probe}\n"));
         }
+        out.push_str(&format!(
+            "command={}\nfingerprint={}\nrestarts={}\n",
+            self.command, self.fingerprint, self.restarts
+        ));
         for dep in &self.depends_on {
             out.push_str(&format!("depends_on={dep}\n"));
         }
@@ -141,7 +156,7 @@ impl Record {
     /// Parses `key=value` lines; every required key must be present, unknown keys are refused.
     ///
     /// ```
-    /// let text = "version=1\nkey=q\nname=q\npid=7\nstart_time=1\nboot_id=b\npgid=7\nstarted_at_ms=0\nlog=/l\nspec_file=q.yaml\n";
+    /// let text = "version=1\nkey=q\nname=q\npid=7\nstart_time=1\nboot_id=b\npgid=7\nstarted_at_ms=0\nlog=/l\nspec_file=q.yaml\ncommand=q\nfingerprint=f\n";
     /// assert_eq!(lifecycle_core::Record::parse(text).unwrap().pid, 7);
     /// ```
     pub fn parse(text: &str) -> Result<Record, RecordError> {
@@ -185,6 +200,9 @@ impl Record {
                 "log",
                 "spec_file",
                 "probe",
+                "command",
+                "fingerprint",
+                "restarts",
                 "depends_on",
                 "stop",
             ];
@@ -209,6 +227,14 @@ impl Record {
             log: PathBuf::from(one("log")?),
             spec_file: one("spec_file")?.to_owned(),
             probe: one("probe").ok().map(str::to_owned),
+            command: one("command")?.to_owned(),
+            fingerprint: one("fingerprint")?.to_owned(),
+            restarts: match one("restarts") {
+                Ok(n) => n
+                    .parse()
+                    .map_err(|_| bad("`restarts` is not a number".into()))?,
+                Err(_) => 0,
+            },
             depends_on: fields
                 .iter()
                 .filter(|(k, _)| *k == "depends_on")
@@ -276,6 +302,22 @@ pub(crate) fn read(path: &Path) -> Result<Option<Record>, RecordError> {
     }
 }
 
+/// Every readable record in `dir`.
+pub(crate) fn read_all(dir: &Path) -> Vec<Record> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.ends_with(".record"))
+        })
+        .filter_map(|e| read(&e.path()).ok().flatten())
+        .collect()
+}
+
 /// Writes `record` to `path` atomically: temporary file (0600) in the same directory, fsync,
 /// rename over `path`. Readers see the old record or the new one, never a part. The directory
 /// is not fsynced: that would only make the rename survive a power loss, after which the record
@@ -341,6 +383,9 @@ mod tests {
             log: "/tmp/d.log".into(),
             spec_file: "specs/d.yaml".into(),
             probe: None,
+            command: "d --flag".into(),
+            fingerprint: "0123456789abcdef".into(),
+            restarts: 2,
             depends_on: vec!["q".into(), "r@2".into()],
             stop: vec!["signal SIGINT 2000".into(), "signal SIGTERM 5000".into()],
         }

@@ -5,20 +5,24 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use crate::exit;
-use crate::manager::Inner;
+use crate::manager::{Daemon, Inner, Stopping};
 use crate::plan::StopPlan;
 use crate::record::{self, Liveness};
 use crate::stop::{self, Target};
 use crate::{Event, State, StopError, Stopped};
 
+/// How long a stop by key (no plan at hand) waits for the daemon's lock.
+const STOP_PATIENCE: Duration = Duration::from_secs(600);
+
 type StopFuture<'a> = Pin<Box<dyn Future<Output = Result<Stopped, StopError>> + Send + 'a>>;
 
 impl Inner {
     /// The keys of the running daemons that depend on `key`: from this process's plans and from
-    /// the markers every process leaves (a marker whose daemon has no record is removed).
+    /// the markers every process leaves (a marker is believed only while its daemon's record
+    /// still lists `key` as a dependency; a stale one is removed).
     fn dependents_of(&self, key: &str) -> Vec<String> {
         let mut keys = Vec::new();
         if let Ok(markers) = std::fs::read_dir(self.state.dependents(key)) {
@@ -26,10 +30,12 @@ impl Inner {
                 let Ok(dependent) = std::fs::read_to_string(marker.path()) else {
                     continue;
                 };
-                if self.state.record(&dependent).exists() {
-                    keys.push(dependent);
-                } else {
-                    let _ = std::fs::remove_file(marker.path());
+                match record::read(&self.state.record(&dependent)) {
+                    Ok(Some(r)) if r.depends_on.iter().any(|d| d == key) => keys.push(dependent),
+                    Ok(_) => {
+                        let _ = std::fs::remove_file(marker.path());
+                    }
+                    Err(_) => {}
                 }
             }
         }
@@ -46,16 +52,23 @@ impl Inner {
     }
 
     /// Stops the daemon `key`, its dependents first. `steps`: the stop chain to use, if the
-    /// caller has one (else the chain this process knows, or the record's).
+    /// caller has one (else the chain this process knows, or the record's). `path`: the keys
+    /// being stopped above this one (a cycle of markers stops there).
     pub(crate) fn stop_key<'a>(
         self: &'a Arc<Self>,
         key: &'a str,
         steps: Option<Vec<StopPlan>>,
+        path: &'a [String],
     ) -> StopFuture<'a> {
         Box::pin(async move {
+            let mut below: Vec<String> = path.to_vec();
+            below.push(key.to_owned());
             // Reverse order: whatever depends on this daemon goes first.
             for dependent in self.dependents_of(key) {
-                self.stop_key(&dependent, None)
+                if below.contains(&dependent) {
+                    continue;
+                }
+                self.stop_key(&dependent, None, &below)
                     .await
                     .map_err(|source| StopError::Dependent {
                         daemon: key.to_owned(),
@@ -73,27 +86,33 @@ impl Inner {
         steps: Option<Vec<StopPlan>>,
     ) -> Result<Stopped, StopError> {
         let daemon = self.daemon(key);
-        let _lock = self.locks.acquire(key).await?;
-        daemon.settle_exit();
+        let patience = daemon
+            .live()
+            .map_or(STOP_PATIENCE, |l| l.plan.lock_patience());
+        let _lock = self.locks.acquire(key, patience).await?;
         let record_path = self.state.record(key);
         let record_error = |source| StopError::Record {
             daemon: key.to_owned(),
             source,
         };
 
+        if let Some(dead) = daemon.settle_exit() {
+            let chain = steps.clone().unwrap_or_else(|| dead.plan.stop.clone());
+            self.sweep(&mut dead.target(), &chain).await;
+            if record::read(&record_path)
+                .ok()
+                .flatten()
+                .is_some_and(|r| dead.is_recorded_by(&r))
+            {
+                record::remove(&record_path).map_err(record_error)?;
+            }
+        }
         let (target, steps) = if let Some(live) = daemon.running() {
             let steps = steps.unwrap_or_else(|| live.plan.stop.clone());
-            (
-                Target {
-                    pid: live.pid,
-                    pgid: live.pgid,
-                    exit: live.exit.clone(),
-                },
-                steps,
-            )
+            (live.target(), steps)
         } else {
-            // A restart may be pending (Backoff) or the daemon failed: nothing runs, but the
-            // state must say it was stopped.
+            // A restart may be pending (Backoff), or the daemon failed: nothing of this
+            // process runs, but the state must say it was stopped.
             if matches!(
                 daemon.machine.state(),
                 State::Backoff { .. } | State::Failed { .. }
@@ -105,34 +124,46 @@ impl Inner {
                     key: key.to_owned(),
                 });
             };
+            let steps = steps.unwrap_or_else(|| {
+                recorded
+                    .stop
+                    .iter()
+                    .filter_map(|l| StopPlan::from_record_line(l))
+                    .collect()
+            });
             match recorded.liveness() {
                 Liveness::Alive(pidfd) => {
-                    let steps = steps.unwrap_or_else(|| {
-                        recorded
-                            .stop
-                            .iter()
-                            .filter_map(|l| StopPlan::from_record_line(l))
-                            .collect()
-                    });
                     // Adopted for the stop: the state machine learns it runs.
                     if !daemon.machine.state().is_running() {
                         daemon.machine.apply(Event::Adopted { pid: recorded.pid })?;
                     }
+                    let pidfd = Arc::new(pidfd);
+                    let exit = exit::watch(pidfd.clone(), false);
                     (
                         Target {
                             pid: recorded.pid,
                             pgid: recorded.pgid,
-                            exit: exit::watch(pidfd, false),
+                            exit,
+                            leader: Some(pidfd),
                         },
                         steps,
                     )
                 }
                 Liveness::Gone => {
+                    // Whatever the dead leader left in its group is still ours.
+                    let left = crate::proc_stat::group_members(recorded.pgid).len();
+                    self.sweep(&mut stop::orphans_of(&recorded), &steps).await;
                     record::remove(&record_path).map_err(record_error)?;
+                    let mut reason = "the recorded process is gone".to_owned();
+                    if left > 0 {
+                        reason.push_str(&format!(
+                            "; {left} processes left in its group were stopped"
+                        ));
+                    }
                     return Ok(Stopped::StaleRecord {
                         key: key.to_owned(),
                         pid: recorded.pid,
-                        reason: "the recorded process is gone".to_owned(),
+                        reason,
                     });
                 }
                 Liveness::Reused { found } => {
@@ -154,10 +185,10 @@ impl Inner {
             }
         };
 
-        daemon.stopping.store(true, Ordering::SeqCst);
-        let result = self.run_chain(&daemon, target, &steps).await;
-        daemon.stopping.store(false, Ordering::SeqCst);
-        let stopped = result?;
+        let stopping = Stopping::begin(&daemon.stopping);
+        let stopped = self.run_chain(&daemon, target, &steps).await;
+        drop(stopping);
+        let stopped = stopped?;
         daemon.set_live(None);
         record::remove(&record_path).map_err(record_error)?;
         Ok(stopped)
@@ -165,7 +196,7 @@ impl Inner {
 
     async fn run_chain(
         &self,
-        daemon: &crate::manager::Daemon,
+        daemon: &Daemon,
         mut target: Target,
         steps: &[StopPlan],
     ) -> Result<Stopped, StopError> {
@@ -187,11 +218,16 @@ impl Inner {
                     killed: gone.killed,
                 })
             }
-            Err(still) => Err(StopError::StillAlive {
-                daemon: daemon.key.clone(),
-                pid: target.pid,
-                members: still.members,
-            }),
+            Err(still) => {
+                daemon.machine.apply(Event::KillFailed {
+                    members: still.members.clone(),
+                })?;
+                Err(StopError::StillAlive {
+                    daemon: daemon.key.clone(),
+                    pid: target.pid,
+                    members: still.members,
+                })
+            }
         }
     }
 }

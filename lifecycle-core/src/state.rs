@@ -95,6 +95,16 @@ pub enum Event {
     Gone,
     /// The backoff delay before a restart has passed.
     RestartDue,
+    /// A restart failed before the daemon was ready; restart number `attempt` comes next.
+    RestartScheduled {
+        /// The restart about to be tried.
+        attempt: u32,
+    },
+    /// Processes of the group outlived SIGKILL.
+    KillFailed {
+        /// The processes still alive.
+        members: Vec<u32>,
+    },
 }
 
 /// The restart policy's verdict on an exit.
@@ -113,15 +123,17 @@ pub enum Restart {
 }
 
 /// An event the current state does not allow. The library reports it as an error; it never
-/// ignores it.
+/// ignores it. It means a bug in this library: please report it with the message.
 ///
 /// ```
 /// let err = lifecycle_core::transition(&lifecycle_core::State::Ready, &lifecycle_core::Event::Start).unwrap_err();
-/// assert_eq!(err.to_string(), "illegal transition: event Start in state Ready");
+/// assert_eq!(err.to_string(), "illegal transition: event Start in state Ready (a bug in lifecycle: please report it)");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("illegal transition: event {event:?} in state {from}")]
+#[error("{}illegal transition: event {event:?} in state {from} (a bug in lifecycle: please report it)", daemon.as_ref().map(|d| format!("daemon `{d}`: ")).unwrap_or_default())]
 pub struct IllegalTransition {
+    /// The daemon, when known.
+    pub daemon: Option<String>,
     /// The state.
     pub from: State,
     /// The event it does not allow.
@@ -134,80 +146,32 @@ pub struct IllegalTransition {
 /// use lifecycle_core::{Event, State, transition};
 /// assert_eq!(transition(&State::Ready, &Event::Stop), Ok(State::Stopping { failure: None }));
 /// ```
+#[rustfmt::skip] // one line per transition: the table reads as a table
 pub fn transition(from: &State, event: &Event) -> Result<State, IllegalTransition> {
     use Event as E;
     use State as S;
     let to = match (from, event) {
         (S::Stopped | S::Failed { .. }, E::Start) => S::Starting,
-        (S::Stopped | S::Failed { .. }, E::Adopted { .. }) => S::Ready,
+        (S::Stopped | S::Failed { .. } | S::Backoff { .. }, E::Adopted { .. }) => S::Ready,
         (S::Starting, E::Spawned { .. } | E::ProbeFailed { .. }) => S::Starting,
-        (S::Starting, E::SpawnFailed { error }) => S::Failed {
-            reason: error.clone(),
-        },
+        (S::Starting, E::SpawnFailed { error }) => S::Failed { reason: error.clone() },
         (S::Starting, E::ProbeOk) => S::Ready,
-        (S::Starting, E::Exited { status, .. }) => S::Failed {
-            reason: format!("exited before it was ready: {status}"),
-        },
-        (S::Starting, E::DeadlinePassed { last_error }) => S::Stopping {
-            failure: Some(format!(
-                "not ready within the deadline; last probe: {last_error}"
-            )),
-        },
+        (S::Starting, E::Exited { status, .. }) => S::Failed { reason: format!("exited before it was ready: {status}") },
+        (S::Starting, E::DeadlinePassed { last_error }) => S::Stopping { failure: Some(format!("not ready within the deadline; last probe: {last_error}")) },
         (S::Starting | S::Ready, E::Stop) => S::Stopping { failure: None },
-        (
-            S::Ready,
-            E::Exited {
-                restart: Restart::After(attempt),
-                ..
-            },
-        ) => S::Backoff { attempt: *attempt },
-        (
-            S::Ready,
-            E::Exited {
-                success: true,
-                restart: Restart::No,
-                ..
-            },
-        ) => S::Stopped,
-        (
-            S::Ready,
-            E::Exited {
-                status,
-                restart: Restart::No,
-                ..
-            },
-        ) => S::Failed {
-            reason: format!("exited on its own: {status}"),
-        },
-        (
-            S::Ready,
-            E::Exited {
-                status,
-                restart: Restart::LimitReached(max),
-                ..
-            },
-        ) => S::Failed {
-            reason: format!("exited on its own: {status}; gave up after {max} restarts"),
-        },
+        (S::Ready, E::Exited { restart: Restart::After(attempt), .. }) => S::Backoff { attempt: *attempt },
+        (S::Ready, E::Exited { success: true, restart: Restart::No, .. }) => S::Stopped,
+        (S::Ready, E::Exited { status, restart: Restart::No, .. }) => S::Failed { reason: format!("exited on its own: {status}") },
+        (S::Ready, E::Exited { status, restart: Restart::LimitReached(max), .. }) => S::Failed { reason: format!("exited on its own: {status}; gave up after {max} restarts") },
         (S::Stopping { .. }, E::GraceExpired { .. } | E::Exited { .. }) => from.clone(),
         (S::Stopping { failure: None }, E::Gone) => S::Stopped,
-        (
-            S::Stopping {
-                failure: Some(reason),
-            },
-            E::Gone,
-        ) => S::Failed {
-            reason: reason.clone(),
-        },
+        (S::Stopping { failure: Some(reason) }, E::Gone) => S::Failed { reason: reason.clone() },
+        (S::Stopping { .. }, E::KillFailed { members }) => S::Failed { reason: format!("processes {members:?} of its group outlived SIGKILL") },
         // A restart that comes now: when due, or asked for during the backoff.
         (S::Backoff { .. }, E::RestartDue | E::Start) => S::Starting,
+        (S::Failed { .. }, E::RestartScheduled { attempt }) => S::Backoff { attempt: *attempt },
         (S::Backoff { .. } | S::Failed { .. }, E::Stop) => S::Stopped,
-        _ => {
-            return Err(IllegalTransition {
-                from: from.clone(),
-                event: event.clone(),
-            });
-        }
+        _ => return Err(IllegalTransition { daemon: None, from: from.clone(), event: event.clone() }),
     };
     Ok(to)
 }

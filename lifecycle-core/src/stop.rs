@@ -2,6 +2,7 @@
 //! event (the exit, then the rest of the group) bounded by the step's grace; SIGKILL to the
 //! group after the last grace; done when nothing of the group is left.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -16,12 +17,32 @@ use crate::proc_stat;
 /// How long SIGKILL may take to end the group before the stop is reported as failed.
 const KILL_CONFIRM: Duration = Duration::from_secs(5);
 
-/// A running daemon to stop: its PID, its process group and its exit.
+/// A daemon to stop: its PID, its process group, its exit, and a pidfd on its leader (none
+/// when only the rest of a group whose leader is long gone is left).
 #[derive(Debug)]
 pub(crate) struct Target {
     pub(crate) pid: u32,
     pub(crate) pgid: u32,
     pub(crate) exit: ExitWatch,
+    pub(crate) leader: Option<Arc<PidFd>>,
+}
+
+/// What is left of the group of a recorded daemon whose leader is gone: no pidfd on the leader,
+/// the members are found by their group ID (which cannot be reused while it has members).
+pub(crate) fn orphans_of(record: &crate::Record) -> Target {
+    Target {
+        pid: record.pid,
+        pgid: record.pgid,
+        exit: crate::exit::already_exited(),
+        leader: None,
+    }
+}
+
+/// `now + duration`, or far in the future when that overflows (a grace of `Duration::MAX`).
+pub(crate) fn deadline_in(duration: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(duration)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// How a stop ended.
@@ -58,13 +79,15 @@ pub(crate) async fn run(
 ) -> Result<Gone, StillAlive> {
     let started = Instant::now();
     for (i, step) in steps.iter().enumerate() {
-        let deadline = tokio::time::Instant::now() + step.grace();
+        let deadline = deadline_in(step.grace());
         match step {
             StopPlan::Signal { signal, .. } => signal_group(target, to_nix(*signal)),
             StopPlan::HttpPost { url, .. } => {
                 let post = client.post(url).send();
                 if let Ok(Err(err)) = tokio::time::timeout_at(deadline, post).await {
-                    tracing::warn!(%url, %err, "shutdown request failed");
+                    // Nobody heard the request: waiting its grace would only delay the next step.
+                    tracing::warn!(%url, %err, "shutdown request failed; going on with the next step");
+                    continue;
                 }
             }
         }
@@ -77,7 +100,7 @@ pub(crate) async fn run(
         on_grace_expired(i);
     }
     signal_group(target, NixSignal::SIGKILL);
-    if wait_gone(target, tokio::time::Instant::now() + KILL_CONFIRM).await {
+    if wait_gone(target, deadline_in(KILL_CONFIRM)).await {
         Ok(Gone {
             elapsed: started.elapsed(),
             killed: true,
@@ -89,19 +112,21 @@ pub(crate) async fn run(
     }
 }
 
-/// Signals the daemon's process group. While the leader lives, its group ID cannot name anyone
-/// else, so `killpg` is exact. Once the leader is gone, each remaining member is signalled
-/// through a pidfd, after checking it is still in the group.
+/// Signals the daemon's process group. Through the leader's pidfd when there is one: the
+/// kernel signals the group that PID names, and the pidfd keeps the PID (so the group ID) from
+/// being reused, even after the leader exited and was reaped. Without one (or on kernels older
+/// than 6.9), each live member is signalled through its own pidfd, after checking it is in the
+/// group: a group ID cannot be reused while the group has members.
 pub(crate) fn signal_group(target: &Target, signal: NixSignal) {
-    let Ok(pgid) = i32::try_from(target.pgid) else {
-        return;
-    };
-    if target.exit.borrow().is_none() {
-        match killpg(Pid::from_raw(pgid), signal) {
-            Ok(()) | Err(Errno::ESRCH) => {}
-            Err(err) => tracing::warn!(pgid, %err, ?signal, "killpg failed"),
+    if let Some(leader) = &target.leader {
+        match leader.signal_group(Some(signal)) {
+            Ok(_) => return,
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => {}
+            Err(err) => {
+                tracing::warn!(pgid = target.pgid, %err, ?signal, "cannot signal the process group");
+                return;
+            }
         }
-        return;
     }
     for pid in proc_stat::group_members(target.pgid) {
         let Ok(pidfd) = PidFd::open(pid) else {
@@ -114,6 +139,19 @@ pub(crate) fn signal_group(target: &Target, signal: NixSignal) {
     }
 }
 
+/// Whether any process (zombies included) is left in the group.
+fn group_has_members(target: &Target) -> bool {
+    if let Some(leader) = &target.leader
+        && let Ok(members) = leader.signal_group(None)
+    {
+        return members;
+    }
+    let Ok(pgid) = i32::try_from(target.pgid) else {
+        return false;
+    };
+    killpg(Pid::from_raw(pgid), None) != Err(Errno::ESRCH)
+}
+
 /// Waits until the leader has exited and no live process is left in its group, or `deadline`.
 async fn wait_gone(target: &mut Target, deadline: tokio::time::Instant) -> bool {
     if tokio::time::timeout_at(deadline, exited(&mut target.exit))
@@ -122,12 +160,9 @@ async fn wait_gone(target: &mut Target, deadline: tokio::time::Instant) -> bool 
     {
         return false;
     }
-    let Ok(pgid) = i32::try_from(target.pgid) else {
-        return true;
-    };
     loop {
         // The common case: the group died with its leader.
-        if killpg(Pid::from_raw(pgid), None) == Err(Errno::ESRCH) {
+        if !group_has_members(target) {
             return true;
         }
         let members: Vec<PidFd> = proc_stat::group_members(target.pgid)

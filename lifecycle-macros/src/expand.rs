@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use lifecycle_spec::Spec;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::{DeriveInput, Ident, LitStr};
 
 use crate::attr::{self, Handle, Source};
@@ -41,7 +42,12 @@ pub(crate) fn derive_in(input: &DeriveInput, root: Option<&Path>) -> TokenStream
             }
         },
     };
-    let fields: Vec<String> = handle.fields.iter().map(|f| f.to_string()).collect();
+    // `r#type` fills `{type}`.
+    let fields: Vec<String> = handle
+        .fields
+        .iter()
+        .map(|f| f.unraw().to_string())
+        .collect();
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     match &handle.source {
         Source::File(lit) => expand_file(input, &handle, &root, lit, &fields),
@@ -206,11 +212,11 @@ fn var_fn(handle: &Handle<'_>, specs: &[&Spec]) -> TokenStream {
         .iter()
         .copied()
         .filter(|field| {
-            let name = field.to_string();
+            let name = field.unraw().to_string();
             specs.iter().any(|s| s.variables().contains(&name.as_str()))
         })
         .collect();
-    let names: Vec<String> = used.iter().map(|f| f.to_string()).collect();
+    let names: Vec<String> = used.iter().map(|f| f.unraw().to_string()).collect();
     // Spanned on the field: a field without `Display` is reported at the field.
     let values = used.iter().map(
         |field| quote_spanned!(field.span()=> ::std::string::ToString::to_string(&self.#field)),

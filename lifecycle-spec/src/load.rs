@@ -79,6 +79,7 @@ pub fn load_spec(path: &Path, display: &str, fields: &[&str]) -> Loaded {
 /// ```
 pub fn parse_spec(display: &str, text: &str, fields: &[&str]) -> Result<Spec, Diagnostics> {
     let mut loader = Loader::default();
+    loader.stack.push(canonical(Path::new(display)));
     let spec = loader.load_text(Path::new(display), display, text, fields, 0);
     loader.finish(spec).result
 }
@@ -131,7 +132,7 @@ impl Loader {
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default();
-        let mut decoder = Decoder::new(display);
+        let mut decoder = Decoder::new(display, text);
         let draft = decoder.spec(&root, stem, fields);
         self.errors.append(&mut decoder.errors);
         let draft = draft?;

@@ -166,3 +166,17 @@ impl Spec {
         vars
     }
 }
+
+/// Whether `name` is a valid daemon name: `[a-z0-9_-]+`, at most 64 characters.
+///
+/// ```
+/// assert!(lifecycle_spec::is_spec_name("queen-rbee"));
+/// assert!(!lifecycle_spec::is_spec_name("Queen"));
+/// ```
+pub fn is_spec_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}

@@ -433,3 +433,56 @@ fn shipped_specs_are_valid() {
         }
     }
 }
+
+#[test]
+fn numbers_keep_their_digits() {
+    let spec = parse_spec(
+        "n.yaml",
+        "command: { binary: a, args: [3.10, 0x10, 1_000, 1.0, 007] }\nvars: { rev: 1.20 }\n",
+        &[],
+    )
+    .unwrap();
+    let args: Vec<&str> = spec
+        .command
+        .args
+        .iter()
+        .map(|a| a.source.as_ref())
+        .collect();
+    assert_eq!(args, ["3.10", "0x10", "1_000", "1.0", "007"]);
+    assert_eq!(spec.default_var("rev"), Some("1.20"));
+}
+
+#[test]
+fn control_characters_are_refused_at_compile_time_too() {
+    let d = only("command: { binary: a, args: [\"a\\tb\"] }\n", &[]);
+    check(&d, Rule::Template, 1, 30, "command.args[0]");
+}
+
+#[test]
+fn a_bad_grace_does_not_hide_a_bad_signal() {
+    let e = errors(
+        "command: { binary: a }\nstop:\n  - { signal: TERM, grace: 5 }\n",
+        &[],
+    );
+    assert_eq!(e.rules(), [Rule::Duration, Rule::Signal], "{e}");
+}
+
+#[test]
+fn a_short_deadline_shortens_the_default_attempt_timeout() {
+    let spec = parse_spec(
+        "d.yaml",
+        "command: { binary: a }\nreadiness: { probe: notify, deadline: 1s }\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        spec.readiness.unwrap().attempt_timeout,
+        std::time::Duration::from_secs(1)
+    );
+}
+
+#[test]
+fn all_is_not_a_variant() {
+    let d = only("variant: ALL\ncommand: { binary: a }\n", &[]);
+    assert_eq!(d.rule, Rule::Variant);
+}

@@ -20,6 +20,7 @@
 //! | `--print-lines N` | at start, print `line 1` … `line N` on stderr |
 //! | `--log-bytes N` | at start, write `N` bytes of filler lines (`xxx…\n`) on stdout |
 //! | `--crash-at-start CODE` | after `--print-lines`, exit immediately with `CODE` |
+//! | `--crash-if-file PATH` | after `--print-lines`, exit immediately with 3 if `PATH` exists (a daemon that starts once, then crashes at start) |
 //! | `--exit-after MS` | exit `MS` ms after start with the `--exit-code` (default 1) |
 //! | `--exit-code X` | exit code used by `--exit-after` |
 //! | `--ignore-sigterm` | SIGTERM is ignored |
@@ -186,6 +187,8 @@ struct Options {
     log_bytes: u64,
     /// `--crash-at-start`
     crash_at_start: Option<i32>,
+    /// `--crash-if-file`
+    crash_if_file: Option<PathBuf>,
     /// `--exit-after`
     exit_after: Option<Duration>,
     /// `--exit-code`
@@ -219,6 +222,7 @@ impl Default for Options {
             print_lines: 0,
             log_bytes: 0,
             crash_at_start: None,
+            crash_if_file: None,
             exit_after: None,
             exit_code: 1,
             ignore_sigterm: false,
@@ -267,6 +271,7 @@ impl Options {
                 "--crash-at-start" => {
                     options.crash_at_start = Some(parse_exit_code(flag, value()?)?)
                 }
+                "--crash-if-file" => options.crash_if_file = Some(PathBuf::from(value()?)),
                 "--exit-after" => options.exit_after = Some(parse_millis(flag, value()?)?),
                 "--exit-code" => options.exit_code = parse_exit_code(flag, value()?)?,
                 "--ignore-sigterm" => options.ignore_sigterm = true,
@@ -342,6 +347,13 @@ fn serve(options: &Options) -> Result<i32, String> {
     }
     print_numbered_lines(options.print_lines)
         .map_err(|error| format!("cannot write to stderr: {error}"))?;
+    if options
+        .crash_if_file
+        .as_ref()
+        .is_some_and(|path| path.exists())
+    {
+        return Ok(3);
+    }
     if let Some(exit_code) = options.crash_at_start {
         return Ok(exit_code);
     }

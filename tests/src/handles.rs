@@ -155,3 +155,39 @@ pub struct AfterStarted {
     /// The instance: the test's name (the dependency's is `<test>-dep`).
     pub test: String,
 }
+
+/// Ready once it has forked its grandchild, no restarts, a 200ms grace (`specs/crash_group.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/crash_group.yaml")]
+pub struct CrashGroupDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// HTTP probe, restarted on failure three times in a row at most (`specs/retry.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/retry.yaml")]
+pub struct RetryDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// Its HTTP port.
+    pub port: u16,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// A spec without `instance`: one daemon of its name at a time (`specs/single.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/single.yaml")]
+pub struct SingleDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// Its HTTP port.
+    pub port: u16,
+}

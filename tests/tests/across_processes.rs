@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use lifecycle_core::{Record, StartError, Stopped};
-use lifecycle_tests::handles::HttpDaemon;
+use lifecycle_tests::handles::{HttpDaemon, RetryDaemon};
 use lifecycle_tests::harness::{KillOnDrop, free_port, is_alive, manager_in};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
@@ -156,6 +156,9 @@ async fn a_record_naming_an_unrelated_process_is_never_signalled() {
         log: dir.path().join("x.log"),
         spec_file: "specs/http.yaml".into(),
         probe: None,
+        command: "sleep 60".into(),
+        fingerprint: "0000000000000000".into(),
+        restarts: 0,
         depends_on: vec![],
         stop: vec!["signal SIGTERM 1000".into()],
     };
@@ -221,4 +224,46 @@ async fn start_refuses_a_running_daemon_that_ensure_adopts() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_managers_of_one_daemon_restart_it_once_per_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    // Exits 400ms after each start; restarted on failure, three times in a row at most.
+    let daemon = RetryDaemon {
+        binary: BINARY.into(),
+        port: free_port(),
+        test: "two-supervisors".into(),
+        flags: "--exit-after 400".into(),
+    };
+    let (a, b) = (manager_in(dir.path()), manager_in(dir.path()));
+    let (mut a_events, mut b_events) = (a.subscribe(), b.subscribe());
+    let first = a.ensure_running(&daemon).await.unwrap();
+    let _guard = KillOnDrop::new(first.pid);
+    // b adopts it: both supervise it from now on.
+    let adopted = b.ensure_running(&daemon).await.unwrap();
+    assert_eq!((adopted.pid, adopted.started), (first.pid, false));
+    // Each exit is restarted once, by the supervisor that claims it (removes the record that
+    // names the dead process); the other stands down. After three restarts, a gives up.
+    // The first start's Spawned is on a's channel too.
+    let mut spawns = 0;
+    // Each manager's latest state is final (not running), and one of them gave up.
+    let (mut a_final, mut b_final, mut gave_up) = (false, false, false);
+    while !(gave_up && a_final && b_final) {
+        let (from_a, t) = tokio::select! {
+            t = a_events.recv() => (true, t.unwrap()),
+            t = b_events.recv() => (false, t.unwrap()),
+            () = tokio::time::sleep(Duration::from_secs(15)) => panic!("no end after 15s"),
+        };
+        spawns += usize::from(matches!(t.event, lifecycle_core::Event::Spawned { .. }));
+        gave_up |=
+            matches!(&t.to, lifecycle_core::State::Failed { reason } if reason.contains("gave up"));
+        let is_final = !t.to.is_running() && !matches!(t.to, lifecycle_core::State::Backoff { .. });
+        if from_a {
+            a_final = is_final;
+        } else {
+            b_final = is_final;
+        }
+    }
+    assert_eq!(spawns, 4, "one start and three restarts in all");
 }

@@ -13,7 +13,7 @@ use lifecycle_core::{
     graceful_shutdown, graceful_shutdown_by_pid, is_daemon_healthy, poll_until_healthy,
     spawn_daemon,
 };
-use lifecycle_tests::handles::HttpDaemon;
+use lifecycle_tests::handles::{HttpDaemon, PlainDaemon};
 use lifecycle_tests::harness::{KillOnDrop, free_port, is_alive, process_state};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
@@ -86,13 +86,19 @@ async fn spawn_poll_check_and_shut_down_by_name() {
     assert!(is_daemon_healthy(&url(port)).await);
     // The URL is used as given: nothing is appended, so the base URL is not the health URL.
     assert!(!is_daemon_healthy(&format!("http://127.0.0.1:{port}")).await);
-    // spawn_daemon records it under the binary's name; the name is the record, not a process name.
+    // The same binary and arguments again: the same daemon.
     assert!(matches!(
-        spawn_daemon(BINARY, args(port, "")).await,
+        spawn_daemon(BINARY, args(port, "--ready-after 200")).await,
         Err(StartError::AlreadyRunning { .. })
     ));
+    // Other arguments: a second instance under the same name.
+    let other_port = free_port();
+    let other = spawn_daemon(BINARY, args(other_port, "")).await.unwrap();
+    let _other_guard = KillOnDrop::new(other);
+    assert_ne!(other, pid);
+    // By name: every instance this library recorded under it (a record, not a process name).
     graceful_shutdown("test-daemon", None).await.unwrap();
-    assert!(!is_alive(pid));
+    assert!(!is_alive(pid) && !is_alive(other));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,5 +318,23 @@ async fn stop_of_what_is_not_running() {
             key: "td-http@never-started".into()
         }
     );
+    assert_eq!(daemon.status().await.unwrap().state, State::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_by_pid_of_a_daemon_of_ours_stops_it_for_good() {
+    global();
+    // Restarted on failure: a plain SIGTERM to its PID would look like a crash and restart it.
+    let daemon = PlainDaemon {
+        binary: BINARY.into(),
+        test: "by-pid-ours".into(),
+        flags: String::new(),
+    };
+    let running = daemon.ensure_running().await.unwrap();
+    let _guard = KillOnDrop::new(running.pid);
+    graceful_shutdown_by_pid(running.pid, Some(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    assert!(!is_alive(running.pid));
     assert_eq!(daemon.status().await.unwrap().state, State::Stopped);
 }

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use lifecycle_core::{DaemonManager, Event, StartError, State, Stopped};
 use lifecycle_tests::handles::{
-    AfterStarted, HttpDaemon, LogDaemon, LogsDaemon, NotifyDaemon, PlainDaemon, ResetDaemon,
-    ShortDaemon, ShutdownUrlDaemon, SlowRestartDaemon, TcpDaemon, Worker,
+    AfterStarted, CrashGroupDaemon, HttpDaemon, LogDaemon, LogsDaemon, NotifyDaemon, PlainDaemon,
+    ResetDaemon, RetryDaemon, ShortDaemon, ShutdownUrlDaemon, SingleDaemon, SlowRestartDaemon,
+    TcpDaemon, Worker,
 };
 use lifecycle_tests::harness::{free_port, is_alive, manager_in};
 
@@ -759,4 +760,170 @@ async fn wait_started_does_not_wait_for_readiness() {
         .await;
     }
     s.manager.stop(&dep).await.unwrap();
+}
+
+/// Reads the PID a daemon wrote to `file`.
+fn pid_in(file: &std::path::Path) -> u32 {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exit_before_ready_takes_its_forks_along() {
+    let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("grandchild");
+    let flags = format!(
+        "--fork-grandchild --grandchild-pid-file {} --exit-after 300 --ready-after 5000",
+        file.display()
+    );
+    let err = s
+        .manager
+        .ensure_running(&short("forks-before-ready", &flags))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StartError::Exited { .. }), "{err}");
+    assert!(
+        !is_alive(pid_in(&file)),
+        "the grandchild outlived its daemon's failed start"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_ready_takes_its_forks_along() {
+    let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("grandchild");
+    let flags = format!(
+        "--fork-grandchild --grandchild-pid-file {} --exit-after 300",
+        file.display()
+    );
+    let daemon = CrashGroupDaemon {
+        binary: BINARY.into(),
+        test: "forks-after-ready".into(),
+        flags,
+    };
+    let mut events = s.manager.subscribe();
+    s.manager.ensure_running(&daemon).await.unwrap();
+    let grandchild = pid_in(&file);
+    until(&mut events, "td-crash-group@forks-after-ready", |s| {
+        matches!(s, State::Failed { .. })
+    })
+    .await;
+    assert!(!is_alive(grandchild), "the grandchild outlived its daemon");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_restart_is_retried_up_to_max() {
+    let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let crash = dir.path().join("crash");
+    let daemon = RetryDaemon {
+        binary: BINARY.into(),
+        port: free_port(),
+        test: "retry".into(),
+        flags: format!("--exit-after 300 --crash-if-file {}", crash.display()),
+    };
+    let mut events = s.manager.subscribe();
+    s.manager.ensure_running(&daemon).await.unwrap();
+    // From now on every start crashes: each restart fails before it is ready.
+    std::fs::write(&crash, "").unwrap();
+    let mut backoffs = Vec::new();
+    loop {
+        let state = until(&mut events, "td-retry@retry", |s| {
+            matches!(s, State::Backoff { .. } | State::Failed { .. })
+        })
+        .await;
+        match state {
+            State::Backoff { attempt } => backoffs.push(attempt),
+            State::Failed { ref reason } if backoffs.len() == 3 => {
+                assert!(reason.contains("exit code 3"), "{reason}");
+                break;
+            }
+            State::Failed { .. } => {}
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(backoffs, [1, 2, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_stops_waiting_does_not_cut_the_operation_short() {
+    let s = setup();
+    let daemon = http("cancelled", "--ready-after 800");
+    let mut events = s.manager.subscribe();
+    assert!(
+        tokio::time::timeout(
+            Duration::from_millis(100),
+            s.manager.ensure_running(&daemon)
+        )
+        .await
+        .is_err()
+    );
+    // The start went on: a second call waits for it and finds it ready.
+    let running = s.manager.ensure_running(&daemon).await.unwrap();
+    assert!(!running.started);
+    let mut spawns = 0;
+    while let Ok(t) = events.try_recv() {
+        spawns += usize::from(matches!(t.event, Event::Spawned { .. }));
+    }
+    assert_eq!(spawns, 1);
+    // A stop whose caller gives up finishes too; the next start is a clean one.
+    let stubborn = short("cancelled-stop", "--ignore-sigterm");
+    let first = s.manager.ensure_running(&stubborn).await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), s.manager.stop(&stubborn))
+            .await
+            .is_err()
+    );
+    let second = s.manager.ensure_running(&stubborn).await.unwrap();
+    assert!(
+        second.started && second.pid != first.pid && !is_alive(first.pid),
+        "{second:?}"
+    );
+    s.manager.stop(&daemon).await.unwrap();
+    s.manager.stop(&stubborn).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_with_other_values_is_a_conflict() {
+    let s = setup();
+    let first = SingleDaemon {
+        binary: BINARY.into(),
+        port: free_port(),
+    };
+    let running = s.manager.ensure_running(&first).await.unwrap();
+    let other = SingleDaemon {
+        binary: BINARY.into(),
+        port: free_port(),
+    };
+    let err = s.manager.ensure_running(&other).await.unwrap_err();
+    let StartError::Conflict {
+        pid,
+        running: command,
+        wanted,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!(*pid, running.pid);
+    assert!(
+        command.ends_with(&first.port.to_string()) && wanted.ends_with(&other.port.to_string()),
+        "{err}"
+    );
+    assert!(err.to_string().contains("instance"), "{err}");
+    // From another manager (another process, as far as records go): the same.
+    let dir_manager = DaemonManager::builder()
+        .state_dir(s.manager.state_dir())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        dir_manager.ensure_running(&other).await,
+        Err(StartError::Conflict { .. })
+    ));
+    s.manager.stop(&first).await.unwrap();
 }

@@ -23,6 +23,8 @@ pub(crate) enum Deferred {
 /// Reads one spec file's tree, collecting diagnostics instead of stopping at the first.
 pub(crate) struct Decoder<'f> {
     pub(crate) file: &'f str,
+    /// The file's text: numbers are read back as written (`3.10` stays `3.10`).
+    source: &'f str,
     pub(crate) errors: Vec<Diagnostic>,
     /// Every template read, with its field path: each `{var}` is checked once all are known.
     pub(crate) templates: Vec<(String, Template)>,
@@ -138,9 +140,10 @@ impl<'n> Mapping<'n> {
 }
 
 impl<'f> Decoder<'f> {
-    pub(crate) fn new(file: &'f str) -> Decoder<'f> {
+    pub(crate) fn new(file: &'f str, source: &'f str) -> Decoder<'f> {
         Decoder {
             file,
+            source,
             errors: Vec::new(),
             templates: Vec::new(),
             deferred: Vec::new(),
@@ -160,6 +163,26 @@ impl<'f> Decoder<'f> {
         expected: impl Into<String>,
     ) -> Diagnostic {
         Diagnostic::new(rule, self.file, pos, field, expected)
+    }
+
+    /// A scalar's text: strings as they are; numbers and booleans as written in the file (YAML
+    /// reads `3.10` as the number 3.1, but a version or an argument means the digits).
+    pub(crate) fn scalar_text(&self, node: &Spanned<Node>) -> Option<String> {
+        let canonical = node.value.scalar_text()?;
+        if matches!(node.value, Node::Str(_)) {
+            return Some(canonical);
+        }
+        let span = node.referenced.span();
+        let written = span
+            .byte_offset()
+            .zip(span.byte_len())
+            .and_then(|(start, len)| {
+                self.source
+                    .get(usize::try_from(start).ok()?..usize::try_from(start + len).ok()?)
+            })
+            .map(str::trim)
+            .filter(|w| !w.is_empty() && !w.starts_with(['*', '&', '!']));
+        Some(written.map(str::to_owned).unwrap_or(canonical))
     }
 
     pub(crate) fn wrong_type(&mut self, node: &Spanned<Node>, field: &str, expected: &str) {
@@ -271,7 +294,7 @@ impl<'f> Decoder<'f> {
         field: &str,
         expected: &str,
     ) -> Option<String> {
-        let text = node.value.scalar_text();
+        let text = self.scalar_text(node);
         if text.is_none() {
             self.wrong_type(node, field, expected);
         }
@@ -300,6 +323,20 @@ impl<'f> Decoder<'f> {
     pub(crate) fn template(&mut self, node: &Spanned<Node>, field: &str) -> Option<Template> {
         let text = self.text(node, field, "a string (with optional `{var}`s)")?;
         let pos = pos_of(node);
+        // Values become arguments, environment and record lines: the run time refuses control
+        // characters in them, so the compile time does too.
+        if text.chars().any(char::is_control) {
+            let d = self
+                .diag(
+                    Rule::Template,
+                    pos,
+                    field,
+                    "a value without control characters (tabs, newlines)",
+                )
+                .found(text.escape_debug().to_string());
+            self.report(d);
+            return None;
+        }
         match Template::parse_at(&text, pos) {
             Ok(template) => {
                 self.templates.push((field.to_owned(), template.clone()));

@@ -42,7 +42,11 @@ impl Decoder<'_> {
         };
         let (attempt_timeout, attempt_pos) = match attempt {
             Some((value, pos)) => (value?, pos),
-            None => (Readiness::DEFAULT_ATTEMPT_TIMEOUT, deadline_pos),
+            // The default never exceeds a short deadline the spec gives.
+            None => (
+                Readiness::DEFAULT_ATTEMPT_TIMEOUT.min(deadline),
+                deadline_pos,
+            ),
         };
         let (backoff, initial_pos) = match backoff {
             Some(parsed) => parsed?,

@@ -8,7 +8,8 @@ use super::decoder::{Decoder, index, join};
 use super::dependency_decoder::DependencyRef;
 use super::node::{Node, pos_of};
 use crate::{
-    Command, EnvVar, Location, Logs, Pos, Restart, Rule, Spec, StopStep, VarDefault, is_var_name,
+    Command, EnvVar, Location, Logs, Pos, Restart, Rule, Spec, StopStep, VarDefault, is_spec_name,
+    is_var_name,
 };
 
 /// Every key a spec file may have at its top level.
@@ -32,20 +33,13 @@ pub(crate) struct Draft {
     pub(crate) dependencies: Vec<DependencyRef>,
 }
 
-/// Whether `name` is a valid daemon name: `[a-z0-9_-]+`, at most 64 characters.
-pub(crate) fn is_spec_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
 /// Whether `variant` is a PascalCase Rust identifier.
 pub(crate) fn is_variant_name(variant: &str) -> bool {
     variant.starts_with(|c: char| c.is_ascii_uppercase())
         && variant.chars().all(|c| c.is_ascii_alphanumeric())
         && variant != "Self"
+        // The generated enum has an associated `ALL`.
+        && variant != "ALL"
 }
 
 /// The default variant of a file stem: `llama-cpp` → `LlamaCpp`, `vllm` → `Vllm`.
@@ -220,7 +214,7 @@ impl Decoder<'_> {
                 self.report(d);
                 continue;
             }
-            match value.value.scalar_text() {
+            match self.scalar_text(value) {
                 Some(text) => vars.push(VarDefault {
                     name: name.to_owned().into(),
                     value: text.into(),

@@ -37,11 +37,11 @@ impl Decoder<'_> {
         position: usize,
     ) -> Option<StopStep> {
         let map = self.mapping(node, field, &["signal", "http", "grace"])?;
+        // A bad grace is reported, and the rest of the step is still read for its own problems.
         let grace = match map.get("grace") {
-            Some(n) => Some(self.duration(n, &join(field, "grace"))?),
-            None => None,
-        }
-        .unwrap_or(StopStep::DEFAULT_GRACE);
+            Some(n) => self.duration(n, &join(field, "grace")),
+            None => Some(StopStep::DEFAULT_GRACE),
+        };
         match (map.get("signal"), map.get("http")) {
             (Some(signal), None) => {
                 let signal_field = join(field, "signal");
@@ -51,7 +51,10 @@ impl Decoder<'_> {
                 );
                 let name = self.text(signal, &signal_field, &expected)?;
                 match name.parse::<Signal>() {
-                    Ok(signal) => Some(StopStep::Signal { signal, grace }),
+                    Ok(signal) => Some(StopStep::Signal {
+                        signal,
+                        grace: grace?,
+                    }),
                     Err(SignalError::Kill) => {
                         let d = self
                             .diag(Rule::SigkillStep, pos_of(signal), &signal_field, expected)
@@ -93,7 +96,7 @@ impl Decoder<'_> {
                     self.report(d);
                     return None;
                 }
-                Some(StopStep::HttpPost { url, grace })
+                Some(StopStep::HttpPost { url, grace: grace? })
             }
             (signal, _) => {
                 let found = if signal.is_some() {
