@@ -138,13 +138,12 @@ pub async fn spawn_daemon(binary_path: &str, args: Vec<String>) -> Result<u32, S
         .pid)
 }
 
-/// A short stable hash of an argument list (FNV-1a, 32 bits shown).
+/// A short stable hash of an argument list (its top 32 bits, in hex).
 fn args_hash(args: &[String]) -> String {
-    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
-    for b in args.iter().flat_map(|a| a.bytes().chain([0xff])) {
-        hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{:08x}", hash >> 32)
+    format!(
+        "{:08x}",
+        crate::stable_hash::stable_hash(args.iter().map(String::as_str)) >> 32
+    )
 }
 
 /// Whether a GET on `base_url` answers 2xx within 2 s. The URL is the full health URL, used as

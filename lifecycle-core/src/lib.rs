@@ -45,6 +45,7 @@ mod readiness;
 mod record;
 mod shutdown;
 mod spawn;
+mod stable_hash;
 mod state;
 mod state_dir;
 mod status;

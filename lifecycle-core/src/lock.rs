@@ -49,13 +49,9 @@ pub(crate) struct DaemonLock {
     _task: OwnedMutexGuard<()>,
 }
 
-/// FNV-1a, 64 bits: stable across processes and versions (unlike std's hasher), cut to 63
-/// bits so that it is a valid file offset.
+/// The byte of the lock file that stands for `key`: a stable hash cut to 63 bits, a valid offset.
 fn offset_of(key: &str) -> i64 {
-    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    (hash >> 1) as i64
+    (crate::stable_hash::stable_hash([key]) >> 1) as i64
 }
 
 fn range(kind: libc::c_int, offset: i64) -> libc::flock {

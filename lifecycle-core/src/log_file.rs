@@ -13,6 +13,18 @@ fn rotated(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Moves `log.1 … log.(keep-1)` to `log.2 … log.keep`, making room for a new `log.1` (the
+/// oldest beyond `keep` is overwritten).
+fn shift_rotated(path: &Path, keep: u32) -> io::Result<()> {
+    for n in (1..keep).rev() {
+        let from = rotated(path, n);
+        if from.exists() {
+            std::fs::rename(&from, rotated(path, n + 1))?;
+        }
+    }
+    Ok(())
+}
+
 /// Shifts `log.1 … log.(keep-1)` up by one and moves `log` to `log.1`; with `keep == 0` the log
 /// is removed instead.
 pub(crate) fn rotate(path: &Path, keep: u32) -> io::Result<()> {
@@ -22,12 +34,7 @@ pub(crate) fn rotate(path: &Path, keep: u32) -> io::Result<()> {
             _ => Ok(()),
         };
     }
-    for n in (1..keep).rev() {
-        let from = rotated(path, n);
-        if from.exists() {
-            std::fs::rename(&from, rotated(path, n + 1))?;
-        }
-    }
+    shift_rotated(path, keep)?;
     match std::fs::rename(path, rotated(path, 1)) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
@@ -61,12 +68,7 @@ pub(crate) fn copy_truncate_if_over(path: &Path, max_size: u64, keep: u32) -> io
         return Ok(false);
     }
     if keep > 0 {
-        for n in (1..keep).rev() {
-            let from = rotated(path, n);
-            if from.exists() {
-                std::fs::rename(&from, rotated(path, n + 1))?;
-            }
-        }
+        shift_rotated(path, keep)?;
         std::fs::copy(path, rotated(path, 1))?;
     }
     OpenOptions::new().write(true).open(path)?.set_len(0)?;

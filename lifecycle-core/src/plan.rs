@@ -56,6 +56,11 @@ pub(crate) enum ProbePlan {
 }
 
 impl ProbePlan {
+    /// Whether the probe is an event the daemon sends (notify, a log line), not a poll.
+    pub(crate) fn is_event(&self) -> bool {
+        matches!(self, ProbePlan::Notify | ProbePlan::Log { .. })
+    }
+
     /// How the probe is shown in records and messages.
     pub(crate) fn describe(&self) -> String {
         match self {
@@ -369,26 +374,18 @@ impl Plan {
     }
 }
 
-/// FNV-1a over the parts, separated so that `["a b"]` and `["a", "b"]` differ.
+/// A stable hash of what makes one configuration of a daemon.
 fn fingerprint(
     binary: &str,
     args: &[String],
     env: &[(String, String)],
     probe: Option<&str>,
 ) -> String {
-    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
-    let mut feed = |part: &str| {
-        for b in part.bytes().chain([0xff]) {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    feed(binary);
-    args.iter().for_each(|a| feed(a));
-    feed("\u{0}env");
-    env.iter().for_each(|(k, v)| {
-        feed(k);
-        feed(v);
-    });
-    feed(probe.unwrap_or(""));
-    format!("{hash:016x}")
+    let env = env.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+    let parts = std::iter::once(binary)
+        .chain(args.iter().map(String::as_str))
+        .chain(["\u{0}env"])
+        .chain(env)
+        .chain([probe.unwrap_or("")]);
+    format!("{:016x}", crate::stable_hash::stable_hash(parts))
 }

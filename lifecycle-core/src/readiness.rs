@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::exit::{Exit, ExitWatch, exited};
 use crate::log_watch::LogWatch;
 use crate::notify::NotifySocket;
-use crate::plan::{ProbePlan, ReadinessPlan};
+use crate::plan::ReadinessPlan;
 use crate::probe;
 
 /// How a wait for readiness ended.
@@ -148,12 +148,5 @@ async fn poll(
             exit = exited(exit) => return Outcome::Exited { exit },
             () = tokio::time::sleep(delay) => {}
         }
-    }
-}
-
-impl ProbePlan {
-    /// Whether the probe is an event the daemon sends (notify, a log line).
-    pub(crate) fn is_event(&self) -> bool {
-        matches!(self, ProbePlan::Notify | ProbePlan::Log { .. })
     }
 }

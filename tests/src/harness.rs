@@ -51,14 +51,19 @@ pub fn manager_in(dir: &Path) -> DaemonManager {
     }
 }
 
-/// The process state letter of `pid` (`R`, `S`, `Z`, …), or `None` if there is no such process.
-pub fn process_state(pid: u32) -> Option<char> {
+/// Field `n` (1-based, as `proc(5)` counts them, `n` ≥ 3) of `/proc/<pid>/stat`, counted after
+/// the command name, which may itself hold spaces and parentheses.
+fn stat_field(pid: u32, n: usize) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat[stat.rfind(')')? + 1..]
         .split_whitespace()
-        .next()?
-        .chars()
-        .next()
+        .nth(n - 3)
+        .map(str::to_owned)
+}
+
+/// The process state letter of `pid` (`R`, `S`, `Z`, …), or `None` if there is no such process.
+pub fn process_state(pid: u32) -> Option<char> {
+    stat_field(pid, 3)?.chars().next()
 }
 
 /// Whether `pid` is a live process (not a zombie).
@@ -68,22 +73,14 @@ pub fn is_alive(pid: u32) -> bool {
 
 /// The children of this process that are zombies (exited, not reaped).
 pub fn zombie_children() -> Vec<u32> {
-    let me = std::process::id();
+    let me = std::process::id().to_string();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|&pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-                return false;
-            };
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            fields.first() == Some(&"Z")
-                && fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(me)
+            process_state(pid) == Some('Z') && stat_field(pid, 4).as_deref() == Some(me.as_str())
         })
         .collect()
 }
@@ -91,12 +88,7 @@ pub fn zombie_children() -> Vec<u32> {
 /// The start time of `pid` (`/proc/<pid>/stat` field 22), which tells a PID's process from a
 /// later one that reuses the number.
 pub fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()
+    stat_field(pid, 22)?.parse().ok()
 }
 
 /// Kills a test daemon's whole process group when dropped, if that process is still the one
