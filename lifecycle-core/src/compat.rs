@@ -11,17 +11,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lifecycle_spec::{
-    Backoff, Command, Location, Logs, Part, Pos, Probe, Readiness, Restart, Spec, StopStep,
-    Template,
+    Backoff, Command, InheritEnv, Location, Logs, Part, Pos, Probe, Readiness, Restart, Spec,
+    StopStep, Template,
 };
 use nix::sys::signal::Signal as NixSignal;
-use tokio::sync::watch;
 
-use crate::ensure::Mode;
-use crate::pidfd::PidFd;
+use crate::daemon::{Mode, Until};
 use crate::plan::{Plan, ProbePlan, ReadinessPlan, StopPlan};
-use crate::readiness::{self, Listener, Outcome};
-use crate::{DaemonManager, PollError, StartError, StopError, Stopped, proc_stat};
+use crate::process::pidfd::PidFd;
+use crate::process::{exit, proc_stat};
+use crate::readiness::wait::{self, Listener, Outcome};
+use crate::{DaemonManager, PollError, StartError, StopError, Stopped};
 
 /// The grace of `graceful_shutdown*` when none is given.
 const DEFAULT_GRACE: Duration = Duration::from_secs(5);
@@ -79,6 +79,7 @@ fn ad_hoc_spec(
             binary: literal(binary_path),
             args: args.iter().map(|a| literal(a)).collect::<Vec<_>>().into(),
             env: Cow::Borrowed(&[]),
+            inherit_env: InheritEnv::All,
         },
         vars: Cow::Borrowed(&[]),
         readiness: health_url.map(|url| Readiness::new(Probe::Http { url: literal(url) })),
@@ -132,8 +133,9 @@ pub async fn spawn_daemon(binary_path: &str, args: Vec<String>) -> Result<u32, S
     let plan = ad_hoc_plan(&name, Some(&instance), binary_path, &args, None)?;
     let manager = DaemonManager::global()?;
     Ok(manager
-        .inner
-        .start_detached(Arc::new(plan), Mode::Start)
+        .fleet
+        .clone()
+        .ensure(Arc::new(plan), Mode::Start, Until::Ready)
         .await?
         .pid)
 }
@@ -164,7 +166,7 @@ pub async fn is_daemon_healthy(base_url: &str) -> bool {
     let probe = ProbePlan::Http {
         url: base_url.to_owned(),
     };
-    crate::probe::attempt(&manager.inner.client, &probe, Duration::from_secs(2))
+    crate::readiness::probe::attempt(&manager.fleet.ctx.client, &probe, Duration::from_secs(2))
         .await
         .is_ok()
 }
@@ -191,8 +193,9 @@ pub async fn ensure_daemon_running(
     let plan = ad_hoc_plan(daemon_name, None, binary_path, &args, Some(base_url))?;
     let manager = DaemonManager::global()?;
     Ok(!manager
-        .inner
-        .start_detached(Arc::new(plan), Mode::Ensure)
+        .fleet
+        .clone()
+        .ensure(Arc::new(plan), Mode::Ensure, Until::Ready)
         .await?
         .started)
 }
@@ -236,14 +239,11 @@ pub async fn poll_until_healthy(
             factor: 2.0,
         },
     };
-    // Nothing to race: the sender lives as long as the wait.
-    let (_never, mut exit) = watch::channel(None);
-    match readiness::wait(
+    match wait::wait(
         &plan,
-        &manager.inner.client,
+        &manager.fleet.ctx.client,
         0,
-        Listener::None,
-        &mut exit,
+        Listener::Poll,
         Instant::now(),
         &|_| {},
     )
@@ -253,9 +253,8 @@ pub async fn poll_until_healthy(
         Outcome::TimedOut {
             attempts,
             last_error,
-            ..
         } => Err(fail(attempts, last_error)),
-        Outcome::Exited { .. } => Err(fail(0, "unreachable: nothing to exit".to_owned())),
+        Outcome::Failed { error } => Err(fail(0, error.to_string())),
     }
 }
 
@@ -284,16 +283,23 @@ pub async fn graceful_shutdown(
     // The key itself, or every instance recorded under that name.
     let mut keys = vec![daemon_name.to_owned()];
     keys.extend(
-        crate::record::read_all(&manager.inner.state.records())
+        manager
+            .fleet
+            .ctx
+            .store
+            .all_records()
+            .await
             .into_iter()
             .filter(|r| r.name == daemon_name && r.key != daemon_name)
             .map(|r| r.key),
     );
     let mut stopped_any = false;
     for key in keys {
-        match manager.inner.stop_detached(key, steps.clone()).await? {
+        match manager.fleet.clone().stop(key, steps.clone(), Vec::new()).await? {
             Stopped::NotRunning { .. } => {}
-            Stopped::Stopped { .. } | Stopped::StaleRecord { .. } => stopped_any = true,
+            Stopped::Stopped { .. }
+            | Stopped::StaleRecord { .. }
+            | Stopped::RestartCancelled { .. } => stopped_any = true,
         }
     }
     if stopped_any {
@@ -301,7 +307,7 @@ pub async fn graceful_shutdown(
     } else {
         Err(StopError::Unknown {
             daemon: daemon_name.to_owned(),
-            records: manager.inner.state.records(),
+            records: manager.fleet.ctx.store.dir().records(),
         })
     }
 }
@@ -332,15 +338,16 @@ pub async fn graceful_shutdown_by_pid(
     let pidfd = PidFd::open(pid).map_err(|_| StopError::NoSuchProcess { pid })?;
     // A daemon of this library's is stopped as one: its group, its record, no restart.
     if let Ok(manager) = DaemonManager::global()
-        && let Some(key) = manager.inner.key_of_pid(pid)
+        && let Some(key) = manager.fleet.key_of_pid(pid).await
     {
         let steps = vec![StopPlan::Signal {
             signal: lifecycle_spec::Signal::Term,
             grace: grace_period.unwrap_or(DEFAULT_GRACE),
         }];
         return manager
-            .inner
-            .stop_detached(key, Some(steps))
+            .fleet
+            .clone()
+            .stop(key, Some(steps), Vec::new())
             .await
             .map(drop);
     }
@@ -375,7 +382,7 @@ pub async fn graceful_shutdown_by_pid(
     }
     .await;
     if ours && pidfd.has_exited() {
-        crate::exit::reap_child(pid);
+        exit::try_reap(pid);
     }
     result
 }

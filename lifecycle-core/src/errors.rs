@@ -142,13 +142,28 @@ pub enum StartError {
         /// The remote host.
         host: String,
     },
-    /// The readiness listener (notify socket, log watch) could not be set up.
-    #[error("daemon `{daemon}`: cannot set up its readiness probe: {source}")]
+    /// The readiness probe could not be set up, or broke while it waited (the notify socket,
+    /// the log file); the daemon was stopped.
+    #[error("daemon `{daemon}`: its readiness probe failed: {source}")]
     Probe {
         /// The daemon.
         daemon: String,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// The start was cut short: a stop was asked for, here or in another process.
+    #[error("daemon `{daemon}`: the start was cut short: {reason}")]
+    Cancelled {
+        /// The daemon.
+        daemon: String,
+        /// What cut it short.
+        reason: String,
+    },
+    /// Other processes kept starting or stopping the daemon while this start waited for them.
+    #[error("daemon `{daemon}` is being started or stopped by other processes, again and again; nothing was spawned: try again")]
+    Busy {
+        /// The daemon.
+        daemon: String,
     },
     /// The state machine refused a transition.
     #[error(transparent)]
@@ -263,6 +278,212 @@ pub struct PollError {
     pub attempts: u32,
     /// The last error.
     pub last_error: String,
+}
+
+/// The same I/O error again (`io::Error` is not `Clone`): its kind and message.
+fn io_again(err: &std::io::Error) -> std::io::Error {
+    std::io::Error::new(err.kind(), err.to_string())
+}
+
+impl RecordError {
+    /// The same error again, for a second caller waiting on one operation.
+    pub(crate) fn duplicate(&self) -> RecordError {
+        match self {
+            RecordError::Io { path, source } => RecordError::Io {
+                path: path.clone(),
+                source: io_again(source),
+            },
+            RecordError::Malformed(what) => RecordError::Malformed(what.clone()),
+            RecordError::UnknownVersion { path, version } => RecordError::UnknownVersion {
+                path: path.clone(),
+                version: version.clone(),
+            },
+            RecordError::Check { path, pid, source } => RecordError::Check {
+                path: path.clone(),
+                pid: *pid,
+                source: io_again(source),
+            },
+        }
+    }
+}
+
+impl LockError {
+    /// The same error again, for a second caller waiting on one operation.
+    pub(crate) fn duplicate(&self) -> LockError {
+        LockError {
+            path: self.path.clone(),
+            key: self.key.clone(),
+            source: io_again(&self.source),
+        }
+    }
+}
+
+impl ManagerError {
+    /// The same error again.
+    pub(crate) fn duplicate(&self) -> ManagerError {
+        match self {
+            ManagerError::StateDir(e) => ManagerError::StateDir(crate::StateDirError {
+                path: e.path.clone(),
+                source: io_again(&e.source),
+            }),
+            ManagerError::HttpClient(e) => ManagerError::HttpClient(e.clone()),
+        }
+    }
+}
+
+impl StartError {
+    /// The same error again, for every caller waiting on one start.
+    pub(crate) fn duplicate(&self) -> StartError {
+        match self {
+            StartError::Plan(e) => StartError::Plan(e.clone()),
+            StartError::Manager(e) => StartError::Manager(e.duplicate()),
+            StartError::Lock(e) => StartError::Lock(e.duplicate()),
+            StartError::Record { daemon, source } => StartError::Record {
+                daemon: daemon.clone(),
+                source: source.duplicate(),
+            },
+            StartError::BinaryNotFound(e) => StartError::BinaryNotFound(e.clone()),
+            StartError::Spawn {
+                daemon,
+                binary,
+                source,
+            } => StartError::Spawn {
+                daemon: daemon.clone(),
+                binary: binary.clone(),
+                source: io_again(source),
+            },
+            StartError::PortTaken { daemon, probe } => StartError::PortTaken {
+                daemon: daemon.clone(),
+                probe: probe.clone(),
+            },
+            StartError::Conflict {
+                daemon,
+                pid,
+                running,
+                wanted,
+            } => StartError::Conflict {
+                daemon: daemon.clone(),
+                pid: *pid,
+                running: running.clone(),
+                wanted: wanted.clone(),
+            },
+            StartError::AlreadyRunning { daemon, pid } => StartError::AlreadyRunning {
+                daemon: daemon.clone(),
+                pid: *pid,
+            },
+            StartError::Exited {
+                daemon,
+                exit,
+                log,
+                log_tail,
+            } => StartError::Exited {
+                daemon: daemon.clone(),
+                exit: exit.clone(),
+                log: log.clone(),
+                log_tail: log_tail.clone(),
+            },
+            StartError::TimedOut {
+                daemon,
+                deadline,
+                attempts,
+                last_error,
+                log,
+                log_tail,
+            } => StartError::TimedOut {
+                daemon: daemon.clone(),
+                deadline: *deadline,
+                attempts: *attempts,
+                last_error: last_error.clone(),
+                log: log.clone(),
+                log_tail: log_tail.clone(),
+            },
+            StartError::Unhealthy {
+                daemon,
+                pid,
+                last_error,
+            } => StartError::Unhealthy {
+                daemon: daemon.clone(),
+                pid: *pid,
+                last_error: last_error.clone(),
+            },
+            StartError::Dependency {
+                daemon,
+                dependency,
+                source,
+            } => StartError::Dependency {
+                daemon: daemon.clone(),
+                dependency: dependency.clone(),
+                source: Box::new(source.duplicate()),
+            },
+            StartError::Remote { daemon, host } => StartError::Remote {
+                daemon: daemon.clone(),
+                host: host.clone(),
+            },
+            StartError::Probe { daemon, source } => StartError::Probe {
+                daemon: daemon.clone(),
+                source: io_again(source),
+            },
+            StartError::Cancelled { daemon, reason } => StartError::Cancelled {
+                daemon: daemon.clone(),
+                reason: reason.clone(),
+            },
+            StartError::Busy { daemon } => StartError::Busy {
+                daemon: daemon.clone(),
+            },
+            StartError::Illegal(e) => StartError::Illegal(e.clone()),
+            StartError::Task { daemon, message } => StartError::Task {
+                daemon: daemon.clone(),
+                message: message.clone(),
+            },
+        }
+    }
+}
+
+impl StopError {
+    /// The same error again, for every caller waiting on one stop.
+    pub(crate) fn duplicate(&self) -> StopError {
+        match self {
+            StopError::Plan(e) => StopError::Plan(e.clone()),
+            StopError::Manager(e) => StopError::Manager(e.duplicate()),
+            StopError::Lock(e) => StopError::Lock(e.duplicate()),
+            StopError::Record { daemon, source } => StopError::Record {
+                daemon: daemon.clone(),
+                source: source.duplicate(),
+            },
+            StopError::StillAlive {
+                daemon,
+                pid,
+                members,
+            } => StopError::StillAlive {
+                daemon: daemon.clone(),
+                pid: *pid,
+                members: members.clone(),
+            },
+            StopError::Dependent {
+                daemon,
+                dependent,
+                source,
+            } => StopError::Dependent {
+                daemon: daemon.clone(),
+                dependent: dependent.clone(),
+                source: Box::new(source.duplicate()),
+            },
+            StopError::Unknown { daemon, records } => StopError::Unknown {
+                daemon: daemon.clone(),
+                records: records.clone(),
+            },
+            StopError::NoSuchProcess { pid } => StopError::NoSuchProcess { pid: *pid },
+            StopError::Signal { pid, source } => StopError::Signal {
+                pid: *pid,
+                source: io_again(source),
+            },
+            StopError::Illegal(e) => StopError::Illegal(e.clone()),
+            StopError::Task { daemon, message } => StopError::Task {
+                daemon: daemon.clone(),
+                message: message.clone(),
+            },
+        }
+    }
 }
 
 fn tail_text(lines: &[String]) -> String {

@@ -4,8 +4,9 @@
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
+use crate::daemon::Snapshot;
 use crate::state::{Event, IllegalTransition, State, transition};
 
 /// One published change of state.
@@ -33,23 +34,47 @@ pub struct Transition {
 }
 
 /// The current state of one daemon, changed only through the transition table, every change
-/// published.
+/// published: on the manager's bus, in the daemon's tracing span, and in its snapshot.
 #[derive(Debug)]
 pub(crate) struct Machine {
     key: String,
     state: Mutex<State>,
     span: tracing::Span,
     bus: broadcast::Sender<Transition>,
+    snapshot: watch::Sender<Snapshot>,
 }
 
 impl Machine {
-    pub(crate) fn new(key: &str, bus: broadcast::Sender<Transition>) -> Machine {
-        Machine {
+    pub(crate) fn new(
+        key: &str,
+        bus: broadcast::Sender<Transition>,
+    ) -> (Machine, watch::Receiver<Snapshot>) {
+        let (snapshot, receiver) = watch::channel(Snapshot {
+            state: State::Stopped,
+            pid: None,
+            depends_on: Vec::new(),
+        });
+        let machine = Machine {
             key: key.to_owned(),
             state: Mutex::new(State::Stopped),
             span: tracing::info_span!("daemon", key = %key),
             bus,
-        }
+            snapshot,
+        };
+        (machine, receiver)
+    }
+
+    /// The daemon's key.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Publishes which process the daemon is now, and what it depends on.
+    pub(crate) fn set_process(&self, pid: Option<u32>, depends_on: Vec<String>) {
+        self.snapshot.send_modify(|s| {
+            s.pid = pid;
+            s.depends_on = depends_on;
+        });
     }
 
     /// The state now.
@@ -74,6 +99,7 @@ impl Machine {
             }
         };
         let from = std::mem::replace(&mut *state, next.clone());
+        self.snapshot.send_modify(|s| s.state = next.clone());
         drop(state);
         tracing::info!(parent: &self.span, from = %from, to = %next, event = ?event, "transition");
         // No subscribers is fine.
@@ -95,11 +121,12 @@ mod tests {
     #[test]
     fn transitions_are_published_in_order() {
         let (bus, mut rx) = broadcast::channel(16);
-        let machine = Machine::new("d", bus);
+        let (machine, snapshot) = Machine::new("d", bus);
         machine.apply(Event::Start).unwrap();
         machine.apply(Event::Spawned { pid: 7 }).unwrap();
         assert!(machine.apply(Event::Start).is_err());
         assert_eq!(machine.state(), State::Starting);
+        assert_eq!(snapshot.borrow().state, State::Starting);
         let first = rx.try_recv().unwrap();
         assert_eq!((first.from, first.to), (State::Stopped, State::Starting));
         let second = rx.try_recv().unwrap();

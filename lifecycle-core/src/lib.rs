@@ -2,12 +2,7 @@
 //!
 //! Lifecycles are YAML spec files (see the README for the language), compiled by
 //! `#[derive(Lifecycle)]` into typed handles; the whole spec is validated when the crate builds,
-//! and the handle holds it as constants. A [`DaemonManager`] runs handles: it spawns each daemon
-//! in its own process group with its output in a log file, waits until it is ready (HTTP, TCP,
-//! sd_notify or a log line; backoff bounded by a deadline; racing the daemon's exit), adopts a
-//! daemon recorded as ours, and stops it (the spec's signal chain, SIGKILL to the group, done
-//! when nothing of it is left). Every change of state goes through one transition table and is
-//! published.
+//! and the handle holds it as constants. A [`DaemonManager`] runs handles.
 //!
 //! ```
 //! use lifecycle_core::Lifecycle;
@@ -22,55 +17,134 @@
 //! assert_eq!(queen.spec().name, "queen-rbee");
 //! assert_eq!(queen.render(&queen.spec().command.args[1]).unwrap(), "9000");
 //! ```
+//!
+//! # Theory of operation
+//!
+//! **One owner per daemon.** A manager runs one task per daemon key (its *owner*), made on
+//! first use. The owner holds the daemon's process (a pidfd on it), its state and its
+//! supervision, and takes commands — ensure, stop — from a channel; nothing else touches the
+//! daemon. Its state changes go through one transition table ([`transition`]; an illegal pair
+//! is an error) and are published to [`DaemonManager::subscribe`] and traced. A caller that
+//! stops waiting (a timeout, a dropped future) only stops waiting: the owner finishes the start
+//! or the stop. When the manager is dropped, its owners end; what it spawned runs on (and is
+//! reaped, its status recorded, when it exits), or is killed with `stop_on_drop(true)`.
+//!
+//! **One truth across processes: the record.** `<state dir>/daemons/<key>.record` says what
+//! runs under the key (PID, start time, boot id, process group, the process that spawned it),
+//! in which state (`starting`, `ready`, `stopping`, `backoff` with the restart to come,
+//! `exited` with how), and carries a generation. Every write happens under the daemon's lock (a
+//! byte-range lock on `<state dir>/lock`, held for a read-decide-write only, never across a
+//! wait) after checking that the record is still the generation the writer read; a record is
+//! removed only by whoever still finds in it the process they expect. A PID read from a record
+//! is a claim: it names the recorded process only if the boot is this one and the process
+//! behind it, pinned by a pidfd, has the recorded start time. Only `ESRCH` means a process is
+//! gone; any other error (`EMFILE`) is an error, and nothing is concluded from it.
+//!
+//! **A start** (`ensure_running`): the dependencies first. Then, if the owner runs the daemon
+//! already, the answer is at once. Otherwise, under the lock, the record decides: a ready
+//! process of ours is adopted (one probe first); a starting one, started by another process,
+//! is awaited with its deadline counted from its recorded start (its probe; its log from where
+//! its output begins; for `notify`, its record turning ready); one being stopped is waited for;
+//! a pending restart is claimed; a record of another boot, or whose PID is someone else's now,
+//! is dropped and nothing signalled; one whose process is gone is dropped after what is left of
+//! its group is swept. A handle whose values differ from the running daemon's is a
+//! `Conflict`; a port that answers while nothing of ours runs there is `PortTaken`. Else a fresh
+//! process: binary resolved (absolute path, `$PATH`, the workspace's `target/`), spawned on a
+//! blocking thread with stdin from `/dev/null`, output appended to its log (rotated at start once
+//! it reaches `logs.max_size`, and while it runs), in a process group of its own, with the
+//! environment the spec allows and no inherited `NOTIFY_SOCKET`; recorded `starting`; the lock
+//! released. The readiness wait (first probe at once, then the spec's backoff, never past the
+//! deadline; or the notify/log event) races the process's exit: a crash fails the start at once
+//! with its status and the last lines of its log. Ready is recorded; a daemon never ready is
+//! stopped by its chain and recorded as failed, with the last probe's error.
+//!
+//! **A stop**: the daemons that depend on this one first (found through markers every process
+//! leaves, each confirmed by its dependent's record; independent ones concurrently). Then the
+//! record says `stopping`, and the chain runs with no lock held: each step's signal goes to the
+//! process group (or the HTTP shutdown POST; one nobody answers moves on at once), each wait the
+//! group's end bounded by the step's grace, SIGKILL to the group after the last; it returns when
+//! no process of the group is left, and removes the record. The chain is the one the daemon was
+//! started with (its record's). A pending restart is cancelled by removing its record.
+//!
+//! **Signals** reach only what this library started. A group signal goes through a pidfd on the
+//! leader (`PIDFD_SIGNAL_PROCESS_GROUP`, Linux 6.9+): the kernel finds the group through the
+//! pidfd's own process, which no reuse of the number can fool. On older kernels each member is
+//! signalled through a pidfd of its own, after checking its group, and only while the group is
+//! provably ours: its leader pinned and not reaped, or — for what a dead leader left — no
+//! process holding the PID equal to the group ID (a group ID can be re-created only by a
+//! process with that PID), and never the manager's own group. Cleaning up after a crash or a
+//! stale record is a *sweep*: the chain's signals to what is left of our group, never its HTTP
+//! step, and nothing at all when the group is empty. Waiting for a group's end is an event: the
+//! leader's pidfd, the reap (a hang-up on the pidfd), the group's emptiness asked through the
+//! pidfd; `/proc` is scanned only when the group outlives its leader.
+//!
+//! **Exits and restarts.** The daemon's parent (the process that spawned it) reaps it at once
+//! and reads its status; it sweeps what the leader left in its group and records its verdict
+//! under the `restart` policy: `backoff` with the count of restarts in a row (shared by every
+//! supervisor; reset after `reset_after` of running), or `exited`. An adopter, which cannot read
+//! the status, defers to the parent while it lives and decides itself only when the parent is
+//! gone (an unknown status counts as a failure). Whoever wrote `backoff` restarts the daemon when
+//! it is due; other supervisors follow, and claim the restart only if it does not come in time.
+//!
+//! **The state directory** (`$LIFECYCLE_STATE_DIR`, else `$XDG_STATE_HOME/lifecycle`, else
+//! `$HOME/.local/state/lifecycle`; never a shared directory) must be the user's own: it and its
+//! parents up to the home directory or a root-owned directory owned by the effective user and
+//! not writable by group or others. It is opened without following links and everything in it
+//! is reached relative to it; records not owned by the user are ignored. Log files are opened
+//! without following links and rotated files created anew.
 
 mod async_fd;
-mod binary;
 mod compat;
-mod ensure;
+mod daemon;
 mod errors;
 mod events;
-mod exit;
+mod fleet;
 mod handle;
-mod lock;
-mod log_file;
-mod log_watch;
 mod manager;
-mod notify;
 mod outcome;
-mod pidfd;
 mod plan;
-mod probe;
-mod proc_stat;
+mod process;
 mod readiness;
-mod record;
-mod shutdown;
-mod spawn;
 mod stable_hash;
 mod state;
-mod state_dir;
-mod status;
-mod stop;
-mod supervise;
+mod store;
 mod unknown_kind;
 
-pub use binary::BinaryNotFound;
 pub use compat::{
     ensure_daemon_running, graceful_shutdown, graceful_shutdown_by_pid, is_daemon_healthy,
     poll_until_healthy, spawn_daemon,
 };
 pub use errors::{PollError, StartError, StopError};
 pub use events::Transition;
-pub use exit::Exit;
 pub use handle::{Lifecycle, StatusError, VarError};
 pub use lifecycle_macros::Lifecycle;
-pub use lock::LockError;
 pub use manager::{DaemonManager, ManagerBuilder, ManagerError};
 pub use outcome::{Running, Status, Stopped};
 pub use plan::PlanError;
-pub use record::{Record, RecordError};
+pub use process::binary::BinaryNotFound;
+pub use process::exit::Exit;
 pub use state::{Event, IllegalTransition, Restart, State, transition};
-pub use state_dir::StateDirError;
+pub use store::lock::LockError;
+pub use store::record::{Record, RecordError, RecordState};
+pub use store::state_dir::StateDirError;
 pub use unknown_kind::UnknownKind;
 
 /// The spec model (re-exported from `lifecycle-spec`): what a derived handle holds.
 pub use lifecycle_spec as spec;
+
+/// Not part of the API: hooks for this workspace's tests and benchmarks. They may change or go
+/// in any release.
+#[doc(hidden)]
+pub mod __private {
+    /// Makes every process-group signal in this process take the path of kernels older than
+    /// 6.9 (one pidfd per member), so that the tests cover it on any kernel.
+    pub fn force_group_signal_fallback(on: bool) {
+        crate::process::group::force_fallback(on);
+    }
+
+    /// The byte of `<state dir>/lock` that stands for daemon `key` (for tests that hold a
+    /// daemon's lock from another process).
+    pub fn lock_offset(key: &str) -> i64 {
+        crate::store::lock::offset_of(key)
+    }
+}

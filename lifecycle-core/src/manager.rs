@@ -1,29 +1,29 @@
-//! The daemon manager: the state directory, the locks, one shared HTTP client, the daemons this
-//! process knows, and the event bus.
+//! The daemon manager: the public face over the daemons of one state directory — their
+//! owners, the shared HTTP client, the event bus — and the process-wide global manager.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use crate::events::{Machine, Transition};
-use crate::exit::ExitWatch;
-use crate::lock::Locks;
-use crate::pidfd::PidFd;
+use crate::daemon::{Context, Mode, Until};
+use crate::events::Transition;
+use crate::fleet::Fleet;
 use crate::plan::Plan;
-use crate::state_dir::{StateDir, StateDirError, default_root};
-use crate::stop::Target;
-use crate::{
-    Event, Lifecycle, PlanError, Restart, Running, StartError, State, Status, StopError, Stopped,
-};
+use crate::process::proc_stat;
+use crate::store::Store;
+use crate::store::state_dir::{StateDirError, default_root};
+use crate::{Lifecycle, PlanError, Running, StartError, Status, StopError, Stopped};
+
+/// How long a manager waits by default for a daemon's lock held by another process.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs daemons: spawns them, waits until they are ready, adopts them, stops them.
 ///
-/// One manager serves any number of daemons; it is cheap to clone (a shared handle). Handles'
-/// own methods (`queen.ensure_running()`) use [`DaemonManager::global`].
+/// One manager serves any number of daemons, one owner task each; it is cheap to clone (a
+/// shared handle). Handles' own methods (`queen.ensure_running()`) use
+/// [`DaemonManager::global`].
 ///
 /// ```no_run
 /// use lifecycle_core::{DaemonManager, Lifecycle};
@@ -42,7 +42,7 @@ use crate::{
 /// ```
 #[derive(Clone, Debug)]
 pub struct DaemonManager {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) fleet: Arc<Fleet>,
 }
 
 /// Configures a [`DaemonManager`].
@@ -56,11 +56,14 @@ pub struct DaemonManager {
 pub struct ManagerBuilder {
     state_dir: Option<PathBuf>,
     stop_on_drop: bool,
+    lock_timeout: Option<Duration>,
 }
 
 impl ManagerBuilder {
     /// The state directory (records, locks, default logs). Default: `$LIFECYCLE_STATE_DIR`,
-    /// else `$XDG_STATE_HOME/lifecycle`, else `~/.local/state/lifecycle`.
+    /// else `$XDG_STATE_HOME/lifecycle`, else `$HOME/.local/state/lifecycle` (an error if none
+    /// is set). It must be the user's own: it and its parents (up to the home directory or a
+    /// root-owned directory) owned by the effective user and not writable by group or others.
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
@@ -73,8 +76,9 @@ impl ManagerBuilder {
         self
     }
 
-    /// Kill (SIGKILL, whole process group) every daemon this manager spawned when it is dropped.
-    /// Off by default: daemons outlive their manager. For tests and embedded use.
+    /// Kill (SIGKILL, whole process group) every daemon this manager spawned when it is dropped
+    /// (or when the runtime it runs on shuts down). Off by default: daemons outlive their
+    /// manager. For tests and embedded use.
     ///
     /// ```
     /// let builder = lifecycle_core::DaemonManager::builder().stop_on_drop(true);
@@ -86,7 +90,21 @@ impl ManagerBuilder {
         self
     }
 
-    /// Creates the state directory (mode 0700) and the manager.
+    /// How long an operation waits for a daemon's lock held by another process (default 30 s).
+    /// The lock guards short steps only (reading and writing the daemon's record), so a long
+    /// wait means a stuck process.
+    ///
+    /// ```
+    /// let builder = lifecycle_core::DaemonManager::builder().lock_timeout(std::time::Duration::from_secs(5));
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn lock_timeout(mut self, timeout: Duration) -> ManagerBuilder {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// Opens (creating it, mode 0700) and checks the state directory, and makes the manager.
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
@@ -94,234 +112,30 @@ impl ManagerBuilder {
     /// assert!(manager.state_dir().join("daemons").is_dir());
     /// ```
     pub fn build(self) -> Result<DaemonManager, ManagerError> {
-        let root = self.state_dir.unwrap_or_else(default_root);
-        let state = StateDir::open(&root)?;
-        let locks = Locks::open(&state.lock_file()).map_err(|source| StateDirError {
-            path: state.lock_file(),
-            source,
-        })?;
-        // Probes go to loopback or the daemon's own host: no proxy from the environment.
+        let root = match self.state_dir {
+            Some(dir) => dir,
+            None => default_root()?,
+        };
+        let store = Store::open(&root, self.lock_timeout.unwrap_or(LOCK_TIMEOUT))?;
+        // Probes go to loopback or the daemon's own host: no proxy from the environment, and
+        // no redirect followed anywhere.
         let client = reqwest::Client::builder()
             .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(ManagerError::HttpClient)?;
+            .map_err(|e| ManagerError::HttpClient(Arc::new(e)))?;
         let (bus, _) = broadcast::channel(4096);
+        let me = std::process::id();
+        let me_started = proc_stat::read(me).map(|s| s.start_time).unwrap_or(0);
         Ok(DaemonManager {
-            inner: Arc::new(Inner {
-                state,
-                locks,
+            fleet: Arc::new(Fleet::new(Context {
+                store,
                 client,
                 bus,
-                daemons: Mutex::new(HashMap::new()),
                 stop_on_drop: self.stop_on_drop,
-            }),
+                me: (me, me_started),
+            })),
         })
-    }
-}
-
-/// What a manager holds.
-#[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) state: StateDir,
-    pub(crate) locks: Locks,
-    pub(crate) client: reqwest::Client,
-    pub(crate) bus: broadcast::Sender<Transition>,
-    pub(crate) daemons: Mutex<HashMap<String, Arc<Daemon>>>,
-    stop_on_drop: bool,
-}
-
-/// A daemon this process knows about.
-#[derive(Debug)]
-pub(crate) struct Daemon {
-    pub(crate) key: String,
-    pub(crate) machine: Machine,
-    pub(crate) live: Mutex<Option<Live>>,
-    /// A requested stop is under way: an exit now is not a failure and is not restarted.
-    pub(crate) stopping: AtomicBool,
-}
-
-/// The process of a daemon this process runs or has adopted.
-#[derive(Clone, Debug)]
-pub(crate) struct Live {
-    pub(crate) pid: u32,
-    /// With the PID and the boot, the process's identity.
-    pub(crate) start_time: u64,
-    pub(crate) pgid: u32,
-    /// A pidfd on the leader: signals reach its group even after it was reaped.
-    pub(crate) pidfd: Arc<PidFd>,
-    pub(crate) exit: ExitWatch,
-    /// A child of this process (else adopted from a record).
-    pub(crate) child: bool,
-    pub(crate) log: PathBuf,
-    pub(crate) since: Instant,
-    pub(crate) plan: Arc<Plan>,
-}
-
-impl Live {
-    /// What a stop of this process works on.
-    pub(crate) fn target(&self) -> Target {
-        Target {
-            pid: self.pid,
-            pgid: self.pgid,
-            exit: self.exit.clone(),
-            leader: Some(self.pidfd.clone()),
-        }
-    }
-
-    /// Whether `record` names this very process.
-    pub(crate) fn is_recorded_by(&self, record: &crate::Record) -> bool {
-        record.pid == self.pid && record.start_time == self.start_time
-    }
-}
-
-/// Sets a daemon's `stopping` flag for as long as it lives: even a panic clears it.
-pub(crate) struct Stopping<'a>(&'a AtomicBool);
-
-impl<'a> Stopping<'a> {
-    pub(crate) fn begin(flag: &'a AtomicBool) -> Stopping<'a> {
-        flag.store(true, Ordering::SeqCst);
-        Stopping(flag)
-    }
-}
-
-impl Drop for Stopping<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::SeqCst);
-    }
-}
-
-impl Daemon {
-    pub(crate) fn live(&self) -> Option<Live> {
-        self.live.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub(crate) fn set_live(&self, live: Option<Live>) {
-        *self.live.lock().unwrap_or_else(|p| p.into_inner()) = live;
-    }
-
-    /// The live process, if it has not exited.
-    pub(crate) fn running(&self) -> Option<Live> {
-        self.live().filter(|l| l.exit.borrow().is_none())
-    }
-
-    /// Takes over an exit that happened while another holder had the lock (before the watcher
-    /// could): the state machine learns it (no restart: the lock holder decides what comes
-    /// next), and the watcher, finding the process no longer current, stands down. Returns the
-    /// exited process: what it left in its group is the caller's to sweep.
-    pub(crate) fn settle_exit(&self) -> Option<Live> {
-        let live = self.live()?;
-        let exit = live.exit.borrow().clone()?;
-        self.set_live(None);
-        if matches!(self.machine.state(), State::Starting | State::Ready) {
-            let _ = self.machine.apply(Event::Exited {
-                status: exit.to_string(),
-                success: exit.success(),
-                restart: Restart::No,
-            });
-        }
-        Some(live)
-    }
-}
-
-impl Inner {
-    /// The entry for `key`, created on first use.
-    pub(crate) fn daemon(&self, key: &str) -> Arc<Daemon> {
-        let mut daemons = self.daemons.lock().unwrap_or_else(|p| p.into_inner());
-        daemons
-            .entry(key.to_owned())
-            .or_insert_with(|| {
-                Arc::new(Daemon {
-                    key: key.to_owned(),
-                    machine: Machine::new(key, self.bus.clone()),
-                    live: Mutex::new(None),
-                    stopping: AtomicBool::new(false),
-                })
-            })
-            .clone()
-    }
-
-    /// The entry for `key`, if this process knows it.
-    pub(crate) fn known(&self, key: &str) -> Option<Arc<Daemon>> {
-        self.daemons
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
-    }
-
-    /// Runs a start as a task of its own: a caller that stops waiting (a timeout, a dropped
-    /// future) does not cut it short halfway, with a process spawned and nobody watching it.
-    pub(crate) async fn start_detached(
-        self: &Arc<Self>,
-        plan: Arc<Plan>,
-        mode: crate::ensure::Mode,
-    ) -> Result<Running, StartError> {
-        let daemon = plan.key.clone();
-        tokio::spawn(self.clone().ensure(plan, mode))
-            .await
-            .map_err(|e| StartError::Task {
-                daemon,
-                message: e.to_string(),
-            })?
-    }
-
-    /// Runs a stop as a task of its own (see [`Inner::start_detached`]).
-    pub(crate) async fn stop_detached(
-        self: &Arc<Self>,
-        key: String,
-        steps: Option<Vec<crate::plan::StopPlan>>,
-    ) -> Result<Stopped, StopError> {
-        let inner = self.clone();
-        let daemon = key.clone();
-        tokio::spawn(async move { inner.stop_key(&key, steps, &[]).await })
-            .await
-            .map_err(|e| StopError::Task {
-                daemon,
-                message: e.to_string(),
-            })?
-    }
-
-    /// The key of the daemon of ours whose leader is `pid`: one this process runs, or one a
-    /// record names (and that is still the recorded process).
-    pub(crate) fn key_of_pid(&self, pid: u32) -> Option<String> {
-        if let Some(daemon) = self
-            .all_daemons()
-            .into_iter()
-            .find(|d| d.running().is_some_and(|l| l.pid == pid))
-        {
-            return Some(daemon.key.clone());
-        }
-        crate::record::read_all(&self.state.records())
-            .into_iter()
-            .find(|r| r.pid == pid && matches!(r.liveness(), crate::record::Liveness::Alive(_)))
-            .map(|r| r.key)
-    }
-
-    pub(crate) fn all_daemons(&self) -> Vec<Arc<Daemon>> {
-        self.daemons
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect()
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if !self.stop_on_drop {
-            return;
-        }
-        // What this manager spawned; adopted daemons were started by someone else.
-        for daemon in self.all_daemons() {
-            let Some(live) = daemon.running().filter(|l| l.child) else {
-                continue;
-            };
-            crate::stop::signal_group(&live.target(), nix::sys::signal::Signal::SIGKILL);
-            // SIGKILL cannot be caught: the wait is short.
-            crate::exit::reap_child(live.pid);
-            let _ = crate::record::remove(&self.state.record(&daemon.key));
-        }
     }
 }
 
@@ -338,7 +152,7 @@ pub enum ManagerError {
     StateDir(#[from] StateDirError),
     /// The HTTP client for probes could not be built.
     #[error("cannot build the HTTP client for probes: {0}")]
-    HttpClient(reqwest::Error),
+    HttpClient(Arc<reqwest::Error>),
 }
 
 static GLOBAL: OnceLock<DaemonManager> = OnceLock::new();
@@ -397,7 +211,7 @@ impl DaemonManager {
     /// assert_eq!(manager.state_dir(), dir.path());
     /// ```
     pub fn state_dir(&self) -> &Path {
-        self.inner.state.root()
+        self.fleet.ctx.store.dir().root()
     }
 
     /// Every transition of every daemon of this manager, from now on.
@@ -411,7 +225,7 @@ impl DaemonManager {
     /// # }
     /// ```
     pub fn subscribe(&self) -> broadcast::Receiver<Transition> {
-        self.inner.bus.subscribe()
+        self.fleet.ctx.bus.subscribe()
     }
 
     /// Finds `binary` in the workspace's `target/release` or `target/debug` (the newer build
@@ -422,7 +236,7 @@ impl DaemonManager {
     /// assert_eq!(lifecycle_core::DaemonManager::find_in_target("no-such-binary-here"), None);
     /// ```
     pub fn find_in_target(binary: &str) -> Option<PathBuf> {
-        crate::binary::find_in_target(binary)
+        crate::process::binary::find_in_target(binary)
     }
 
     /// Makes sure the handle's daemon runs and is ready: its dependencies first; then, under
@@ -443,12 +257,8 @@ impl DaemonManager {
         &self,
         handle: &H,
     ) -> impl Future<Output = Result<Running, StartError>> + Send + 'static {
-        let (inner, plan) = (self.inner.clone(), plan_of(handle));
-        async move {
-            inner
-                .start_detached(Arc::new(plan?), crate::ensure::Mode::Ensure)
-                .await
-        }
+        let (fleet, plan) = (self.fleet.clone(), plan_of(handle));
+        async move { fleet.ensure(Arc::new(plan?), Mode::Ensure, Until::Ready).await }
     }
 
     /// Starts the handle's daemon; fails with [`StartError::AlreadyRunning`] if it runs.
@@ -469,17 +279,14 @@ impl DaemonManager {
         &self,
         handle: &H,
     ) -> impl Future<Output = Result<Running, StartError>> + Send + 'static {
-        let (inner, plan) = (self.inner.clone(), plan_of(handle));
-        async move {
-            inner
-                .start_detached(Arc::new(plan?), crate::ensure::Mode::Start)
-                .await
-        }
+        let (fleet, plan) = (self.fleet.clone(), plan_of(handle));
+        async move { fleet.ensure(Arc::new(plan?), Mode::Start, Until::Ready).await }
     }
 
-    /// Stops the daemons that depend on the handle's daemon (in reverse order), then the daemon:
-    /// its stop chain, SIGKILL to its process group after the last grace, returning as soon as
-    /// nothing of the group is left.
+    /// Stops the daemons that depend on the handle's daemon (independent ones concurrently, each
+    /// after its own dependents), then the daemon: the stop chain it was started with (its
+    /// record's), SIGKILL to its process group after the last grace, returning as soon as
+    /// nothing of the group is left. A pending restart is cancelled.
     ///
     /// ```
     /// # use lifecycle_core::Lifecycle;
@@ -496,13 +303,8 @@ impl DaemonManager {
         &self,
         handle: &H,
     ) -> impl Future<Output = Result<Stopped, StopError>> + Send + 'static {
-        let (inner, plan) = (self.inner.clone(), plan_of(handle));
-        async move {
-            let plan = plan?;
-            inner
-                .stop_detached(plan.key.clone(), Some(plan.stop.clone()))
-                .await
-        }
+        let (fleet, plan) = (self.fleet.clone(), plan_of(handle));
+        async move { fleet.stop(plan?.key, None, Vec::new()).await }
     }
 
     /// The daemon's state, PID and health now.
@@ -521,8 +323,8 @@ impl DaemonManager {
         &self,
         handle: &H,
     ) -> impl Future<Output = Result<Status, PlanError>> + Send + 'static {
-        let (inner, plan) = (self.inner.clone(), plan_of(handle));
-        async move { Ok(inner.status(&plan?).await) }
+        let (fleet, plan) = (self.fleet.clone(), plan_of(handle));
+        async move { Ok(fleet.status(&plan?).await) }
     }
 
     /// Whether the daemon runs and its probe passes now.
@@ -542,10 +344,10 @@ impl DaemonManager {
         &self,
         handle: &H,
     ) -> impl Future<Output = bool> + Send + 'static {
-        let (inner, plan) = (self.inner.clone(), plan_of(handle));
+        let (fleet, plan) = (self.fleet.clone(), plan_of(handle));
         async move {
             match plan {
-                Ok(plan) => inner.status(&plan).await.healthy == Some(true),
+                Ok(plan) => fleet.status(&plan).await.healthy == Some(true),
                 Err(_) => false,
             }
         }
@@ -560,6 +362,6 @@ impl DaemonManager {
     /// # Ok(()) }
     /// ```
     pub async fn stop_by_key(&self, key: &str) -> Result<Stopped, StopError> {
-        self.inner.stop_detached(key.to_owned(), None).await
+        self.fleet.clone().stop(key.to_owned(), None, Vec::new()).await
     }
 }

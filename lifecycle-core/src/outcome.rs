@@ -55,8 +55,17 @@ pub enum Stopped {
         /// The daemon's key.
         key: String,
     },
-    /// A record named a process that is gone, or a PID that now belongs to another process
-    /// (its start time differs). Nothing was signalled; the record was removed.
+    /// A restart was pending (the daemon had exited and was to be restarted after its backoff):
+    /// it is cancelled, and nothing runs.
+    RestartCancelled {
+        /// The daemon's key.
+        key: String,
+        /// The restart that will not come.
+        attempt: u32,
+    },
+    /// A record named a process that is gone (what was left of its group was stopped), a PID
+    /// that now belongs to another process (its start time differs: not signalled), or a
+    /// process of another boot (not signalled). The record was removed.
     StaleRecord {
         /// The daemon's key.
         key: String,

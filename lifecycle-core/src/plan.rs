@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lifecycle_spec::{
-    AddressError, Backoff, Location, Pos, Probe, Restart, Signal, Spec, StopStep, Template,
-    WaitFor, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr,
+    AddressError, Backoff, InheritEnv, Location, Pos, Probe, Restart, Signal, Spec, StopStep,
+    Template, WaitFor, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr,
 };
 
 /// A spec's value could not be rendered or is invalid once rendered (only possible for values
@@ -103,6 +103,14 @@ impl StopPlan {
         }
     }
 
+    /// Reads a record's chain back: the steps this library wrote (anything else is skipped).
+    pub(crate) fn from_record(lines: &[String]) -> Vec<StopPlan> {
+        lines
+            .iter()
+            .filter_map(|l| StopPlan::from_record_line(l))
+            .collect()
+    }
+
     /// Reads a record line back; `None` for anything else.
     pub(crate) fn from_record_line(line: &str) -> Option<StopPlan> {
         let mut words = line.splitn(3, ' ');
@@ -141,6 +149,8 @@ pub(crate) struct Plan {
     pub(crate) binary: String,
     pub(crate) args: Vec<String>,
     pub(crate) env: Vec<(String, String)>,
+    /// Which of the manager's environment variables the daemon inherits.
+    pub(crate) inherit_env: InheritEnv,
     pub(crate) readiness: Option<ReadinessPlan>,
     pub(crate) stop: Vec<StopPlan>,
     pub(crate) place: Place,
@@ -151,7 +161,8 @@ pub(crate) struct Plan {
     pub(crate) log_keep: u32,
     pub(crate) dependencies: Vec<(Plan, WaitFor)>,
     /// What identifies this configuration of the daemon: a hash of binary, arguments,
-    /// environment and probe. Two handles with one key but different values conflict.
+    /// environment (and what of the manager's it inherits) and probe. Two handles with one key
+    /// but different values conflict.
     pub(crate) fingerprint: String,
 }
 
@@ -316,25 +327,17 @@ impl Plan {
             &binary,
             &args,
             &env,
+            &spec.command.inherit_env,
             readiness.as_ref().map(|r| r.probe.describe()).as_deref(),
         );
         Ok(Plan {
             key,
             name: spec.name.to_string(),
             spec_file: spec.file.to_string(),
-            binary: r.render(&spec.command.binary)?,
-            args: spec
-                .command
-                .args
-                .iter()
-                .map(|a| r.render(a))
-                .collect::<Result<_, _>>()?,
-            env: spec
-                .command
-                .env
-                .iter()
-                .map(|e| Ok((e.name.to_string(), r.render(&e.value)?)))
-                .collect::<Result<_, PlanError>>()?,
+            binary,
+            args,
+            env,
+            inherit_env: spec.command.inherit_env.clone(),
             readiness,
             stop,
             place,
@@ -359,19 +362,6 @@ impl Plan {
             .collect::<Vec<_>>()
             .join(" ")
     }
-
-    /// How long to wait for this daemon's lock: another caller may be starting it (up to its
-    /// readiness deadline) and stopping it (up to its graces), with a margin.
-    pub(crate) fn lock_patience(&self) -> Duration {
-        let start = self
-            .readiness
-            .as_ref()
-            .map_or(Duration::ZERO, |r| r.deadline);
-        let stop: Duration = self.stop.iter().map(StopPlan::grace).sum();
-        start
-            .saturating_add(stop)
-            .saturating_add(Duration::from_secs(60))
-    }
 }
 
 /// A stable hash of what makes one configuration of a daemon.
@@ -379,13 +369,136 @@ fn fingerprint(
     binary: &str,
     args: &[String],
     env: &[(String, String)],
+    inherit: &InheritEnv,
     probe: Option<&str>,
 ) -> String {
     let env = env.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+    let inherit: Vec<&str> = match inherit {
+        InheritEnv::All => Vec::new(),
+        InheritEnv::Only(names) => std::iter::once("\u{0}only")
+            .chain(names.iter().map(|n| n.as_ref()))
+            .collect(),
+    };
     let parts = std::iter::once(binary)
         .chain(args.iter().map(String::as_str))
         .chain(["\u{0}env"])
         .chain(env)
+        .chain(inherit)
         .chain([probe.unwrap_or("")]);
     format!("{:016x}", crate::stable_hash::stable_hash(parts))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use lifecycle_spec::{Command, Logs, Part, Readiness};
+
+    use super::*;
+
+    fn literal(text: &str) -> Template {
+        Template {
+            source: Cow::Owned(text.to_owned()),
+            parts: Cow::Owned(vec![Part::Lit(Cow::Owned(text.to_owned()))]),
+            pos: Pos::UNKNOWN,
+        }
+    }
+
+    fn var(name: &str) -> Template {
+        Template {
+            source: Cow::Owned(format!("{{{name}}}")),
+            parts: Cow::Owned(vec![Part::Var(Cow::Owned(name.to_owned()))]),
+            pos: Pos::new(3, 9),
+        }
+    }
+
+    fn spec(instance: Option<Template>) -> Spec {
+        Spec {
+            file: "specs/w.yaml".into(),
+            name: "w".into(),
+            variant: "W".into(),
+            instance,
+            command: Command {
+                binary: literal("/bin/w"),
+                args: vec![literal("--port"), var("port")].into(),
+                env: Cow::Borrowed(&[]),
+                inherit_env: InheritEnv::All,
+            },
+            vars: Cow::Borrowed(&[]),
+            readiness: Some(Readiness::new(Probe::Tcp {
+                addr: Template {
+                    source: "127.0.0.1:{port}".into(),
+                    parts: vec![Part::Lit("127.0.0.1:".into()), Part::Var("port".into())].into(),
+                    pos: Pos::new(5, 1),
+                },
+            })),
+            stop: Cow::Owned(vec![
+                StopStep::Signal {
+                    signal: Signal::Int,
+                    grace: Duration::from_millis(1500),
+                },
+                StopStep::HttpPost {
+                    url: literal("http://127.0.0.1:1/shutdown"),
+                    grace: Duration::from_secs(2),
+                },
+            ]),
+            location: Location::Local,
+            restart: Restart::NEVER,
+            depends_on: Cow::Borrowed(&[]),
+            logs: Logs::DEFAULT,
+        }
+    }
+
+    fn port(p: &'static str) -> impl Fn(&str) -> Option<String> {
+        move |name| (name == "port").then(|| p.to_owned())
+    }
+
+    #[test]
+    fn the_key_carries_the_instance() {
+        let plain = Plan::new(&spec(None), &port("80")).unwrap();
+        assert_eq!(plain.key, "w");
+        let plan = Plan::new(&spec(Some(var("port"))), &port("8080")).unwrap();
+        assert_eq!(plan.key, "w@8080");
+        assert_eq!(plan.args, ["--port", "8080"]);
+        assert_eq!(
+            plan.readiness.map(|r| r.probe),
+            Some(ProbePlan::Tcp {
+                host: "127.0.0.1".into(),
+                port: 8080
+            })
+        );
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_tell_configurations_apart() {
+        let a = Plan::new(&spec(None), &port("80")).unwrap();
+        let again = Plan::new(&spec(None), &port("80")).unwrap();
+        let other = Plan::new(&spec(None), &port("81")).unwrap();
+        assert_eq!(a.fingerprint, again.fingerprint);
+        assert_ne!(a.fingerprint, other.fingerprint);
+        // The same in every process and version: pinned.
+        assert_eq!(a.fingerprint.len(), 16);
+        let mut only_path = spec(None);
+        only_path.command.inherit_env = InheritEnv::Only(vec!["PATH".into()].into());
+        let restricted = Plan::new(&only_path, &port("80")).unwrap();
+        assert_ne!(a.fingerprint, restricted.fingerprint);
+    }
+
+    #[test]
+    fn stop_lines_read_back() {
+        let plan = Plan::new(&spec(None), &port("80")).unwrap();
+        let lines: Vec<String> = plan.stop.iter().map(StopPlan::to_record_line).collect();
+        assert_eq!(lines[0], "signal SIGINT 1500");
+        assert_eq!(lines[1], "post 2000 http://127.0.0.1:1/shutdown");
+        assert_eq!(StopPlan::from_record(&lines), plan.stop);
+        assert_eq!(StopPlan::from_record(&["kill everything".to_owned()]), []);
+    }
+
+    #[test]
+    fn a_missing_value_names_the_template() {
+        let err = Plan::new(&spec(None), &|_| None).unwrap_err();
+        assert!(err.to_string().contains("specs/w.yaml:5:1: daemon `w`: `{port}`"), "{err}");
+        let err = Plan::new(&spec(None), &port("1\n2")).unwrap_err();
+        assert!(err.to_string().contains("control characters"), "{err}");
+    }
 }

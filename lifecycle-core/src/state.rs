@@ -75,6 +75,11 @@ pub enum Event {
         /// The last probe error.
         last_error: String,
     },
+    /// The readiness probe itself broke (the notify socket, the log file).
+    ProbeError {
+        /// Why.
+        error: String,
+    },
     /// The process exited.
     Exited {
         /// `exit code 3`, `killed by SIGTERM`, …
@@ -158,6 +163,7 @@ pub fn transition(from: &State, event: &Event) -> Result<State, IllegalTransitio
         (S::Starting, E::ProbeOk) => S::Ready,
         (S::Starting, E::Exited { status, .. }) => S::Failed { reason: format!("exited before it was ready: {status}") },
         (S::Starting, E::DeadlinePassed { last_error }) => S::Stopping { failure: Some(format!("not ready within the deadline; last probe: {last_error}")) },
+        (S::Starting, E::ProbeError { error }) => S::Stopping { failure: Some(format!("its readiness probe failed: {error}")) },
         (S::Starting | S::Ready, E::Stop) => S::Stopping { failure: None },
         (S::Ready, E::Exited { restart: Restart::After(attempt), .. }) => S::Backoff { attempt: *attempt },
         (S::Ready, E::Exited { success: true, restart: Restart::No, .. }) => S::Stopped,
@@ -171,6 +177,10 @@ pub fn transition(from: &State, event: &Event) -> Result<State, IllegalTransitio
         (S::Backoff { .. }, E::RestartDue | E::Start) => S::Starting,
         (S::Failed { .. }, E::RestartScheduled { attempt }) => S::Backoff { attempt: *attempt },
         (S::Backoff { .. } | S::Failed { .. }, E::Stop) => S::Stopped,
+        // A restart pending elsewhere ended there: the exit of the process it would replace, as that process's supervisor decided.
+        (S::Backoff { .. }, E::Exited { success: true, restart: Restart::No, .. }) => S::Stopped,
+        (S::Backoff { .. }, E::Exited { status, restart: Restart::No, .. }) => S::Failed { reason: format!("exited on its own: {status}") },
+        (S::Backoff { .. }, E::Exited { status, restart: Restart::LimitReached(max), .. }) => S::Failed { reason: format!("exited on its own: {status}; gave up after {max} restarts") },
         _ => return Err(IllegalTransition { daemon: None, from: from.clone(), event: event.clone() }),
     };
     Ok(to)

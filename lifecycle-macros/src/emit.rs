@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lifecycle_spec::{
-    Backoff, Command, Dependency, Location, Logs, Part, Pos, Probe, Readiness, Restart,
+    Backoff, Command, Dependency, InheritEnv, Location, Logs, Part, Pos, Probe, Readiness, Restart,
     RestartPolicy, Signal, Spec, StopStep, Template, WaitFor,
 };
 use proc_macro2::{Literal, TokenStream};
@@ -105,7 +105,14 @@ impl Emitter<'_> {
             let value = self.template(&e.value);
             quote!(#k::spec::EnvVar { name: #name, value: #value })
         }));
-        quote!(#k::spec::Command { binary: #binary, args: #args, env: #env })
+        let inherit_env = match &c.inherit_env {
+            InheritEnv::All => quote!(#k::spec::InheritEnv::All),
+            InheritEnv::Only(names) => {
+                let names = cow_slice(names.iter().map(|n| cow_str(n)));
+                quote!(#k::spec::InheritEnv::Only(#names))
+            }
+        };
+        quote!(#k::spec::Command { binary: #binary, args: #args, env: #env, inherit_env: #inherit_env })
     }
 
     fn backoff(&self, b: &Backoff) -> TokenStream {

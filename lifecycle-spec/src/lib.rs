@@ -74,7 +74,7 @@ pub use readiness::{Probe, Readiness};
 pub use restart::{Restart, RestartPolicy};
 pub use signal::{Signal, SignalError};
 pub use size::{SizeError, parse_size};
-pub use spec::{Command, EnvVar, Spec, VarDefault, is_spec_name};
+pub use spec::{Command, EnvVar, InheritEnv, Spec, VarDefault, is_spec_name};
 pub use stop::StopStep;
 pub use template::{Part, RenderError, Template, TemplateError, is_var_name};
 pub use watch::watch_specs;

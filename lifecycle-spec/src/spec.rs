@@ -49,7 +49,13 @@ pub struct Spec {
 ///
 /// ```
 /// use lifecycle_spec::{Command, Template};
-/// let command = Command { binary: Template::parse("queen-rbee").unwrap(), args: vec![].into(), env: vec![].into() };
+/// use lifecycle_spec::{Command, InheritEnv, Template};
+/// let command = Command {
+///     binary: Template::parse("queen-rbee").unwrap(),
+///     args: vec![].into(),
+///     env: vec![].into(),
+///     inherit_env: InheritEnv::All,
+/// };
 /// assert_eq!(command.binary.source, "queen-rbee");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,8 +64,41 @@ pub struct Command {
     pub binary: Template,
     /// Arguments, each one argument (never split, never given to a shell).
     pub args: List<Template>,
-    /// Environment variables added to the inherited environment.
+    /// Environment variables set for the daemon, over what it inherits.
     pub env: List<EnvVar>,
+    /// Which of the manager's environment variables the daemon inherits.
+    pub inherit_env: InheritEnv,
+}
+
+/// Which of the manager's environment variables a daemon starts with (`command.inherit_env`),
+/// before `command.env` is applied.
+///
+/// ```
+/// use lifecycle_spec::InheritEnv;
+/// let only_path = InheritEnv::Only(vec!["PATH".into()].into());
+/// assert!(only_path.inherits("PATH") && !only_path.inherits("HOME"));
+/// assert!(InheritEnv::All.inherits("HOME"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InheritEnv {
+    /// Every variable (`inherit_env: true`, the default).
+    All,
+    /// Only the variables named (`inherit_env: [PATH, HOME]`); none for `inherit_env: false`.
+    Only(List<Str>),
+}
+
+impl InheritEnv {
+    /// Whether variable `name` is inherited.
+    ///
+    /// ```
+    /// assert!(!lifecycle_spec::InheritEnv::Only(vec![].into()).inherits("PATH"));
+    /// ```
+    pub fn inherits(&self, name: &str) -> bool {
+        match self {
+            InheritEnv::All => true,
+            InheritEnv::Only(names) => names.iter().any(|n| n == name),
+        }
+    }
 }
 
 /// One `env:` entry.

@@ -415,6 +415,32 @@ fn defaults_fill_a_minimal_spec() {
     assert_eq!(spec.location, lifecycle_spec::Location::Local);
     assert_eq!(spec.restart, lifecycle_spec::Restart::NEVER);
     assert_eq!(spec.logs, lifecycle_spec::Logs::DEFAULT);
+    assert_eq!(spec.command.inherit_env, lifecycle_spec::InheritEnv::All);
+}
+
+#[test]
+fn inherit_env_takes_a_flag_or_an_allowlist() {
+    use lifecycle_spec::InheritEnv;
+    let inherit = |value: &str| {
+        parse_spec(
+            "e.yaml",
+            &format!("command: {{ binary: e, inherit_env: {value} }}\n"),
+            &[],
+        )
+        .map(|spec| spec.command.inherit_env)
+    };
+    assert_eq!(inherit("true").unwrap(), InheritEnv::All);
+    assert_eq!(inherit("false").unwrap(), InheritEnv::Only(vec![].into()));
+    assert_eq!(
+        inherit("[PATH, HOME]").unwrap(),
+        InheritEnv::Only(vec!["PATH".into(), "HOME".into()].into())
+    );
+    let wrong = inherit("yes please").unwrap_err();
+    check(&wrong.0[0], Rule::WrongType, 1, 36, "command.inherit_env");
+    let bad_name = inherit("[PATH, A-B]").unwrap_err();
+    check(&bad_name.0[0], Rule::EnvName, 1, 43, "command.inherit_env[1]");
+    let twice = inherit("[PATH, PATH]").unwrap_err();
+    check(&twice.0[0], Rule::DuplicateKey, 1, 43, "command.inherit_env[1]");
 }
 
 #[test]

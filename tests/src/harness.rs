@@ -85,6 +85,29 @@ pub fn zombie_children() -> Vec<u32> {
         .collect()
 }
 
+/// Waits, for at most `timeout`, until `pid` has exited (a zombie counts as exited): an event
+/// on a pidfd, not a poll. Whether it did; `true` if there is no such process.
+#[allow(unsafe_code)]
+pub fn wait_exit(pid: u32, timeout: std::time::Duration) -> bool {
+    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+    let Ok(raw_pid) = i32::try_from(pid) else {
+        return true;
+    };
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, raw_pid, 0) };
+    if fd < 0 {
+        return true;
+    }
+    let Ok(fd) = i32::try_from(fd) else {
+        return true;
+    };
+    // SAFETY: the kernel just made this descriptor for us; nothing else owns it.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut fds = [nix::poll::PollFd::new(pidfd.as_fd(), nix::poll::PollFlags::POLLIN)];
+    let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    matches!(nix::poll::poll(&mut fds, millis), Ok(n) if n > 0)
+}
+
 /// The start time of `pid` (`/proc/<pid>/stat` field 22), which tells a PID's process from a
 /// later one that reuses the number.
 pub fn start_time(pid: u32) -> Option<u64> {

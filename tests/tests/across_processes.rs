@@ -145,6 +145,10 @@ async fn a_record_naming_an_unrelated_process_is_never_signalled() {
     let record = Record {
         key: "td-http@reused".into(),
         name: "td-http".into(),
+        state: lifecycle_core::RecordState::Ready,
+        generation: 1,
+        parent: (1, 1),
+        log_offset: 0,
         pid: unrelated.id(),
         start_time: 1,
         boot_id: std::fs::read_to_string("/proc/sys/kernel/random/boot_id")

@@ -15,7 +15,7 @@ use lifecycle_tests::handles::{
     ResetDaemon, RetryDaemon, ShortDaemon, ShutdownUrlDaemon, SingleDaemon, SlowRestartDaemon,
     TcpDaemon, Worker,
 };
-use lifecycle_tests::harness::{free_port, is_alive, manager_in};
+use lifecycle_tests::harness::{free_port, is_alive, manager_in, wait_exit};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
 
@@ -587,8 +587,9 @@ async fn a_stop_during_the_backoff_cancels_the_restart() {
     .await;
     assert_eq!(
         s.manager.stop(&daemon).await.unwrap(),
-        Stopped::NotRunning {
-            key: "td-slow-restart@stop-in-backoff".into()
+        Stopped::RestartCancelled {
+            key: "td-slow-restart@stop-in-backoff".into(),
+            attempt: 1,
         }
     );
     assert_eq!(
@@ -701,7 +702,7 @@ async fn daemons_outlive_their_manager_unless_asked() {
         manager.ensure_running(&daemon).await.unwrap().pid
     };
     assert!(
-        !is_alive(killed),
+        wait_exit(killed, Duration::from_secs(10)),
         "stop_on_drop kills what the manager spawned"
     );
 }

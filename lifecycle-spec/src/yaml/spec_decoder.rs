@@ -8,8 +8,8 @@ use super::decoder::{Decoder, index, join};
 use super::dependency_decoder::DependencyRef;
 use super::node::{Node, pos_of};
 use crate::{
-    Command, EnvVar, Location, Logs, Pos, Restart, Rule, Spec, StopStep, VarDefault, is_spec_name,
-    is_var_name,
+    Command, EnvVar, InheritEnv, Location, Logs, Pos, Restart, Rule, Spec, StopStep, Str,
+    VarDefault, is_spec_name, is_var_name,
 };
 
 /// Every key a spec file may have at its top level.
@@ -236,7 +236,7 @@ impl Decoder<'_> {
     }
 
     fn command(&mut self, node: &Spanned<Node>) -> Option<Command> {
-        let map = self.mapping(node, "command", &["binary", "args", "env"])?;
+        let map = self.mapping(node, "command", &["binary", "args", "env", "inherit_env"])?;
         let binary = map
             .require(
                 self,
@@ -281,11 +281,61 @@ impl Decoder<'_> {
                 }
             }
         }
+        let inherit_env = match map.get("inherit_env") {
+            Some(node) => self.inherit_env(node)?,
+            None => InheritEnv::All,
+        };
         Some(Command {
             binary: binary?,
             args: args.into(),
             env: env.into(),
+            inherit_env,
         })
+    }
+
+    /// `true`, `false`, or a list of variable names.
+    fn inherit_env(&mut self, node: &Spanned<Node>) -> Option<InheritEnv> {
+        const FIELD: &str = "command.inherit_env";
+        const EXPECTED: &str = "`true`, `false`, or a list of environment variable names";
+        let items = match &node.value {
+            Node::Bool(true) => return Some(InheritEnv::All),
+            Node::Bool(false) => return Some(InheritEnv::Only(Vec::new().into())),
+            Node::Seq(items) => items,
+            _ => {
+                self.wrong_type(node, FIELD, EXPECTED);
+                return None;
+            }
+        };
+        let mut names: Vec<Str> = Vec::with_capacity(items.len());
+        let mut valid = true;
+        for (i, item) in items.iter().enumerate() {
+            let field = index(FIELD, i);
+            let Some(name) = self.text(item, &field, "an environment variable name") else {
+                valid = false;
+                continue;
+            };
+            if !is_var_name(&name) {
+                let d = self
+                    .diag(
+                        Rule::EnvName,
+                        pos_of(item),
+                        &field,
+                        "an environment variable name of letters, digits and `_`",
+                    )
+                    .found(&name);
+                self.report(d);
+                valid = false;
+            } else if names.iter().any(|n| *n == *name) {
+                let d = self
+                    .diag(Rule::DuplicateKey, pos_of(item), &field, "each name once")
+                    .found(&name);
+                self.report(d);
+                valid = false;
+            } else {
+                names.push(name.into());
+            }
+        }
+        valid.then(|| InheritEnv::Only(names.into()))
     }
 }
 

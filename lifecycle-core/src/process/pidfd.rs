@@ -1,12 +1,13 @@
-//! Process file descriptors: a handle on one process that a reused PID cannot fool, whose
-//! readiness is the process's exit. Waiting for an exit is awaiting this descriptor, never a
-//! sleep.
+//! Process file descriptors: a handle on one process that a reused PID cannot fool. The
+//! descriptor turns readable when its process exits, and (on kernels that say so, such as 6.18)
+//! reports a hang-up when the process has been reaped: both are events, never sleeps.
 
 // The two pidfd system calls have no wrapper in nix; this module is their safe wrapper.
 #![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use tokio::io::unix::AsyncFd;
@@ -19,7 +20,8 @@ pub(crate) struct PidFd {
 }
 
 impl PidFd {
-    /// Opens a pidfd for `pid`. Fails with `ESRCH` if no such process exists.
+    /// Opens a pidfd for `pid`. Fails with `ESRCH` if no such process exists; any other error
+    /// (`EMFILE` first of all) says nothing about the process.
     pub(crate) fn open(pid: u32) -> io::Result<PidFd> {
         let raw_pid =
             libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
@@ -45,9 +47,18 @@ impl PidFd {
 
     /// Resolves when the process has exited (it may still be a zombie until reaped).
     pub(crate) async fn exited(&self) {
-        // A pidfd turns readable when its process terminates and stays readable; an error
-        // from the reactor also means there is nothing left to wait for.
-        let _ = self.fd.readable().await;
+        // The exit is read from the descriptor itself (level-triggered), the reactor only wakes
+        // this up: [`PidFd::reaped`] clears the reactor's readiness while it waits for the reap.
+        // An error from the reactor means there is nothing left to wait for.
+        loop {
+            if self.has_exited() {
+                return;
+            }
+            match self.fd.readable().await {
+                Ok(mut guard) => guard.clear_ready(),
+                Err(_) => return,
+            }
+        }
     }
 
     /// Whether the process has exited, without waiting.
@@ -59,14 +70,52 @@ impl PidFd {
         matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
     }
 
+    /// Whether the process is gone for good: exited and reaped by its parent (a zombie is not
+    /// reaped yet).
+    pub(crate) fn is_reaped(&self) -> bool {
+        matches!(self.raw_send(0, 0), Err(e) if e.raw_os_error() == Some(libc::ESRCH))
+    }
+
+    /// Waits until the process has been reaped by its parent, up to `deadline`; whether it was.
+    /// The reap is an event on kernels that report it (a hang-up on the pidfd); elsewhere it is
+    /// checked at growing intervals (1 ms doubling to 16 ms), which is what makes this bounded.
+    pub(crate) async fn reaped(&self, deadline: tokio::time::Instant) -> bool {
+        let hang_up = async {
+            loop {
+                let Ok(mut guard) = self.fd.readable().await else {
+                    return;
+                };
+                if guard.ready().is_read_closed() {
+                    return;
+                }
+                guard.clear_ready();
+            }
+        };
+        let checks = async {
+            let mut delay = Duration::from_millis(1);
+            while !self.is_reaped() {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(16));
+            }
+        };
+        let reaped = async {
+            tokio::select! {
+                () = hang_up => {},
+                () = checks => {},
+            }
+        };
+        tokio::time::timeout_at(deadline, reaped).await.is_ok() || self.is_reaped()
+    }
+
     /// Sends `signal` to exactly this process (not a PID that may since have been reused).
     pub(crate) fn send_signal(&self, signal: Signal) -> io::Result<()> {
         self.raw_send(signal as libc::c_int, 0)
     }
 
     /// Sends `signal` (or, with `None`, checks for members) to the process group this process
-    /// leads: the group the pidfd's PID names, even after the leader was reaped, since the
-    /// pidfd keeps that PID from being reused. `Ok(false)`: the group is empty. Needs Linux 6.9
+    /// leads: the group whose ID is the pidfd's PID. The kernel looks the group up through the
+    /// pidfd's own `struct pid`, not through the number: once the group is gone and the number
+    /// reused, the call finds nobody. `Ok(false)`: the group is empty. Needs Linux 6.9
     /// (`PIDFD_SIGNAL_PROCESS_GROUP`); older kernels answer `EINVAL`.
     pub(crate) fn signal_group(&self, signal: Option<Signal>) -> io::Result<bool> {
         const PIDFD_SIGNAL_PROCESS_GROUP: libc::c_uint = 1 << 2;
@@ -114,40 +163,11 @@ mod tests {
         pidfd.send_signal(Signal::SIGKILL).unwrap();
         pidfd.exited().await;
         assert!(pidfd.has_exited());
+        assert!(!pidfd.is_reaped(), "a zombie until its parent reaps it");
         child.wait().unwrap();
-    }
-
-    #[tokio::test]
-    async fn the_group_is_signalled_after_its_leader_is_reaped() {
-        use std::os::unix::process::CommandExt;
-        // A leader that forks a member and exits at once: the member stays in the group.
-        let mut leader = std::process::Command::new("sh")
-            .args(["-c", "sleep 30 & echo $!"])
-            .stdout(std::process::Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let pidfd = PidFd::open(leader.id()).unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(leader.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        let member: u32 = line.trim().parse().unwrap();
-        leader.wait().unwrap();
-        assert!(
-            pidfd.signal_group(None).unwrap(),
-            "the member keeps the group alive"
-        );
-        pidfd.signal_group(Some(Signal::SIGKILL)).unwrap();
-        if let Ok(member_fd) = PidFd::open(member) {
-            member_fd.exited().await;
-        }
-        assert!(
-            crate::proc_stat::group_members(pidfd.pid()).is_empty(),
-            "the member was killed"
-        );
+        assert!(pidfd.is_reaped());
+        let soon = tokio::time::Instant::now() + Duration::from_secs(5);
+        assert!(pidfd.reaped(soon).await);
     }
 
     #[test]

@@ -48,15 +48,33 @@ fn parse(text: &str) -> Option<ProcStat> {
     })
 }
 
-/// The live (not zombie) processes of process group `pgid`, by a scan of `/proc`.
-pub(crate) fn group_members(pgid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| read(pid).is_ok_and(|s| s.pgrp == pgid && !s.is_dead()))
-        .collect()
+/// Whether any process or thread holds `pid` now (zombies included): `/proc/<pid>` exists.
+pub(crate) fn pid_in_use(pid: u32) -> io::Result<bool> {
+    match std::fs::symlink_metadata(format!("/proc/{pid}")) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The live (not zombie) processes of process group `pgid`, by a scan of `/proc`: the cost grows
+/// with the number of processes on the host, so it is the exception (a group that outlives its
+/// leader, or a kernel without `PIDFD_SIGNAL_PROCESS_GROUP`), never the common path.
+pub(crate) fn group_members(pgid: u32) -> io::Result<Vec<u32>> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let Some(pid) = entry?.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        match read(pid) {
+            Ok(stat) if stat.pgrp == pgid && !stat.is_dead() => members.push(pid),
+            Ok(_) => {}
+            // Exited between the listing and the read.
+            Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(members)
 }
 
 #[cfg(test)]
@@ -84,6 +102,15 @@ mod tests {
         assert!(!me.is_dead());
         assert!(me.start_time > 0);
         assert_eq!(me.pgrp, nix::unistd::getpgrp().as_raw() as u32);
+    }
+
+    #[test]
+    fn this_group_has_this_process_and_pids_in_use_are_seen() {
+        let me = std::process::id();
+        let pgrp = nix::unistd::getpgrp().as_raw() as u32;
+        assert!(group_members(pgrp).unwrap().contains(&me));
+        assert!(pid_in_use(me).unwrap());
+        assert!(!pid_in_use(i32::MAX as u32).unwrap());
     }
 
     #[test]

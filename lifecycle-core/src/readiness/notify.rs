@@ -1,9 +1,9 @@
 //! sd_notify readiness: a datagram socket bound before the spawn, named in the daemon's
 //! `NOTIFY_SOCKET`; `READY=1` counts only when the kernel-checked sender is the daemon itself.
+//! The socket's name carries 128 random bits: nobody can bind it first to fail our starts.
 
 use std::io::{self, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::sys::socket::{
     AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr, UnixCredentials,
@@ -21,12 +21,7 @@ pub(crate) struct NotifySocket {
 
 impl NotifySocket {
     pub(crate) fn bind() -> io::Result<NotifySocket> {
-        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "lifecycle/{}/{}",
-            std::process::id(),
-            SEQUENCE.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = format!("lifecycle/{:032x}", random_u128()?);
         let fd = socket(
             AddressFamily::Unix,
             SockType::Datagram,
@@ -73,6 +68,14 @@ impl NotifySocket {
     }
 }
 
+/// 128 bits from the kernel's random source.
+fn random_u128() -> io::Result<u128> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(u128::from_ne_bytes(bytes))
+}
+
 /// Receives one datagram: the sender's PID (from `SCM_CREDENTIALS`) and the text.
 fn receive(fd: &OwnedFd) -> io::Result<(Option<u32>, String)> {
     let mut buf = [0u8; 4096];
@@ -115,6 +118,10 @@ mod tests {
     async fn ready_from_the_right_process_only() {
         let socket = NotifySocket::bind().unwrap();
         assert!(socket.env_value().starts_with("@lifecycle/"));
+        // Unguessable: two sockets share no name, and the name is not derived from the PID.
+        let other = NotifySocket::bind().unwrap();
+        assert_ne!(socket.env_value(), other.env_value());
+        assert!(!socket.env_value().contains(&std::process::id().to_string()));
         // From this process, but we wait for another PID: ignored.
         send(socket.env_value(), "READY=1");
         let other = tokio::time::timeout(Duration::from_millis(200), socket.ready_from(1)).await;

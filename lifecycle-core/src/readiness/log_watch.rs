@@ -1,7 +1,6 @@
 //! The log readiness probe: each new line of the daemon's log, as it is written (inotify, not
 //! polling), matched against a regex.
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -55,7 +54,7 @@ impl LogWatch {
 
     /// The complete lines appended since the last read.
     fn read_new_lines(&mut self) -> io::Result<Vec<String>> {
-        let mut file = File::open(&self.path)?;
+        let mut file = crate::store::log_file::open_read(&self.path)?;
         let len = file.metadata()?.len();
         if len < self.offset {
             // Truncated by a rotation: start over.

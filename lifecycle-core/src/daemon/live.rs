@@ -1,0 +1,149 @@
+//! The process a daemon's owner runs or follows: its group, its identity, the plan it was
+//! started with, and the record generation the owner last wrote or read for it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::Signal;
+
+use crate::Running;
+use crate::plan::Plan;
+use crate::process::group::{Group, LocalGroup};
+use crate::store::record::{Record, RecordState};
+
+/// How often a running daemon's log size is checked.
+const LOG_CHECK: Duration = Duration::from_secs(2);
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// The process of a daemon.
+#[derive(Debug)]
+pub(crate) struct Live {
+    pub(crate) group: Arc<LocalGroup>,
+    pub(crate) pid: u32,
+    pub(crate) start_time: u64,
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) log: PathBuf,
+    pub(crate) log_offset: u64,
+    /// When it started (for the restart policy's `reset_after`).
+    pub(crate) since: Instant,
+    /// Spawned by this manager: a child of this process, which reaps it and reads its status.
+    pub(crate) parent: bool,
+    /// Restarts in a row that led to it.
+    pub(crate) restarts: u32,
+    /// The generation of its record this owner last wrote or read.
+    pub(crate) generation: u64,
+    log_check: tokio::time::Interval,
+    /// Kills the group if the owner goes away while it runs (a manager with `stop_on_drop`
+    /// dropped, or the runtime shut down under it).
+    kill_on_drop: bool,
+}
+
+impl Live {
+    /// A process of a daemon, with its record's generation.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        group: Arc<LocalGroup>,
+        start_time: u64,
+        plan: Arc<Plan>,
+        log: PathBuf,
+        log_offset: u64,
+        since: Instant,
+        parent: bool,
+        restarts: u32,
+        generation: u64,
+        kill_on_drop: bool,
+    ) -> Live {
+        let mut log_check =
+            tokio::time::interval_at(tokio::time::Instant::now() + LOG_CHECK, LOG_CHECK);
+        log_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Live {
+            pid: group.pgid(),
+            group,
+            start_time,
+            plan,
+            log,
+            log_offset,
+            since,
+            parent,
+            restarts,
+            generation,
+            log_check,
+            kill_on_drop: kill_on_drop && parent,
+        }
+    }
+
+    /// The outcome of an ensure that found (or made) this process ready.
+    pub(crate) fn running(&self, started: bool, elapsed: Duration, attempts: u32) -> Running {
+        Running {
+            key: self.plan.key.clone(),
+            pid: self.pid,
+            started,
+            elapsed,
+            attempts,
+            probe: self.plan.readiness.as_ref().map(|r| r.probe.describe()),
+            log: self.log.clone(),
+        }
+    }
+
+    /// Whether `record` names this very process.
+    pub(crate) fn is_recorded_by(&self, record: &Record) -> bool {
+        record.names(self.pid, self.start_time)
+    }
+
+    /// This process's record in `state`, one generation on from `previous` (or the first).
+    pub(crate) fn record(&self, state: RecordState, previous: Option<&Record>, me: (u32, u64)) -> Record {
+        let plan = &self.plan;
+        Record {
+            key: plan.key.clone(),
+            name: plan.name.clone(),
+            state,
+            generation: previous.map_or(1, |r| r.generation + 1),
+            pid: self.pid,
+            start_time: self.start_time,
+            boot_id: crate::process::identity::boot_id().to_owned(),
+            pgid: self.group.pgid(),
+            started_at_ms: previous
+                .filter(|r| self.is_recorded_by(r))
+                .map_or_else(now_ms, |r| r.started_at_ms),
+            parent: previous
+                .filter(|r| self.is_recorded_by(r))
+                .map_or(me, |r| r.parent),
+            log: self.log.clone(),
+            log_offset: self.log_offset,
+            spec_file: plan.spec_file.clone(),
+            probe: plan.readiness.as_ref().map(|r| r.probe.describe()),
+            command: plan.command_line(),
+            fingerprint: plan.fingerprint.clone(),
+            restarts: self.restarts,
+            depends_on: plan.dependencies.iter().map(|(d, _)| d.key.clone()).collect(),
+            stop: plan.stop.iter().map(|s| s.to_record_line()).collect(),
+        }
+    }
+
+    /// Resolves at the next periodic log check.
+    pub(crate) async fn log_tick(&mut self) {
+        self.log_check.tick().await;
+    }
+
+    /// The owner takes care of the process itself from now on (no kill when dropped).
+    pub(crate) fn disarm(&mut self) {
+        self.kill_on_drop = false;
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if self.kill_on_drop && self.group.exit().is_none() {
+            // A signal is all a destructor may do: the process dies, and whoever is left reaps it.
+            let _ = self.group.signal(Signal::SIGKILL);
+        }
+    }
+}

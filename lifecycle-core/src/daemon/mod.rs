@@ -1,0 +1,141 @@
+//! One owner per daemon per manager: an actor task ([`actor`]) owns the daemon's live process,
+//! its state and its supervision, and takes commands (ensure, stop) from a channel. Nothing else
+//! mutates a daemon. What the owner does is in one file each: starting ([`start`]), adopting a
+//! daemon another process started ([`adopt`]), the exit of its process ([`exit`]), stopping
+//! ([`stop`]); the stop chain over the process group is [`chain`]. The owner reaches the world
+//! through a [`Context`] (store, HTTP client, event bus), never through the manager.
+
+pub(crate) mod actor;
+mod adopt;
+pub(crate) mod chain;
+mod exit;
+mod live;
+mod start;
+pub(crate) mod status;
+mod stop;
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::events::Transition;
+use crate::plan::{Plan, StopPlan};
+use crate::store::Store;
+use crate::{Running, StartError, State, StopError, Stopped};
+
+/// What every daemon owner of one manager shares.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) store: Store,
+    pub(crate) client: reqwest::Client,
+    pub(crate) bus: broadcast::Sender<Transition>,
+    /// Kill what this manager spawned when the manager goes.
+    pub(crate) stop_on_drop: bool,
+    /// This process (PID and start time): the parent recorded for what it spawns.
+    pub(crate) me: (u32, u64),
+}
+
+/// `ensure_running` adopts a running daemon; `start` refuses to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Ensure,
+    Start,
+}
+
+/// When an ensure answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Until {
+    /// Once the daemon is ready.
+    Ready,
+    /// Once it runs (spawned or found running): `wait: started` dependencies.
+    Spawned,
+}
+
+/// A request to a daemon's owner.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Ensure {
+        plan: Arc<Plan>,
+        mode: Mode,
+        until: Until,
+        reply: oneshot::Sender<Result<Running, StartError>>,
+    },
+    Stop {
+        /// The chain to use instead of the daemon's own (the free functions' grace).
+        steps: Option<Vec<StopPlan>>,
+        reply: oneshot::Sender<Result<Stopped, StopError>>,
+    },
+}
+
+/// What the owner publishes of a daemon, readable without asking it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Snapshot {
+    pub(crate) state: State,
+    /// The PID of the process it owns or follows.
+    pub(crate) pid: Option<u32>,
+    /// The keys that process depends on.
+    pub(crate) depends_on: Vec<String>,
+}
+
+/// A handle on one daemon's owner.
+#[derive(Debug)]
+pub(crate) struct DaemonRef {
+    commands: mpsc::UnboundedSender<Command>,
+    snapshot: watch::Receiver<Snapshot>,
+}
+
+impl DaemonRef {
+    /// Starts the owner of daemon `key`. It runs until the manager drops this handle.
+    pub(crate) fn spawn(key: &str, ctx: Arc<Context>) -> DaemonRef {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (actor, snapshot) = actor::Actor::new(key, ctx, rx);
+        tokio::spawn(actor.run());
+        DaemonRef { commands, snapshot }
+    }
+
+    /// Asks the owner to make sure the daemon runs.
+    pub(crate) async fn ensure(
+        &self,
+        plan: Arc<Plan>,
+        mode: Mode,
+        until: Until,
+    ) -> Result<Running, StartError> {
+        let daemon = plan.key.clone();
+        let (reply, answer) = oneshot::channel();
+        let gone = || StartError::Task {
+            daemon: daemon.clone(),
+            message: "its owner task is gone (the runtime is shutting down)".to_owned(),
+        };
+        self.commands
+            .send(Command::Ensure {
+                plan,
+                mode,
+                until,
+                reply,
+            })
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Asks the owner to stop the daemon.
+    pub(crate) async fn stop(
+        &self,
+        key: &str,
+        steps: Option<Vec<StopPlan>>,
+    ) -> Result<Stopped, StopError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || StopError::Task {
+            daemon: key.to_owned(),
+            message: "its owner task is gone (the runtime is shutting down)".to_owned(),
+        };
+        self.commands
+            .send(Command::Stop { steps, reply })
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// What the owner last published.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        self.snapshot.borrow().clone()
+    }
+}

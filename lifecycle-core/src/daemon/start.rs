@@ -1,0 +1,719 @@
+//! Ensuring a daemon runs: what this owner already has answers at once; otherwise, under the
+//! daemon's lock, the record decides — adopt a process of ours that runs (another file), wait
+//! for another process's stop, claim a pending restart, drop a stale record (signalling nothing
+//! but what is provably left of our own group), or spawn a fresh process and record it as
+//! starting. The lock is released before the readiness wait; the owner then races the wait
+//! against the process's exit, and records the outcome.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::daemon::actor::{Actor, Phase, StartReply, Starting};
+use crate::daemon::live::{Live, now_ms};
+use crate::daemon::{Mode, Until, chain};
+use crate::events::Machine;
+use crate::plan::{Place, Plan, ProbePlan};
+use crate::process::group::LocalGroup;
+use crate::process::identity::{self, Liveness};
+use crate::process::{binary, spawn};
+use crate::readiness::log_watch::LogWatch;
+use crate::readiness::notify::NotifySocket;
+use crate::readiness::probe;
+use crate::readiness::wait::{self, Listener, Outcome};
+use crate::store::lock::Held;
+use crate::store::record::{Record, RecordError, RecordState};
+use crate::store::state_dir::file_name;
+use crate::store::{Change, log_file};
+use crate::{Event, Running, StartError};
+
+/// How many lines of a failed daemon's log an error quotes.
+pub(super) const TAIL_LINES: usize = 20;
+
+/// How many times a start reads the record again after waiting for another process (its stop,
+/// its verdict on an exit) before giving up.
+const ROUNDS: usize = 4;
+
+/// The error of a handle whose values differ from those of the daemon running under its key.
+pub(super) fn conflict(plan: &Plan, pid: u32, running: String) -> StartError {
+    StartError::Conflict {
+        daemon: plan.key.clone(),
+        pid,
+        running,
+        wanted: plan.command_line(),
+    }
+}
+
+pub(super) fn record_error(plan: &Plan) -> impl Fn(RecordError) -> StartError + '_ {
+    move |source| StartError::Record {
+        daemon: plan.key.clone(),
+        source,
+    }
+}
+
+/// What the record said, under the lock, that a start must do.
+enum Next {
+    /// Spawn a fresh process; `previous` is the record it replaces, `restarts` its count.
+    Spawn {
+        previous: Option<Record>,
+        restarts: u32,
+    },
+    /// Done: the reply was sent (adopted, refused, waiting for another process's start).
+    Answered,
+    /// Wait (lock released) for another process to finish with the daemon, then read again.
+    WaitFor(crate::daemon::adopt::Pending),
+}
+
+impl Actor {
+    pub(super) async fn on_ensure(
+        &mut self,
+        plan: Arc<Plan>,
+        mode: Mode,
+        until: Until,
+        reply: StartReply,
+    ) {
+        match &mut self.phase {
+            Phase::Up(live) => {
+                let _ = reply.send(if live.plan.fingerprint != plan.fingerprint {
+                    Err(conflict(&plan, live.pid, live.plan.command_line()))
+                } else if mode == Mode::Start {
+                    Err(StartError::AlreadyRunning {
+                        daemon: plan.key.clone(),
+                        pid: live.pid,
+                    })
+                } else {
+                    Ok(live.running(false, Duration::ZERO, 0))
+                });
+            }
+            Phase::Starting(s) => {
+                if s.live.plan.fingerprint != plan.fingerprint {
+                    let _ = reply.send(Err(conflict(
+                        &plan,
+                        s.live.pid,
+                        s.live.plan.command_line(),
+                    )));
+                } else if mode == Mode::Start {
+                    let _ = reply.send(Err(StartError::AlreadyRunning {
+                        daemon: plan.key.clone(),
+                        pid: s.live.pid,
+                    }));
+                } else if until == Until::Spawned {
+                    let _ = reply.send(Ok(s.live.running(false, Duration::ZERO, 0)));
+                } else {
+                    s.waiters.push(reply);
+                }
+            }
+            Phase::Stopping(_) => self.deferred.push_back(crate::daemon::Command::Ensure {
+                plan,
+                mode,
+                until,
+                reply,
+            }),
+            // An ensure during a restart's backoff restarts it now.
+            Phase::Backoff(_) | Phase::Idle => self.start(plan, mode, until, reply).await,
+        }
+    }
+
+    /// Ensures from the record (this owner has no process of the daemon).
+    async fn start(&mut self, plan: Arc<Plan>, mode: Mode, until: Until, reply: StartReply) {
+        if let Place::Ssh { host, .. } = &plan.place {
+            let _ = reply.send(Err(StartError::Remote {
+                daemon: plan.key.clone(),
+                host: host.clone(),
+            }));
+            return;
+        }
+        let mut reply = Some(reply);
+        for _ in 0..ROUNDS {
+            let held = match self.ctx.store.lock(&plan.key).await {
+                Ok(held) => held,
+                Err(err) => {
+                    self.answer(&mut reply, Err(err.into()));
+                    return;
+                }
+            };
+            let next = match self.decide(&plan, mode, until, &mut reply).await {
+                Ok(next) => next,
+                Err(err) => {
+                    self.answer(&mut reply, Err(err));
+                    return;
+                }
+            };
+            match next {
+                Next::Answered => return,
+                Next::Spawn { previous, restarts } => {
+                    let restart = match &self.phase {
+                        Phase::Backoff(b) => Some(b.attempt),
+                        _ => None,
+                    };
+                    let waiter = reply.take();
+                    self.spawn_fresh(held, plan, previous, restarts, restart, until, waiter)
+                        .await;
+                    return;
+                }
+                Next::WaitFor(pending) => {
+                    drop(held);
+                    pending.wait().await;
+                }
+            }
+        }
+        self.answer(
+            &mut reply,
+            Err(StartError::Busy {
+                daemon: plan.key.clone(),
+            }),
+        );
+    }
+
+    fn answer(&self, reply: &mut Option<StartReply>, result: Result<Running, StartError>) {
+        if let Some(reply) = reply.take() {
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Reads the record under the lock and decides.
+    async fn decide(
+        &mut self,
+        plan: &Arc<Plan>,
+        mode: Mode,
+        until: Until,
+        reply: &mut Option<StartReply>,
+    ) -> Result<Next, StartError> {
+        let ctx = self.ctx.clone();
+        let store = &ctx.store;
+        let current = store.read(&plan.key).await.map_err(record_error(plan))?;
+        let Some(record) = current else {
+            return Ok(Next::Spawn {
+                previous: None,
+                restarts: 0,
+            });
+        };
+        match &record.state {
+            RecordState::Exited { .. } => {
+                return Ok(Next::Spawn {
+                    previous: Some(record),
+                    restarts: 0,
+                });
+            }
+            // A restart is pending (ours or another process's): this start is that restart.
+            RecordState::Backoff { attempt, .. } => {
+                let restarts = *attempt;
+                return Ok(Next::Spawn {
+                    previous: Some(record),
+                    restarts,
+                });
+            }
+            RecordState::Starting | RecordState::Ready | RecordState::Stopping => {}
+        }
+        let path = store.dir().record_path(&plan.key);
+        let liveness = identity::check(record.pid, record.start_time, &record.boot_id).map_err(
+            |source| {
+                record_error(plan)(RecordError::Check {
+                    path,
+                    pid: record.pid,
+                    source,
+                })
+            },
+        )?;
+        let pidfd = match liveness {
+            Liveness::Alive(pidfd) => pidfd,
+            Liveness::Exited(pidfd) => {
+                // Exited, not yet reaped: its parent is about to decide what comes next.
+                return Ok(Next::WaitFor(crate::daemon::adopt::Pending::verdict(
+                    self.ctx.clone(),
+                    &plan.key,
+                    Arc::new(pidfd),
+                )));
+            }
+            stale => {
+                self.drop_stale(plan, record, stale).await?;
+                let previous = store.read(&plan.key).await.map_err(record_error(plan))?;
+                return Ok(Next::Spawn {
+                    previous,
+                    restarts: 0,
+                });
+            }
+        };
+        if record.fingerprint != plan.fingerprint {
+            return Err(conflict(plan, record.pid, record.command.clone()));
+        }
+        if mode == Mode::Start {
+            return Err(StartError::AlreadyRunning {
+                daemon: plan.key.clone(),
+                pid: record.pid,
+            });
+        }
+        let pidfd = Arc::new(pidfd);
+        if record.state == RecordState::Stopping {
+            return Ok(Next::WaitFor(crate::daemon::adopt::Pending::stop(
+                &record, pidfd,
+            )));
+        }
+        self.adopt(plan.clone(), record, pidfd, until, reply).await?;
+        Ok(Next::Answered)
+    }
+
+    /// A record whose process is gone (or of another boot, or whose PID is someone else's now):
+    /// what is left of our group is swept (signals only, under the rules of
+    /// [`LocalGroup`]); the record is removed; nobody else is signalled.
+    pub(super) async fn drop_stale(
+        &mut self,
+        plan: &Plan,
+        record: Record,
+        liveness: Liveness,
+    ) -> Result<(), StartError> {
+        match liveness {
+            Liveness::Gone => {
+                tracing::warn!(parent: self.machine.span(), pid = record.pid, "stale record: the process is gone; what is left of its group is stopped, the record removed");
+                let steps = crate::plan::StopPlan::from_record(&record.stop);
+                let group = LocalGroup::leaderless(record.pgid);
+                if let Err(still) = chain::sweep(&group, &steps).await {
+                    tracing::warn!(parent: self.machine.span(), pgid = record.pgid, members = ?still.members, error = ?still.error, "what was left of a dead daemon's group outlived SIGKILL");
+                }
+            }
+            Liveness::OtherBoot => {
+                tracing::warn!(parent: self.machine.span(), pid = record.pid, "stale record of another boot: removed, nothing signalled");
+            }
+            Liveness::Reused { found } => {
+                tracing::warn!(parent: self.machine.span(), pid = record.pid, recorded_start = record.start_time, found_start = found, "stale record: the PID now belongs to another process, which is left alone; removed");
+            }
+            Liveness::Alive(_) | Liveness::Exited(_) => return Ok(()),
+        }
+        let generation = record.generation;
+        self.ctx
+            .store
+            .update(&plan.key, move |current| match current {
+                Some(r) if r.generation == generation => (Change::Remove, ()),
+                _ => (Change::Keep, ()),
+            })
+            .await
+            .map_err(record_error(plan))
+    }
+
+    /// Spawns a fresh process and records it as starting (under the lock `held`), then awaits
+    /// its readiness in the `Starting` phase. `restart`: the restart number, if this is one.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn spawn_fresh(
+        &mut self,
+        held: Held,
+        plan: Arc<Plan>,
+        previous: Option<Record>,
+        restarts: u32,
+        restart: Option<u32>,
+        until: Until,
+        reply: Option<StartReply>,
+    ) {
+        let mut waiters: Vec<StartReply> = reply.into_iter().collect();
+        // A port that answers while nothing of ours runs there is someone else's.
+        if let Some(r) = &plan.readiness
+            && !r.probe.is_event()
+            && probe::port_in_use(&r.probe, r.attempt_timeout.min(Duration::from_secs(1))).await
+        {
+            drop(held);
+            for waiter in waiters {
+                let _ = waiter.send(Err(StartError::PortTaken {
+                    daemon: plan.key.clone(),
+                    probe: r.probe.describe(),
+                }));
+            }
+            return;
+        }
+        let event = match (&self.phase, restart) {
+            (Phase::Backoff(b), Some(_)) if b.due <= tokio::time::Instant::now() => {
+                Event::RestartDue
+            }
+            _ => Event::Start,
+        };
+        if let Err(err) = self.machine.apply(event) {
+            drop(held);
+            for waiter in waiters {
+                let _ = waiter.send(Err(err.clone().into()));
+            }
+            return;
+        }
+        let launched = self.launch(&plan, previous, restarts).await;
+        drop(held);
+        let (live, listener) = match launched {
+            Ok(launched) => launched,
+            Err(err) => {
+                let _ = self.machine.apply(Event::SpawnFailed {
+                    error: err.to_string(),
+                });
+                self.phase = Phase::Idle;
+                self.publish_process();
+                if let Some(next) = next_restart(&plan, restart) {
+                    self.bump_backoff_record(&plan, next).await;
+                }
+                self.retry_restart(&plan, restart);
+                for waiter in waiters {
+                    let _ = waiter.send(Err(err.duplicate()));
+                }
+                return;
+            }
+        };
+        let _ = self.machine.apply(Event::Spawned { pid: live.pid });
+        if until == Until::Spawned {
+            for waiter in waiters.drain(..) {
+                let _ = waiter.send(Ok(live.running(true, Duration::ZERO, 0)));
+            }
+        }
+        let first_spawned = !waiters.is_empty();
+        let started = live.since;
+        let ready = readiness(
+            plan.clone(),
+            self.ctx.client.clone(),
+            self.machine.clone(),
+            live.pid,
+            listener,
+            started,
+        );
+        self.phase = Phase::Starting(Box::new(Starting {
+            live,
+            ready,
+            waiters,
+            first_spawned,
+            restart,
+            adopting: false,
+        }));
+        self.publish_process();
+    }
+
+    /// The blocking part of a start, on a blocking thread: resolves the binary, opens (and
+    /// rotates) the log, spawns, writes the record (starting) and the dependents markers. A
+    /// process whose record cannot be written is killed at once: nobody could find it again.
+    async fn launch(
+        &mut self,
+        plan: &Arc<Plan>,
+        previous: Option<Record>,
+        restarts: u32,
+    ) -> Result<(Live, Listener), StartError> {
+        let probe_error = |source| StartError::Probe {
+            daemon: plan.key.clone(),
+            source,
+        };
+        let notify = match plan.readiness.as_ref().map(|r| &r.probe) {
+            Some(ProbePlan::Notify) => Some(NotifySocket::bind().map_err(probe_error)?),
+            _ => None,
+        };
+        let notify_env = notify.as_ref().map(|socket| socket.env_value().to_owned());
+        let log_path = plan
+            .log_dir
+            .clone()
+            .unwrap_or_else(|| self.ctx.store.dir().logs())
+            .join(format!("{}.log", file_name(&plan.key)));
+        let dir = self.ctx.store.dir().clone();
+        let me = self.ctx.me;
+        let task_plan = plan.clone();
+        let task_log = log_path.clone();
+        let spawned = crate::store::blocking(move || -> Result<_, StartError> {
+            let plan = task_plan;
+            let binary = binary::resolve(&plan.key, &plan.binary)?;
+            let spawn_error = |source| StartError::Spawn {
+                daemon: plan.key.clone(),
+                binary: binary.clone(),
+                source,
+            };
+            let (log, offset) =
+                log_file::open_for_start(&task_log, plan.log_max_size, plan.log_keep)
+                    .map_err(spawn_error)?;
+            let spawned =
+                spawn::spawn(&plan, &binary, log, notify_env.as_deref()).map_err(spawn_error)?;
+            let group = Arc::new(LocalGroup::of_child(Arc::new(spawned.pidfd)));
+            let live = Live::new(
+                group,
+                spawned.start_time,
+                plan.clone(),
+                task_log,
+                offset,
+                Instant::now(),
+                true,
+                restarts,
+                previous.as_ref().map_or(1, |r| r.generation + 1),
+                true,
+            );
+            let record = live.record(RecordState::Starting, previous.as_ref(), me);
+            if let Err(source) = dir.write_record(&record) {
+                // Killed when `live` drops below (kill_on_drop), and reaped by the owner's
+                // wait just after.
+                return Err(StartError::Record {
+                    daemon: plan.key.clone(),
+                    source,
+                });
+            }
+            for (dependency, _) in &plan.dependencies {
+                dir.mark_dependent(&dependency.key, &plan.key);
+            }
+            Ok((live, offset))
+        })
+        .await
+        .map_err(|e| StartError::Task {
+            daemon: plan.key.clone(),
+            message: e.to_string(),
+        })?;
+        let (mut live, offset) = spawned?;
+        if !self.ctx.stop_on_drop {
+            live.disarm();
+        }
+        let listener = match (notify, plan.readiness.as_ref().map(|r| &r.probe)) {
+            (Some(socket), _) => Listener::Notify(socket),
+            (None, Some(ProbePlan::Log { pattern })) => {
+                // Lines from `offset` on count, so a line written before the watch is not missed.
+                match regex_lite::Regex::new(pattern)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+                    .and_then(|regex| Ok((LogWatch::new(&log_path, offset)?, regex)))
+                {
+                    Ok((watch, regex)) => Listener::Log(watch, regex),
+                    Err(e) => {
+                        self.abandon(live).await;
+                        return Err(probe_error(e));
+                    }
+                }
+            }
+            _ => Listener::Poll,
+        };
+        Ok((live, listener))
+    }
+
+    /// Takes down a process just spawned whose start cannot go on (the readiness listener
+    /// could not be set up): SIGKILL to its group, reaped, its record removed.
+    async fn abandon(&mut self, mut live: Live) {
+        live.disarm();
+        let _ = crate::process::group::Group::signal(&*live.group, nix::sys::signal::Signal::SIGKILL);
+        let deadline = crate::readiness::wait::deadline_in(chain::KILL_CONFIRM);
+        let _ = crate::process::group::Group::gone(&*live.group, deadline).await;
+        let (pid, start_time) = (live.pid, live.start_time);
+        let _ = self
+            .ctx
+            .store
+            .update(&self.key, move |current| match current {
+                Some(r) if r.names(pid, start_time) => (Change::Remove, ()),
+                _ => (Change::Keep, ()),
+            })
+            .await;
+    }
+
+    /// The readiness wait of a process this owner started ended.
+    pub(super) async fn on_readiness(&mut self, outcome: Outcome) {
+        let Phase::Starting(starting) = std::mem::replace(&mut self.phase, Phase::Idle) else {
+            return;
+        };
+        if starting.adopting {
+            self.adopted_readiness(*starting, outcome);
+            return;
+        }
+        let Starting {
+            mut live,
+            waiters,
+            first_spawned,
+            restart,
+            ..
+        } = *starting;
+        match outcome {
+            Outcome::Ready { elapsed, attempts } => {
+                let recorded = self.record_ready(&mut live).await;
+                let _ = self.machine.apply(Event::ProbeOk);
+                let result = match recorded {
+                    Ok(()) => Ok(live.running(true, elapsed, attempts)),
+                    Err(err) => Err(err),
+                };
+                for (i, waiter) in waiters.into_iter().enumerate() {
+                    let _ = waiter.send(match &result {
+                        // Only the caller that spawned it started it; the others joined.
+                        Ok(running) if i > 0 || !first_spawned => Ok(Running {
+                            started: false,
+                            ..running.clone()
+                        }),
+                        Ok(running) => Ok(running.clone()),
+                        Err(err) => Err(err.duplicate()),
+                    });
+                }
+                self.phase = Phase::Up(Box::new(live));
+                self.publish_process();
+            }
+            Outcome::TimedOut {
+                attempts,
+                last_error,
+            } => {
+                let deadline = live.plan.readiness.as_ref().map_or(Duration::ZERO, |r| r.deadline);
+                let failure = format!("not ready within the deadline; last probe: {last_error}");
+                let (log, offset) = (live.log.clone(), live.log_offset);
+                let daemon = live.plan.key.clone();
+                let mut last = last_error.clone();
+                let _ = self.machine.apply(Event::DeadlinePassed { last_error });
+                if let Some(still) = self.stop_failed_start(live, failure, restart).await {
+                    last.push_str(&format!("; and processes {still:?} outlived SIGKILL"));
+                }
+                let error = StartError::TimedOut {
+                    daemon,
+                    deadline,
+                    attempts,
+                    last_error: last,
+                    log_tail: log_tail(&log, offset).await,
+                    log,
+                };
+                self.fail_waiters(waiters, error);
+            }
+            Outcome::Failed { error } => {
+                let failure = format!("its readiness probe failed: {error}");
+                let _ = self.machine.apply(Event::ProbeError {
+                    error: error.to_string(),
+                });
+                let err = StartError::Probe {
+                    daemon: live.plan.key.clone(),
+                    source: error,
+                };
+                self.stop_failed_start(live, failure, restart).await;
+                self.fail_waiters(waiters, err);
+            }
+        }
+    }
+
+    /// Records a process this owner started as ready — if its record still names it at the
+    /// generation written at the spawn (else another process has taken over: a stop).
+    async fn record_ready(&mut self, live: &mut Live) -> Result<(), StartError> {
+        let plan = live.plan.clone();
+        let held = self.ctx.store.lock(&plan.key).await?;
+        let (pid, start_time, generation, me) =
+            (live.pid, live.start_time, live.generation, self.ctx.me);
+        let template = live.record(RecordState::Ready, None, me);
+        let written = self
+            .ctx
+            .store
+            .update(&plan.key, move |current| match current {
+                Some(r) if r.names(pid, start_time) && r.generation == generation => {
+                    let mut ready = template;
+                    ready.generation = r.generation + 1;
+                    ready.started_at_ms = r.started_at_ms;
+                    ready.parent = r.parent;
+                    (Change::Write(ready), true)
+                }
+                _ => (Change::Keep, false),
+            })
+            .await
+            .map_err(record_error(&plan))?;
+        drop(held);
+        if !written {
+            return Err(StartError::Cancelled {
+                daemon: plan.key.clone(),
+                reason: "another process took the daemon over while it started (a stop)"
+                    .to_owned(),
+            });
+        }
+        live.generation += 1;
+        Ok(())
+    }
+
+    /// Stops a process whose start failed (deadline, broken probe) with its chain, then
+    /// records the failure (or, for a restart with restarts left, the next backoff). Returns
+    /// the processes that outlived SIGKILL, if any.
+    async fn stop_failed_start(
+        &mut self,
+        mut live: Live,
+        failure: String,
+        restart: Option<u32>,
+    ) -> Option<Vec<u32>> {
+        live.disarm();
+        let machine = self.machine.clone();
+        let grace_expired = move |step| {
+            let _ = machine.apply(Event::GraceExpired { step });
+        };
+        let stopped = chain::run(
+            &*live.group,
+            &live.plan.stop,
+            Some(&self.ctx.client),
+            &grace_expired,
+        )
+        .await;
+        let still = match stopped {
+            Ok(_) => {
+                let _ = self.machine.apply(Event::Gone);
+                None
+            }
+            Err(still) => {
+                let _ = self.machine.apply(Event::KillFailed {
+                    members: still.members.clone(),
+                });
+                Some(still.members)
+            }
+        };
+        let exit = live.group.exit().unwrap_or(crate::Exit::UNKNOWN);
+        self.record_exit(&live, exit, Some(failure), restart).await;
+        self.retry_restart(&live.plan, restart);
+        if self.live().is_none() {
+            self.publish_process();
+        }
+        still
+    }
+
+    pub(super) fn fail_waiters(&self, waiters: Vec<StartReply>, error: StartError) {
+        for waiter in waiters {
+            let _ = waiter.send(Err(error.duplicate()));
+        }
+    }
+
+    /// After a restart attempt failed before it was ready: the next one, if the policy allows.
+    pub(super) fn retry_restart(&mut self, plan: &Arc<Plan>, restart: Option<u32>) {
+        let Some(next) = next_restart(plan, restart) else {
+            return;
+        };
+        if self
+            .machine
+            .apply(Event::RestartScheduled { attempt: next })
+            .is_ok()
+        {
+            let delay = plan.restart.backoff.delay(next - 1);
+            self.phase = Phase::Backoff(Box::new(crate::daemon::actor::Backoff {
+                attempt: next,
+                due: tokio::time::Instant::now() + delay,
+                plan: plan.clone(),
+                owner: true,
+            }));
+        }
+    }
+}
+
+/// The restart after restart attempt `restart` failed, if the policy allows one more.
+pub(super) fn next_restart(plan: &Plan, restart: Option<u32>) -> Option<u32> {
+    restart.filter(|&attempt| attempt < plan.restart.max).map(|attempt| attempt + 1)
+}
+
+/// The readiness wait of a process this owner spawned, as a future the owner polls beside the
+/// process's exit; each failed attempt is published.
+fn readiness(
+    plan: Arc<Plan>,
+    client: reqwest::Client,
+    machine: Arc<Machine>,
+    pid: u32,
+    listener: Listener,
+    started: Instant,
+) -> crate::daemon::actor::Boxed<Outcome> {
+    Box::pin(async move {
+        let Some(readiness) = &plan.readiness else {
+            return Outcome::Ready {
+                elapsed: started.elapsed(),
+                attempts: 0,
+            };
+        };
+        let on_failure = |error: &str| {
+            let _ = machine.apply(Event::ProbeFailed {
+                error: error.to_owned(),
+            });
+        };
+        wait::wait(readiness, &client, pid, listener, started, &on_failure).await
+    })
+}
+
+/// The last lines of a log from `offset` on, read on a blocking thread.
+pub(super) async fn log_tail(log: &std::path::Path, offset: u64) -> Vec<String> {
+    let log = log.to_path_buf();
+    crate::store::blocking(move || log_file::tail(&log, offset, TAIL_LINES))
+        .await
+        .unwrap_or_default()
+}
+
+/// Milliseconds since the record's start, as an `Instant` in this process.
+pub(super) fn recorded_start(record: &Record) -> Instant {
+    let running_for = Duration::from_millis(now_ms().saturating_sub(record.started_at_ms));
+    Instant::now()
+        .checked_sub(running_for)
+        .unwrap_or_else(Instant::now)
+}

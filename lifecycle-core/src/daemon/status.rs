@@ -1,0 +1,82 @@
+//! What is known of a daemon now: its owner's snapshot if this manager owns or follows a
+//! process of it, else its record (checked against the process it names), and one probe.
+
+use crate::daemon::{Context, Snapshot};
+use crate::plan::Plan;
+use crate::process::identity::{self, Liveness};
+use crate::readiness::probe;
+use crate::store::record::RecordState;
+use crate::{State, Status};
+
+/// The status of `plan`'s daemon; `snapshot`: its owner's, if this manager has one.
+pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Plan) -> Status {
+    let mut status = Status {
+        key: plan.key.clone(),
+        state: State::Stopped,
+        pid: None,
+        healthy: None,
+        stale: None,
+    };
+    let owned = snapshot.filter(|s| s.state != State::Stopped);
+    if let Some(snapshot) = owned {
+        status.state = snapshot.state;
+        status.pid = snapshot.pid;
+    } else {
+        match ctx.store.read(&plan.key).await {
+            Ok(Some(record)) => match &record.state {
+                RecordState::Backoff { attempt, .. } => {
+                    status.state = State::Backoff { attempt: *attempt };
+                }
+                RecordState::Exited { failure, .. } => {
+                    if let Some(reason) = failure {
+                        status.state = State::Failed {
+                            reason: reason.clone(),
+                        };
+                    }
+                }
+                named => match identity::check(record.pid, record.start_time, &record.boot_id) {
+                    Ok(Liveness::Alive(_)) => {
+                        status.pid = Some(record.pid);
+                        status.state = match named {
+                            RecordState::Starting => State::Starting,
+                            RecordState::Stopping => State::Stopping { failure: None },
+                            _ => State::Ready,
+                        };
+                    }
+                    Ok(Liveness::Exited(_) | Liveness::Gone) => {
+                        status.stale = Some(format!("recorded pid {} is gone", record.pid));
+                    }
+                    Ok(Liveness::Reused { .. }) => {
+                        status.stale = Some(format!(
+                            "recorded pid {} now belongs to another process",
+                            record.pid
+                        ));
+                    }
+                    Ok(Liveness::OtherBoot) => {
+                        status.stale = Some(format!(
+                            "the record (pid {}) is of another boot",
+                            record.pid
+                        ));
+                    }
+                    Err(err) => {
+                        status.stale = Some(format!("cannot check pid {}: {err}", record.pid));
+                    }
+                },
+            },
+            Ok(None) => {}
+            Err(err) => status.stale = Some(err.to_string()),
+        }
+    }
+    if status.pid.is_some() && status.state == State::Ready {
+        status.healthy = Some(match &plan.readiness {
+            Some(r) if !r.probe.is_event() => {
+                probe::attempt(&ctx.client, &r.probe, r.attempt_timeout)
+                    .await
+                    .is_ok()
+            }
+            // No probe to repeat (none, notify, log line): alive counts as healthy.
+            _ => true,
+        });
+    }
+    status
+}
