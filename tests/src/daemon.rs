@@ -24,11 +24,14 @@
 //! | `--exit-after MS` | exit `MS` ms after start with the `--exit-code` (default 1) |
 //! | `--exit-code X` | exit code used by `--exit-after` |
 //! | `--ignore-sigterm` | SIGTERM is ignored |
+//! | `--ignore-sigint` | SIGINT is ignored |
 //! | `--exit-after-sigterm MS` | on SIGTERM or SIGINT, keep running `MS` ms, then exit 0 |
 //! | `--fork-grandchild` | fork a child that stays in the process group, ignores SIGTERM and sleeps forever; print `grandchild <pid>` on stdout |
 //! | `--grandchild-pid-file PATH` | also write the grandchild's pid to `PATH`, before the line is printed (needs `--fork-grandchild`) |
 //! | `--hang-health` | read `/health` requests but never answer them |
 //! | `--health-500` | `/health` always answers 500 |
+//! | `--unhealthy-after MS` | `/health` answers 500 from `MS` ms after start on (ready or not) |
+//! | `--report PATH` | at start, write to `PATH` where stdin comes from (`stdin=…`) and the environment (`env=NAME=VALUE` lines) |
 //! | `--pid-file PATH` | write the daemon's pid to `PATH` at start |
 //! | `--ready-time-file PATH` | when ready, write to `PATH` the `CLOCK_MONOTONIC` time (ns) taken just before signalling readiness (for latency benchmarks; the file appears just after) |
 //!
@@ -205,6 +208,12 @@ struct Options {
     hang_health: bool,
     /// `--health-500`
     health_500: bool,
+    /// `--ignore-sigint`
+    ignore_sigint: bool,
+    /// `--unhealthy-after`
+    unhealthy_after: Option<Duration>,
+    /// `--report`
+    report: Option<PathBuf>,
     /// `--pid-file`
     pid_file: Option<PathBuf>,
     /// `--ready-time-file`
@@ -232,6 +241,9 @@ impl Default for Options {
             grandchild_pid_file: None,
             hang_health: false,
             health_500: false,
+            ignore_sigint: false,
+            unhealthy_after: None,
+            report: None,
             pid_file: None,
         }
     }
@@ -282,6 +294,11 @@ impl Options {
                 "--grandchild-pid-file" => options.grandchild_pid_file = Some(value()?.into()),
                 "--hang-health" => options.hang_health = true,
                 "--health-500" => options.health_500 = true,
+                "--ignore-sigint" => options.ignore_sigint = true,
+                "--unhealthy-after" => {
+                    options.unhealthy_after = Some(parse_millis(flag, value()?)?)
+                }
+                "--report" => options.report = Some(value()?.into()),
                 "--pid-file" => options.pid_file = Some(value()?.into()),
                 unknown => return Err(format!("unknown flag {unknown:?}")),
             }
@@ -345,6 +362,9 @@ fn serve(options: &Options) -> Result<i32, String> {
     if let Some(path) = &options.pid_file {
         write_pid_file(path, process::id())?;
     }
+    if let Some(path) = &options.report {
+        write_report(path)?;
+    }
     print_numbered_lines(options.print_lines)
         .map_err(|error| format!("cannot write to stderr: {error}"))?;
     if options
@@ -382,6 +402,7 @@ fn serve(options: &Options) -> Result<i32, String> {
         ready: AtomicBool::new(false),
         hang_health: options.hang_health,
         health_500: options.health_500,
+        unhealthy_at: options.unhealthy_after.map(|delay| started + delay),
         exit_requests: exit_requests.clone(),
     });
     if let Some(port) = options.port
@@ -464,6 +485,9 @@ fn prepare_signals(options: &Options) -> Result<Option<SigSet>, String> {
     if options.ignore_sigterm {
         ignore_signal(Signal::SIGTERM)
             .map_err(|error| format!("cannot ignore SIGTERM: {error}"))?;
+    }
+    if options.ignore_sigint {
+        ignore_signal(Signal::SIGINT).map_err(|error| format!("cannot ignore SIGINT: {error}"))?;
     }
     if options.exit_after_sigterm.is_none() {
         return Ok(None);
@@ -613,6 +637,22 @@ fn send_ready_datagram(address: &SocketAddr) -> io::Result<()> {
 }
 
 /// Writes `pid` and a newline to `path` atomically (temporary file, rename).
+/// Writes `stdin=<what fd 0 is>` and one `env=NAME=VALUE` line per environment variable.
+fn write_report(path: &Path) -> Result<(), String> {
+    let stdin = fs::read_link("/proc/self/fd/0")
+        .map(|target| target.display().to_string())
+        .unwrap_or_else(|error| format!("unreadable: {error}"));
+    let mut text = format!("stdin={stdin}\n");
+    for (name, value) in env::vars_os() {
+        text.push_str(&format!(
+            "env={}={}\n",
+            name.to_string_lossy(),
+            value.to_string_lossy()
+        ));
+    }
+    write_atomically(path, &text)
+}
+
 fn write_pid_file(path: &Path, pid: u32) -> Result<(), String> {
     write_atomically(path, &pid.to_string())
 }
@@ -688,6 +728,8 @@ struct HttpBehaviour {
     hang_health: bool,
     /// `--health-500`
     health_500: bool,
+    /// `--unhealthy-after`, as the instant it begins.
+    unhealthy_at: Option<Instant>,
     /// Where `POST /shutdown` asks the main thread to exit.
     exit_requests: Sender<i32>,
 }
@@ -736,7 +778,12 @@ fn answer(mut stream: TcpStream, behaviour: &HttpBehaviour) {
             hold_until_closed(stream);
             return;
         }
-        ("GET", "/health") if behaviour.health_500 => (500, "Internal Server Error", "error"),
+        ("GET", "/health")
+            if behaviour.health_500
+                || behaviour.unhealthy_at.is_some_and(|at| Instant::now() >= at) =>
+        {
+            (500, "Internal Server Error", "error")
+        }
         ("GET", "/health") if behaviour.ready.load(Ordering::Acquire) => (200, "OK", "ok"),
         ("GET", "/health") => (503, "Service Unavailable", "starting"),
         ("POST", "/shutdown") => {

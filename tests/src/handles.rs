@@ -191,3 +191,71 @@ pub struct SingleDaemon {
     /// Its HTTP port.
     pub port: u16,
 }
+
+/// A two-step stop chain, SIGINT then SIGTERM (`specs/chain.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/chain.yaml")]
+pub struct ChainDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// Stopped by `POST` to `stop_port` first, then SIGTERM (`specs/post_stop.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/post_stop.yaml")]
+pub struct PostStopDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// Its HTTP port.
+    pub port: u16,
+    /// Where its stop chain posts.
+    pub stop_port: u16,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// Restarted on failure with a growing backoff: 100ms, 200ms, 400ms (`specs/growth.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/growth.yaml")]
+pub struct GrowthDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// Inherits PATH alone from the manager (`specs/inherit.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/inherit.yaml")]
+pub struct InheritDaemon {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}
+
+/// A worker with flags that needs an [`HttpDaemon`] queen (`specs/drain_worker.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/drain_worker.yaml")]
+pub struct DrainWorker {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The instance: the test's name.
+    pub test: String,
+    /// The queen's port.
+    pub queen_port: u16,
+    /// The queen's instance.
+    pub queen: String,
+    /// Extra daemon flags.
+    pub flags: String,
+}

@@ -36,8 +36,10 @@ pub fn free_port() -> u16 {
     0
 }
 
-/// A manager whose state directory is `dir`, killing what it started when dropped.
+/// A manager whose state directory is `dir`, killing what it started when dropped. Installs
+/// [`strict_tracing`] first.
 pub fn manager_in(dir: &Path) -> DaemonManager {
+    strict_tracing();
     match DaemonManager::builder()
         .state_dir(dir)
         .stop_on_drop(true)
@@ -145,4 +147,241 @@ impl Drop for KillOnDrop {
             );
         }
     }
+}
+
+/// This boot's identifier.
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// A record of daemon `key` naming process `pid` (its own group), ready, in this boot: tests
+/// change what they need.
+pub fn record(key: &str, pid: u32, start_time: u64) -> lifecycle_core::Record {
+    lifecycle_core::Record {
+        key: key.into(),
+        name: key.split('@').next().unwrap_or(key).into(),
+        state: lifecycle_core::RecordState::Ready,
+        generation: 1,
+        pid,
+        start_time,
+        boot_id: boot_id(),
+        pgid: pid,
+        started_at_ms: 0,
+        parent: (1, 1),
+        log: "/dev/null".into(),
+        log_offset: 0,
+        spec_file: "(test)".into(),
+        probe: None,
+        command: "(test)".into(),
+        fingerprint: "0000000000000000".into(),
+        restarts: 0,
+        depends_on: vec![],
+        stop: vec!["signal SIGTERM 1000".into()],
+    }
+}
+
+/// Writes `record` where a manager on `state_dir` reads it.
+pub fn write_record(state_dir: &Path, record: &lifecycle_core::Record) -> std::path::PathBuf {
+    let path = state_dir
+        .join("daemons")
+        .join(format!("{}.record", record.key));
+    if let Err(err) = std::fs::write(&path, record.to_text()) {
+        eprintln!("cannot write {}: {err}", path.display());
+        std::process::abort();
+    }
+    path
+}
+
+/// Installs (once per process) a tracing subscriber that panics on an illegal transition of
+/// the state machine: the library reports one as an error event, and in the tests that is a
+/// failure wherever it happens. Warnings and errors are printed.
+pub fn strict_tracing() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(Strict);
+    });
+}
+
+/// The subscriber of [`strict_tracing`].
+struct Strict;
+
+/// Collects an event's fields as text.
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={value:?}", field.name()));
+    }
+}
+
+impl tracing::Subscriber for Strict {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.is_event() && *metadata.level() <= tracing::Level::WARN
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        eprintln!("{} {}:{}", event.metadata().level(), event.metadata().target(), fields.0);
+        if fields.0.contains("message=illegal transition") {
+            // A bug of the library's state handling: fail whatever test met it.
+            std::process::abort();
+        }
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// A temporary state directory and a manager on it (killing what it started when dropped).
+pub struct Setup {
+    /// The state directory (removed when dropped).
+    pub dir: tempfile::TempDir,
+    /// The manager.
+    pub manager: DaemonManager,
+}
+
+/// A fresh [`Setup`].
+pub fn setup() -> Setup {
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(err) => {
+            eprintln!("cannot make a temporary directory: {err}");
+            std::process::abort()
+        }
+    };
+    let manager = manager_in(dir.path());
+    Setup { dir, manager }
+}
+
+/// The transitions of daemon `key` (bounded wait: `within` for each), up to the first whose
+/// new state is `done`; `None` if one did not come in time.
+pub async fn transitions_until(
+    events: &mut tokio::sync::broadcast::Receiver<lifecycle_core::Transition>,
+    key: &str,
+    within: std::time::Duration,
+    done: impl Fn(&lifecycle_core::State) -> bool,
+) -> Option<Vec<lifecycle_core::Transition>> {
+    let mut seen = Vec::new();
+    loop {
+        let t = match tokio::time::timeout(within, events.recv()).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+            Ok(Err(_)) | Err(_) => return None,
+        };
+        if t.daemon == key {
+            let end = done(&t.to);
+            seen.push(t);
+            if end {
+                return Some(seen);
+            }
+        }
+    }
+}
+
+/// Waits, for at most `timeout`, until `path` exists: inotify on its directory, not a poll.
+pub fn wait_for_file(path: &Path, timeout: std::time::Duration) -> bool {
+    wait_for_path(path, true, timeout)
+}
+
+/// Waits, for at most `timeout`, until `path` is gone: inotify on its directory, not a poll.
+pub fn wait_for_removal(path: &Path, timeout: std::time::Duration) -> bool {
+    wait_for_path(path, false, timeout)
+}
+
+fn wait_for_path(path: &Path, exists: bool, timeout: std::time::Duration) -> bool {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let Some(dir) = path.parent() else {
+        return path.exists() == exists;
+    };
+    let Ok(inotify) = Inotify::init(InitFlags::IN_CLOEXEC) else {
+        return path.exists() == exists;
+    };
+    let events = AddWatchFlags::IN_CREATE
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_MOVED_FROM
+        | AddWatchFlags::IN_CLOSE_WRITE
+        | AddWatchFlags::IN_DELETE;
+    if inotify.add_watch(dir, events).is_err() {
+        return path.exists() == exists;
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if path.exists() == exists {
+            return true;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let fd = std::os::fd::AsFd::as_fd(&inotify);
+        let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+        let millis = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        if matches!(nix::poll::poll(&mut fds, millis), Ok(n) if n > 0) {
+            let _ = inotify.read_events();
+        }
+    }
+}
+
+/// Checks that the failed probes among `transitions` (one start's) came on the backoff's
+/// schedule: each attempt at least the backoff's delay after the one before (`initial`, times
+/// `factor` each time, at most `max`), and not much later (`slack`: the attempt itself and
+/// the scheduler). Returns how many attempts failed.
+pub fn assert_backoff_schedule(
+    transitions: &[lifecycle_core::Transition],
+    backoff: lifecycle_core::spec::Backoff,
+    slack: std::time::Duration,
+) -> usize {
+    let failed: Vec<std::time::SystemTime> = transitions
+        .iter()
+        .filter(|t| matches!(t.event, lifecycle_core::Event::ProbeFailed { .. }))
+        .map(|t| t.at)
+        .collect();
+    for (i, pair) in failed.windows(2).enumerate() {
+        let gap = pair[1].duration_since(pair[0]).unwrap_or_default();
+        let nominal = backoff.delay(u32::try_from(i).unwrap_or(u32::MAX));
+        assert!(
+            gap >= nominal && gap < nominal + slack,
+            "attempt {} came {gap:?} after the one before; the backoff says {nominal:?}",
+            i + 2
+        );
+    }
+    failed.len()
+}
+
+/// A process group whose leader has exited and been reaped, with one member left (`sleep 60`,
+/// in the group): what a dead daemon leaves. Returns the leader's PID (the group ID), its start
+/// time, and the member's PID.
+pub fn orphaned_group() -> (u32, u64, u32) {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let spawned = std::process::Command::new("sh")
+        .args(["-c", "sleep 60 & echo $!"])
+        .stdout(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn();
+    let Ok(mut leader) = spawned else {
+        eprintln!("cannot run sh");
+        std::process::abort()
+    };
+    let pid = leader.id();
+    let started = start_time(pid).unwrap_or(1);
+    let mut line = String::new();
+    if let Some(out) = leader.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    let _ = leader.wait();
+    let member = line.trim().parse().unwrap_or(0);
+    (pid, started, member)
 }

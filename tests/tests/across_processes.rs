@@ -14,17 +14,26 @@ use lifecycle_tests::handles::{HttpDaemon, RetryDaemon};
 use lifecycle_tests::harness::{KillOnDrop, free_port, is_alive, manager_in};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
-const CLIENT: &str = env!("CARGO_BIN_EXE_ensure-client");
+const CLIENT: &str = env!("CARGO_BIN_EXE_client");
 
 fn client(state: &std::path::Path, daemon: &HttpDaemon, calls: usize) -> Command {
     let mut command = Command::new(CLIENT);
     command
+        .arg("ensure")
+        .arg("--state")
         .arg(state)
         .args([
+            "--kind",
+            "http",
+            "--binary",
             BINARY,
+            "--port",
             &daemon.port.to_string(),
+            "--test",
             &daemon.test,
+            "--flags",
             &daemon.flags,
+            "--calls",
             &calls.to_string(),
         ])
         .stdout(Stdio::piped());

@@ -14,7 +14,9 @@ use lifecycle_core::{
     spawn_daemon,
 };
 use lifecycle_tests::handles::{HttpDaemon, PlainDaemon};
-use lifecycle_tests::harness::{KillOnDrop, free_port, is_alive, process_state};
+use lifecycle_tests::harness::{
+    KillOnDrop, assert_backoff_schedule, free_port, is_alive, process_state,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
 
@@ -46,9 +48,22 @@ async fn handle_methods() {
         test: "handle-methods".into(),
         flags: "--ready-after 100".into(),
     };
+    let mut events = DaemonManager::global().unwrap().subscribe();
     let running = daemon.ensure_running().await.unwrap();
     let _guard = KillOnDrop::new(running.pid);
-    assert!(running.started && running.attempts > 1);
+    assert!(running.started);
+    // 503s for 100ms, on the spec's backoff (10ms doubling): ready at the 4th or 5th attempt.
+    let seen: Vec<_> = std::iter::from_fn(|| events.try_recv().ok())
+        .filter(|t| t.daemon == "td-http@handle-methods")
+        .collect();
+    let backoff = lifecycle_core::spec::Backoff {
+        initial: Duration::from_millis(10),
+        max: Duration::from_millis(100),
+        factor: 2.0,
+    };
+    let failed = assert_backoff_schedule(&seen, backoff, Duration::from_millis(150));
+    assert_eq!(running.attempts as usize, failed + 1);
+    assert!((3..=6).contains(&running.attempts), "{running:?}");
     assert!(daemon.is_healthy().await);
     let status = daemon.status().await.unwrap();
     assert_eq!(
@@ -70,11 +85,13 @@ async fn handle_methods() {
 async fn spawn_poll_check_and_shut_down_by_name() {
     global();
     let port = free_port();
-    let pid = spawn_daemon(BINARY, args(port, "--ready-after 200"))
+    let pid = spawn_daemon(BINARY, args(port, "--ready-after 1000"))
         .await
         .unwrap();
     let _guard = KillOnDrop::new(pid);
-    assert!(!is_daemon_healthy(&url(port)).await || is_alive(pid));
+    // Spawned, not ready: it answers 503 (or has not bound its port yet).
+    assert!(is_alive(pid));
+    assert!(!is_daemon_healthy(&url(port)).await);
     poll_until_healthy(
         &url(port),
         Duration::from_secs(10),
@@ -88,7 +105,7 @@ async fn spawn_poll_check_and_shut_down_by_name() {
     assert!(!is_daemon_healthy(&format!("http://127.0.0.1:{port}")).await);
     // The same binary and arguments again: the same daemon.
     assert!(matches!(
-        spawn_daemon(BINARY, args(port, "--ready-after 200")).await,
+        spawn_daemon(BINARY, args(port, "--ready-after 1000")).await,
         Err(StartError::AlreadyRunning { .. })
     ));
     // Other arguments: a second instance under the same name.

@@ -15,7 +15,16 @@ use lifecycle_tests::handles::{
     ResetDaemon, RetryDaemon, ShortDaemon, ShutdownUrlDaemon, SingleDaemon, SlowRestartDaemon,
     TcpDaemon, Worker,
 };
-use lifecycle_tests::harness::{free_port, is_alive, manager_in, wait_exit};
+use lifecycle_tests::harness::{
+    assert_backoff_schedule, free_port, is_alive, manager_in, setup, transitions_until, wait_exit,
+};
+
+/// The readiness backoff of the HTTP and TCP test specs.
+const SPEC_BACKOFF: lifecycle_core::spec::Backoff = lifecycle_core::spec::Backoff {
+    initial: Duration::from_millis(10),
+    max: Duration::from_millis(100),
+    factor: 2.0,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
 
@@ -37,25 +46,24 @@ fn short(test: &str, flags: &str) -> ShortDaemon {
     }
 }
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    manager: DaemonManager,
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager_in(dir.path());
-    Setup { _dir: dir, manager }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_ready_after_503s_then_stopped_by_sigterm() {
     let s = setup();
     let daemon = http("http-503", "--ready-after 300");
+    let mut events = s.manager.subscribe();
     let running = s.manager.ensure_running(&daemon).await.unwrap();
     assert!(running.started);
-    assert!(running.attempts > 1, "503s come first: {running:?}");
-    assert!(running.elapsed >= Duration::from_millis(300), "{running:?}");
+    // 503s come first, on the spec's backoff (10ms doubling to 100ms): attempts at about 0,
+    // 10, 30, 70, 150, 250 and 350ms, the last one ready.
+    let seen: Vec<_> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+    let failed = assert_backoff_schedule(&seen, SPEC_BACKOFF, Duration::from_millis(150));
+    assert_eq!(running.attempts as usize, failed + 1, "{running:?}");
+    assert!((5..=8).contains(&running.attempts), "{running:?}");
+    assert!(
+        running.elapsed >= Duration::from_millis(300)
+            && running.elapsed < Duration::from_millis(300 + 100 + 300),
+        "{running:?}"
+    );
     assert_eq!(
         running.probe.as_deref(),
         Some(format!("http://127.0.0.1:{}/health", daemon.port).as_str())
@@ -100,11 +108,12 @@ async fn http_ready_after_503s_then_stopped_by_sigterm() {
 async fn http_bind_late_and_tcp_probe() {
     let s = setup();
     let late = http("http-late", "--ready-after 200 --ready-mode bind-late");
+    let mut events = s.manager.subscribe();
     let running = s.manager.ensure_running(&late).await.unwrap();
-    assert!(
-        running.attempts > 1 && running.elapsed >= Duration::from_millis(200),
-        "{running:?}"
-    );
+    let seen: Vec<_> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+    let failed = assert_backoff_schedule(&seen, SPEC_BACKOFF, Duration::from_millis(150));
+    assert_eq!(running.attempts as usize, failed + 1, "{running:?}");
+    assert!(running.elapsed >= Duration::from_millis(200), "{running:?}");
     let tcp = TcpDaemon {
         binary: BINARY.into(),
         port: free_port(),
@@ -541,25 +550,18 @@ async fn a_clean_exit_is_not_restarted_on_failure_policy() {
     assert_eq!(states.last(), Some(&State::Stopped), "{states:?}");
 }
 
-/// The states `key` goes through (bounded wait: 10s), up to the first one that is `done`.
+/// The states `key` goes through (bounded wait: 10s for each), up to the first that is `done`.
 async fn states_until(
     events: &mut tokio::sync::broadcast::Receiver<lifecycle_core::Transition>,
     key: &str,
     done: impl Fn(&State) -> bool,
 ) -> Vec<State> {
-    let mut states = Vec::new();
-    loop {
-        let t = tokio::time::timeout(Duration::from_secs(10), events.recv())
-            .await
-            .expect("no such transition within 10s")
-            .unwrap();
-        if t.daemon == key {
-            states.push(t.to.clone());
-            if done(&t.to) {
-                return states;
-            }
-        }
-    }
+    transitions_until(events, key, Duration::from_secs(10), done)
+        .await
+        .expect("no such transition within 10s")
+        .into_iter()
+        .map(|t| t.to)
+        .collect()
 }
 
 /// Waits (bounded) for a transition of `key` into a state `matches`; returns that state.
@@ -608,24 +610,6 @@ async fn a_stop_during_the_backoff_cancels_the_restart() {
     })
     .await;
     assert!(spawned.is_err(), "a restart came after the stop");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ensure_during_the_backoff_restarts_at_once() {
-    let s = setup();
-    let daemon = SlowRestartDaemon {
-        binary: BINARY.into(),
-        test: "ensure-in-backoff".into(),
-        flags: "--exit-after 50".into(),
-    };
-    let mut events = s.manager.subscribe();
-    let first = s.manager.ensure_running(&daemon).await.unwrap();
-    until(&mut events, "td-slow-restart@ensure-in-backoff", |s| {
-        matches!(s, State::Backoff { .. })
-    })
-    .await;
-    let again = s.manager.ensure_running(&daemon).await.unwrap();
-    assert!(again.started && again.pid != first.pid, "{again:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

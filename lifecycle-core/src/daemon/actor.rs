@@ -212,7 +212,8 @@ impl Actor {
     }
 
     /// Keeps the log under its size cap: one rotation at a time across every process that
-    /// watches the daemon (a lock of its own, tried, not awaited), on a blocking thread.
+    /// watches the daemon (the lock `log:<key>`, which no daemon key can be: a name has no
+    /// `:`; tried, not awaited), on a blocking thread.
     async fn on_log_check(&mut self) {
         let Some(live) = self.live() else { return };
         let (log, max, keep) = (
@@ -220,7 +221,7 @@ impl Actor {
             live.plan.log_max_size,
             live.plan.log_keep,
         );
-        let held = match self.ctx.store.try_lock(&format!("log\u{0}{}", self.key)) {
+        let held = match self.ctx.store.try_lock(&format!("log:{}", self.key)) {
             Ok(Some(held)) => held,
             // Another process rotates it now.
             Ok(None) => return,

@@ -433,8 +433,8 @@ impl Actor {
                     due_ms,
                     ..
                 } => {
-                    if !owner && *due_ms > now_ms() {
-                        // Its owner moved the restart on: follow again.
+                    if *due_ms > now_ms() {
+                        // Not due yet (another process's restart, or one moved on): follow.
                         let (recorded, due) = (*recorded, *due_ms);
                         drop(held);
                         self.schedule(&plan, recorded, false, Some(due));

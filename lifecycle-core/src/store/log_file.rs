@@ -166,41 +166,45 @@ pub(crate) fn copy_truncate_if_over(path: &Path, max_size: u64, keep: u32) -> io
     if log.metadata()?.len() < max_size {
         return Ok(false);
     }
-    if keep > 0 {
-        shift_rotated(&dir, name, keep)?;
-        let first = rotated_name(name, 1);
-        // Nothing may sit at `log.1` now but what a shift could not move (keep == 1, or a
-        // planted file): the new copy is created, never opened through what is there.
-        match unlinkat(&dir, first.as_str(), UnlinkatFlags::NoRemoveDir) {
-            Ok(()) | Err(Errno::ENOENT) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let mut copy = open_at(
-            &dir,
-            &first,
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
-            &dir_path.join(&first),
-        )?;
-        let mut copied: u64 = 0;
-        let mut buf = vec![0u8; 64 * 1024];
+    if keep == 0 {
+        log.set_len(0)?;
+        return Ok(true);
+    }
+    // The copy is made under a name of its own and becomes `log.1` once complete (and the log
+    // cut): a reader never sees half a rotated file.
+    let partial = format!("{name}.rotating");
+    match unlinkat(&dir, partial.as_str(), UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut copy = open_at(
+        &dir,
+        &partial,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
+        &dir_path.join(&partial),
+    )?;
+    let mut copied: u64 = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        log.seek(SeekFrom::Start(copied))?;
+        let mut pass: u64 = 0;
         loop {
-            log.seek(SeekFrom::Start(copied))?;
-            let mut pass: u64 = 0;
-            loop {
-                let n = log.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                copy.write_all(&buf[..n])?;
-                pass += n as u64;
-            }
-            copied += pass;
-            if pass == 0 {
+            let n = log.read(&mut buf)?;
+            if n == 0 {
                 break;
             }
+            copy.write_all(&buf[..n])?;
+            pass += n as u64;
+        }
+        copied += pass;
+        if pass == 0 {
+            break;
         }
     }
     log.set_len(0)?;
+    shift_rotated(&dir, name, keep)?;
+    // `renameat` replaces whatever is at `log.1` (a planted link included) without following it.
+    renameat(&dir, partial.as_str(), &dir, rotated_name(name, 1).as_str())?;
     Ok(true)
 }
 

@@ -1,0 +1,280 @@
+//! Restarts: the backoff's delays and growth, `always` restarting a clean exit, a pending
+//! restart that other managers see, claim or cancel through the record, and a supervisor that
+//! cannot take the lock after an exit (it must not stay `Ready`).
+
+// Test helpers fail loudly: a panic is a test failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use lifecycle_core::{DaemonManager, Event, RecordState, State, Stopped, Transition};
+use lifecycle_tests::handles::{GrowthDaemon, ResetDaemon, SlowRestartDaemon};
+use lifecycle_tests::harness::{manager_in, setup, transitions_until};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
+const CLIENT: &str = env!("CARGO_BIN_EXE_client");
+
+fn gap(from: &Transition, to: &Transition) -> Duration {
+    to.at.duration_since(from.at).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_delays_follow_the_backoff_and_grow() {
+    let s = setup();
+    let daemon = GrowthDaemon {
+        binary: BINARY.into(),
+        test: "growth".into(),
+        flags: "--exit-after 50".into(),
+    };
+    let mut events = s.manager.subscribe();
+    s.manager.ensure_running(&daemon).await.unwrap();
+    let seen = transitions_until(
+        &mut events,
+        "td-growth@growth",
+        Duration::from_secs(10),
+        |s| matches!(s, State::Failed { .. }),
+    )
+    .await
+    .expect("gives up within 10s");
+    // Each backoff (entered at the exit) to the spawn that ends it.
+    let mut delays = Vec::new();
+    for (i, t) in seen.iter().enumerate() {
+        if let State::Backoff { attempt } = t.to {
+            let spawn = seen[i..]
+                .iter()
+                .find(|s| matches!(s.event, Event::Spawned { .. }))
+                .unwrap();
+            delays.push((attempt, gap(t, spawn)));
+        }
+    }
+    assert_eq!(delays.iter().map(|(a, _)| *a).collect::<Vec<_>>(), [1, 2, 3]);
+    for ((_, delay), nominal) in delays.iter().zip([100, 200, 400]) {
+        let nominal = Duration::from_millis(nominal);
+        assert!(
+            *delay >= nominal && *delay < nominal + Duration::from_millis(300),
+            "restart after {delay:?}, the backoff says {nominal:?}: {delays:?}"
+        );
+    }
+    let State::Failed { reason } = &seen.last().unwrap().to else {
+        unreachable!()
+    };
+    assert!(reason.contains("gave up after 3 restarts"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_restarts_a_clean_exit() {
+    let s = setup();
+    let daemon = ResetDaemon {
+        binary: BINARY.into(),
+        test: "always-clean".into(),
+        flags: "--exit-after 150 --exit-code 0".into(),
+    };
+    let first = s.manager.ensure_running(&daemon).await.unwrap();
+    let mut events = s.manager.subscribe();
+    let seen = transitions_until(
+        &mut events,
+        "td-reset@always-clean",
+        Duration::from_secs(10),
+        |s| *s == State::Ready,
+    )
+    .await
+    .expect("restarted within 10s");
+    assert!(
+        seen.iter().any(|t| matches!(
+            &t.event,
+            Event::Exited { success: true, .. }
+        ) && t.to == State::Backoff { attempt: 1 }),
+        "{seen:?}"
+    );
+    let again = s.manager.status(&daemon).await.unwrap();
+    assert_ne!(again.pid, Some(first.pid));
+    s.manager.stop(&daemon).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_restart_is_seen_claimed_and_cancelled_by_other_managers() {
+    let s = setup();
+    let daemon = SlowRestartDaemon {
+        binary: BINARY.into(),
+        test: "pending-restart".into(),
+        flags: "--exit-after 100".into(),
+    };
+    let mut events = s.manager.subscribe();
+    s.manager.ensure_running(&daemon).await.unwrap();
+    transitions_until(
+        &mut events,
+        "td-slow-restart@pending-restart",
+        Duration::from_secs(10),
+        |s| matches!(s, State::Backoff { .. }),
+    )
+    .await
+    .unwrap();
+    // Another manager (another process, as far as records go) sees the pending restart.
+    let other = manager_in(s.dir.path());
+    assert_eq!(
+        other.status(&daemon).await.unwrap().state,
+        State::Backoff { attempt: 1 }
+    );
+    let record = lifecycle_core::Record::parse(
+        &std::fs::read_to_string(
+            s.dir.path().join("daemons/td-slow-restart@pending-restart.record"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(matches!(record.state, RecordState::Backoff { attempt: 1, .. }), "{record:?}");
+    // Its stop cancels it: nothing is spawned when it was due (1s after the exit), and the
+    // owner ends stopped.
+    assert_eq!(
+        other.stop(&daemon).await.unwrap(),
+        Stopped::RestartCancelled {
+            key: "td-slow-restart@pending-restart".into(),
+            attempt: 1
+        }
+    );
+    let seen = transitions_until(
+        &mut events,
+        "td-slow-restart@pending-restart",
+        Duration::from_secs(5),
+        |s| !matches!(s, State::Backoff { .. }),
+    )
+    .await
+    .unwrap();
+    assert!(
+        seen.iter().all(|t| !matches!(t.event, Event::Spawned { .. })),
+        "{seen:?}"
+    );
+    assert_eq!(seen.last().unwrap().to, State::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ensure_from_another_manager_during_the_backoff_claims_the_restart_once() {
+    let s = setup();
+    let daemon = SlowRestartDaemon {
+        binary: BINARY.into(),
+        test: "claim-restart".into(),
+        flags: String::new(),
+    };
+    let mut events = s.manager.subscribe();
+    let first = s.manager.ensure_running(&daemon).await.unwrap();
+    // It dies (a crash, as far as its supervisor can tell): a restart is pending.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(first.pid).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    transitions_until(
+        &mut events,
+        "td-slow-restart@claim-restart",
+        Duration::from_secs(10),
+        |s| matches!(s, State::Backoff { .. }),
+    )
+    .await
+    .unwrap();
+    let other = manager_in(s.dir.path());
+    let mut other_events = other.subscribe();
+    let claimed = other.ensure_running(&daemon).await.unwrap();
+    assert!(claimed.started && claimed.pid != first.pid, "{claimed:?}");
+    // When its restart was due, the first manager finds it claimed and follows it.
+    let seen = transitions_until(
+        &mut events,
+        "td-slow-restart@claim-restart",
+        Duration::from_secs(5),
+        |s| !matches!(s, State::Backoff { .. }),
+    )
+    .await
+    .unwrap();
+    assert!(
+        seen.iter().any(|t| t.event == Event::Adopted { pid: claimed.pid }),
+        "{seen:?}"
+    );
+    let spawns = std::iter::from_fn(|| other_events.try_recv().ok())
+        .filter(|t| matches!(t.event, Event::Spawned { .. }))
+        .count()
+        + seen
+            .iter()
+            .filter(|t| matches!(t.event, Event::Spawned { .. }))
+            .count();
+    assert_eq!(spawns, 1, "one process in the exited one's place");
+    other.stop(&daemon).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ensure_during_the_backoff_restarts_at_once() {
+    let s = setup();
+    let daemon = SlowRestartDaemon {
+        binary: BINARY.into(),
+        test: "ensure-in-backoff".into(),
+        flags: "--exit-after 50".into(),
+    };
+    let mut events = s.manager.subscribe();
+    let first = s.manager.ensure_running(&daemon).await.unwrap();
+    let seen = transitions_until(
+        &mut events,
+        "td-slow-restart@ensure-in-backoff",
+        Duration::from_secs(10),
+        |s| matches!(s, State::Backoff { .. }),
+    )
+    .await
+    .unwrap();
+    let again = s.manager.ensure_running(&daemon).await.unwrap();
+    assert!(again.started && again.pid != first.pid, "{again:?}");
+    let spawned = transitions_until(
+        &mut events,
+        "td-slow-restart@ensure-in-backoff",
+        Duration::from_secs(5),
+        |_| true,
+    )
+    .await
+    .unwrap();
+    // The backoff is 1s; at once means well before that.
+    let waited = gap(seen.last().unwrap(), spawned.last().unwrap());
+    assert!(waited < Duration::from_millis(700), "{waited:?}");
+    s.manager.stop(&daemon).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_that_cannot_take_the_lock_does_not_stay_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let manager = DaemonManager::builder()
+        .state_dir(dir.path())
+        .stop_on_drop(true)
+        .lock_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let daemon = SlowRestartDaemon {
+        binary: BINARY.into(),
+        test: "lock-held-at-exit".into(),
+        flags: "--exit-after 1000".into(),
+    };
+    manager.ensure_running(&daemon).await.unwrap();
+    let mut events = manager.subscribe();
+    // Another process holds the daemon's lock when it exits.
+    let mut holder = Command::new(CLIENT)
+        .arg("hold-lock")
+        .arg("--state")
+        .arg(dir.path())
+        .args(["--key", "td-slow-restart@lock-held-at-exit"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "held");
+    let seen = transitions_until(
+        &mut events,
+        "td-slow-restart@lock-held-at-exit",
+        Duration::from_secs(10),
+        |s| *s != State::Ready,
+    )
+    .await
+    .expect("the exit is reported within 10s");
+    assert!(
+        matches!(&seen.last().unwrap().to, State::Failed { reason } if reason.contains("exit code 1")),
+        "{seen:?}"
+    );
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
+}
