@@ -47,6 +47,7 @@ fn runtime_block(runs: usize) -> Result<(), Error> {
             println!("| figure ({runs} runs, medians) | lifecycle | hand-written | ratio |");
             println!("|---|---|---|---|");
             bench.stop().await?;
+            bench.foreign_stop(3000).await?;
             bench.kill().await?;
             bench.readiness().await?;
             bench.health_check().await?;

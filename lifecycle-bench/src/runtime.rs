@@ -311,6 +311,68 @@ impl Bench {
         Ok(())
     }
 
+    /// A stop from a manager that is not the daemon's parent (a CLI `down`, an adopter), on a
+    /// host with few processes and on one with `idle` more: how long after the daemon's exit
+    /// the stop returns. Beside it, what one scan of `/proc` costs on that host (what a stop
+    /// that looked for the group's members that way would pay after every exit).
+    pub(crate) async fn foreign_stop(&self, idle: usize) -> Result<(), Error> {
+        let mut rows = Vec::new();
+        let mut sleepers: Vec<std::process::Child> = Vec::new();
+        for extra in [0, idle] {
+            while sleepers.len() < extra {
+                sleepers.push(
+                    std::process::Command::new("sleep")
+                        .arg("600")
+                        .stdin(std::process::Stdio::null())
+                        .spawn()?,
+                );
+            }
+            let processes = std::fs::read_dir("/proc")?
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+                })
+                .count();
+            let other = DaemonManager::builder()
+                .state_dir(self.dir.path().join("state"))
+                .build()?;
+            let (mut after_exit, mut scans) = (Vec::new(), Vec::new());
+            for (i, port) in free_ports(self.runs).into_iter().enumerate() {
+                let daemon = self.http(format!("foreign-{extra}-{i}"), port, 0, 50);
+                let running = self.manager.ensure_running(&daemon).await?;
+                let pid = running.pid;
+                let exited = tokio::task::spawn_blocking(move || {
+                    lifecycle_tests::harness::wait_exit(pid, Duration::from_secs(10));
+                    Instant::now()
+                });
+                other.stop(&daemon).await?;
+                let returned = Instant::now();
+                let exited = exited.await?;
+                after_exit.push(returned.saturating_duration_since(exited));
+                let scan = Instant::now();
+                let members = scan_proc_for_group(pid);
+                scans.push(scan.elapsed());
+                if members != 0 {
+                    return Err(format!("{members} processes left in group {pid}").into());
+                }
+            }
+            rows.push((processes, Sample(after_exit), Sample(scans)));
+        }
+        for mut sleeper in sleepers {
+            let _ = sleeper.kill();
+            let _ = sleeper.wait();
+        }
+        for (processes, after_exit, scans) in rows {
+            println!(
+                "| stop from another manager: returned after the daemon's exit ({processes} processes on the host) | {} | {} (one /proc scan) | max {} |",
+                show(after_exit.median()),
+                show(scans.median()),
+                show(after_exit.range().1)
+            );
+        }
+        Ok(())
+    }
+
     /// One health check: the manager's shared client against a new client per check.
     pub(crate) async fn health_check(&self) -> Result<(), Error> {
         const CHECKS: usize = 200;
@@ -448,4 +510,25 @@ fn print_scale_result(ready: Duration, stopped: Duration) {
         })
         .unwrap_or(0);
     println!("{} {} {rss}", ready.as_micros(), stopped.as_micros());
+}
+
+/// The processes of group `pgid`, by reading every `/proc/<pid>/stat` (the scan a stop avoids).
+fn scan_proc_for_group(pgid: u32) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rfind(')').and_then(|at| {
+                    stat[at + 1..]
+                        .split_whitespace()
+                        .nth(2)?
+                        .parse::<u32>()
+                        .ok()
+                }) == Some(pgid)
+            })
+        })
+        .count()
 }

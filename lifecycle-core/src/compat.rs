@@ -295,7 +295,12 @@ pub async fn graceful_shutdown(
     );
     let mut stopped_any = false;
     for key in keys {
-        match manager.fleet.clone().stop(key, steps.clone(), Vec::new()).await? {
+        match manager
+            .fleet
+            .clone()
+            .stop(key, steps.clone(), Vec::new())
+            .await?
+        {
             Stopped::NotRunning { .. } => {}
             Stopped::Stopped { .. }
             | Stopped::StaleRecord { .. }

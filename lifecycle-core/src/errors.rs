@@ -160,7 +160,9 @@ pub enum StartError {
         reason: String,
     },
     /// Other processes kept starting or stopping the daemon while this start waited for them.
-    #[error("daemon `{daemon}` is being started or stopped by other processes, again and again; nothing was spawned: try again")]
+    #[error(
+        "daemon `{daemon}` is being started or stopped by other processes, again and again; nothing was spawned: try again"
+    )]
     Busy {
         /// The daemon.
         daemon: String,

@@ -258,7 +258,11 @@ impl DaemonManager {
         handle: &H,
     ) -> impl Future<Output = Result<Running, StartError>> + Send + 'static {
         let (fleet, plan) = (self.fleet.clone(), plan_of(handle));
-        async move { fleet.ensure(Arc::new(plan?), Mode::Ensure, Until::Ready).await }
+        async move {
+            fleet
+                .ensure(Arc::new(plan?), Mode::Ensure, Until::Ready)
+                .await
+        }
     }
 
     /// Starts the handle's daemon; fails with [`StartError::AlreadyRunning`] if it runs.
@@ -280,7 +284,11 @@ impl DaemonManager {
         handle: &H,
     ) -> impl Future<Output = Result<Running, StartError>> + Send + 'static {
         let (fleet, plan) = (self.fleet.clone(), plan_of(handle));
-        async move { fleet.ensure(Arc::new(plan?), Mode::Start, Until::Ready).await }
+        async move {
+            fleet
+                .ensure(Arc::new(plan?), Mode::Start, Until::Ready)
+                .await
+        }
     }
 
     /// Stops the daemons that depend on the handle's daemon (independent ones concurrently, each
@@ -362,6 +370,9 @@ impl DaemonManager {
     /// # Ok(()) }
     /// ```
     pub async fn stop_by_key(&self, key: &str) -> Result<Stopped, StopError> {
-        self.fleet.clone().stop(key.to_owned(), None, Vec::new()).await
+        self.fleet
+            .clone()
+            .stop(key.to_owned(), None, Vec::new())
+            .await
     }
 }

@@ -497,7 +497,11 @@ mod tests {
     #[test]
     fn a_missing_value_names_the_template() {
         let err = Plan::new(&spec(None), &|_| None).unwrap_err();
-        assert!(err.to_string().contains("specs/w.yaml:5:1: daemon `w`: `{port}`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("specs/w.yaml:5:1: daemon `w`: `{port}`"),
+            "{err}"
+        );
         let err = Plan::new(&spec(None), &port("1\n2")).unwrap_err();
         assert!(err.to_string().contains("control characters"), "{err}");
     }

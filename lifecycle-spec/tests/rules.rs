@@ -438,9 +438,21 @@ fn inherit_env_takes_a_flag_or_an_allowlist() {
     let wrong = inherit("yes please").unwrap_err();
     check(&wrong.0[0], Rule::WrongType, 1, 36, "command.inherit_env");
     let bad_name = inherit("[PATH, A-B]").unwrap_err();
-    check(&bad_name.0[0], Rule::EnvName, 1, 43, "command.inherit_env[1]");
+    check(
+        &bad_name.0[0],
+        Rule::EnvName,
+        1,
+        43,
+        "command.inherit_env[1]",
+    );
     let twice = inherit("[PATH, PATH]").unwrap_err();
-    check(&twice.0[0], Rule::DuplicateKey, 1, 43, "command.inherit_env[1]");
+    check(
+        &twice.0[0],
+        Rule::DuplicateKey,
+        1,
+        43,
+        "command.inherit_env[1]",
+    );
 }
 
 #[test]

@@ -780,7 +780,9 @@ fn answer(mut stream: TcpStream, behaviour: &HttpBehaviour) {
         }
         ("GET", "/health")
             if behaviour.health_500
-                || behaviour.unhealthy_at.is_some_and(|at| Instant::now() >= at) =>
+                || behaviour
+                    .unhealthy_at
+                    .is_some_and(|at| Instant::now() >= at) =>
         {
             (500, "Internal Server Error", "error")
         }

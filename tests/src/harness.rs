@@ -105,7 +105,10 @@ pub fn wait_exit(pid: u32, timeout: std::time::Duration) -> bool {
     };
     // SAFETY: the kernel just made this descriptor for us; nothing else owns it.
     let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut fds = [nix::poll::PollFd::new(pidfd.as_fd(), nix::poll::PollFlags::POLLIN)];
+    let mut fds = [nix::poll::PollFd::new(
+        pidfd.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
     let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
     matches!(nix::poll::poll(&mut fds, millis), Ok(n) if n > 0)
 }
@@ -232,7 +235,12 @@ impl tracing::Subscriber for Strict {
     fn event(&self, event: &tracing::Event<'_>) {
         let mut fields = Fields(String::new());
         event.record(&mut fields);
-        eprintln!("{} {}:{}", event.metadata().level(), event.metadata().target(), fields.0);
+        eprintln!(
+            "{} {}:{}",
+            event.metadata().level(),
+            event.metadata().target(),
+            fields.0
+        );
         if fields.0.contains("message=illegal transition") {
             // A bug of the library's state handling: fail whatever test met it.
             std::process::abort();

@@ -76,7 +76,13 @@ async fn the_deadline_counts_from_the_recorded_start() {
         test: "recorded-deadline".into(),
         flags: "--ready-after 10000".into(),
     };
-    let mut client = Client::start(dir.path(), "short", &daemon.test, daemon.port, &daemon.flags);
+    let mut client = Client::start(
+        dir.path(),
+        "short",
+        &daemon.test,
+        daemon.port,
+        &daemon.flags,
+    );
     let pid = client.spawned();
     let _guard = KillOnDrop::new(pid);
     client.kill();
@@ -105,7 +111,10 @@ async fn a_daemon_that_exits_while_adopted_is_started_afresh() {
         binary: BINARY.into(),
         port: free_port(),
         test: "exits-while-adopted".into(),
-        flags: format!("--ready-after 3000 --exit-after 600 --crash-if-file {}", marker.display()),
+        flags: format!(
+            "--ready-after 3000 --exit-after 600 --crash-if-file {}",
+            marker.display()
+        ),
     };
     let mut client = Client::start(dir.path(), "http", &daemon.test, daemon.port, &daemon.flags);
     let first = client.spawned();

@@ -10,8 +10,8 @@ use std::time::Duration;
 use lifecycle_core::{State, Stopped};
 use lifecycle_tests::handles::{CrashGroupDaemon, ShortDaemon};
 use lifecycle_tests::harness::{
-    KillOnDrop, free_port, is_alive, manager_in, orphaned_group, record, setup,
-    transitions_until, wait_exit, wait_for_file, write_record,
+    KillOnDrop, free_port, is_alive, manager_in, orphaned_group, record, setup, transitions_until,
+    wait_exit, wait_for_file, write_record,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
@@ -22,7 +22,11 @@ fn fallback() {
 
 fn grandchild_of(file: &std::path::Path) -> u32 {
     assert!(wait_for_file(file, Duration::from_secs(10)));
-    std::fs::read_to_string(file).unwrap().trim().parse().unwrap()
+    std::fs::read_to_string(file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,5 +96,8 @@ async fn what_a_dead_leader_left_in_its_group_is_swept() {
         matches!(&stopped, Stopped::StaleRecord { reason, .. } if reason.contains("what was left of its group was stopped")),
         "{stopped:?}"
     );
-    assert!(wait_exit(member, Duration::from_secs(5)), "the member was left");
+    assert!(
+        wait_exit(member, Duration::from_secs(5)),
+        "the member was left"
+    );
 }

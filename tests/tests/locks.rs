@@ -65,7 +65,11 @@ async fn a_lock_held_elsewhere_times_out_and_leaves_nothing_behind() {
         matches!(&err, StartError::Lock(e) if e.source.kind() == std::io::ErrorKind::TimedOut),
         "{err}"
     );
-    assert!(asked.elapsed() < Duration::from_secs(2), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
     // A process whose operation timed out exits at once: nothing waits on in it.
     let started = Instant::now();
     let output = Command::new(CLIENT)
@@ -73,7 +77,12 @@ async fn a_lock_held_elsewhere_times_out_and_leaves_nothing_behind() {
         .arg("--state")
         .arg(dir.path())
         .args(["--kind", "http", "--binary", BINARY, "--test", "locked"])
-        .args(["--port", &daemon.port.to_string(), "--lock-timeout-ms", "300"])
+        .args([
+            "--port",
+            &daemon.port.to_string(),
+            "--lock-timeout-ms",
+            "300",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

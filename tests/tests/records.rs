@@ -64,7 +64,10 @@ async fn a_real_start_records_state_identity_chain_and_dependencies() {
         test: "record-contents".into(),
     };
     let running = s.manager.ensure_running(&worker).await.unwrap();
-    let path = s.dir.path().join("daemons/td-worker@record-contents.record");
+    let path = s
+        .dir
+        .path()
+        .join("daemons/td-worker@record-contents.record");
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let r = read_record(s.dir.path(), "td-worker@record-contents");
@@ -106,12 +109,18 @@ async fn a_record_of_another_boot_is_removed_and_nothing_is_signalled() {
         "{stopped:?}"
     );
     assert!(!path.exists());
-    assert!(stranger.try_wait().unwrap().is_none(), "the stranger was signalled");
+    assert!(
+        stranger.try_wait().unwrap().is_none(),
+        "the stranger was signalled"
+    );
     // Through a start: the same, and a daemon of ours is started.
     write_record(s.dir.path(), &r);
     let running = s.manager.ensure_running(&daemon).await.unwrap();
     assert!(running.started);
-    assert!(stranger.try_wait().unwrap().is_none(), "the stranger was signalled");
+    assert!(
+        stranger.try_wait().unwrap().is_none(),
+        "the stranger was signalled"
+    );
     s.manager.stop(&daemon).await.unwrap();
     stranger.kill().unwrap();
     stranger.wait().unwrap();
@@ -141,7 +150,10 @@ async fn a_malformed_record_names_nothing_and_another_version_is_left_alone() {
     let path = s.dir.path().join("daemons/td-http@malformed.record");
     std::fs::write(&path, "version=2\nkey=td-http@malformed\npid=").unwrap();
     let running = s.manager.ensure_running(&daemon).await.unwrap();
-    assert!(running.started, "a torn record is replaced by the next start");
+    assert!(
+        running.started,
+        "a torn record is replaced by the next start"
+    );
     s.manager.stop(&daemon).await.unwrap();
 
     std::fs::write(&path, "version=9\nkey=td-http@malformed\n").unwrap();
@@ -195,7 +207,9 @@ async fn status_is_read_from_the_record() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let pid: u32 = lines.next().unwrap().unwrap()["spawned ".len()..].parse().unwrap();
+    let pid: u32 = lines.next().unwrap().unwrap()["spawned ".len()..]
+        .parse()
+        .unwrap();
     let _guard = KillOnDrop::new(pid);
     let manager = manager_in(dir.path());
     let status = manager.status(&daemon).await.unwrap();
@@ -272,7 +286,10 @@ async fn records_that_are_links_or_not_ours_are_ignored() {
     } else {
         eprintln!("not root: the foreign-owner case needs chown; skipped");
     }
-    assert!(stranger.try_wait().unwrap().is_none(), "the stranger was signalled");
+    assert!(
+        stranger.try_wait().unwrap().is_none(),
+        "the stranger was signalled"
+    );
     stranger.kill().unwrap();
     stranger.wait().unwrap();
 }
@@ -326,5 +343,8 @@ async fn what_a_dead_leader_left_in_its_group_is_swept() {
         matches!(&stopped, Stopped::StaleRecord { reason, .. } if reason.contains("what was left of its group was stopped")),
         "{stopped:?}"
     );
-    assert!(wait_exit(member, Duration::from_secs(5)), "the member was left");
+    assert!(
+        wait_exit(member, Duration::from_secs(5)),
+        "the member was left"
+    );
 }

@@ -49,7 +49,10 @@ async fn restart_delays_follow_the_backoff_and_grow() {
             delays.push((attempt, gap(t, spawn)));
         }
     }
-    assert_eq!(delays.iter().map(|(a, _)| *a).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        delays.iter().map(|(a, _)| *a).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     for ((_, delay), nominal) in delays.iter().zip([100, 200, 400]) {
         let nominal = Duration::from_millis(nominal);
         assert!(
@@ -82,10 +85,9 @@ async fn always_restarts_a_clean_exit() {
     .await
     .expect("restarted within 10s");
     assert!(
-        seen.iter().any(|t| matches!(
-            &t.event,
-            Event::Exited { success: true, .. }
-        ) && t.to == State::Backoff { attempt: 1 }),
+        seen.iter()
+            .any(|t| matches!(&t.event, Event::Exited { success: true, .. })
+                && t.to == State::Backoff { attempt: 1 }),
         "{seen:?}"
     );
     let again = s.manager.status(&daemon).await.unwrap();
@@ -119,12 +121,17 @@ async fn a_pending_restart_is_seen_claimed_and_cancelled_by_other_managers() {
     );
     let record = lifecycle_core::Record::parse(
         &std::fs::read_to_string(
-            s.dir.path().join("daemons/td-slow-restart@pending-restart.record"),
+            s.dir
+                .path()
+                .join("daemons/td-slow-restart@pending-restart.record"),
         )
         .unwrap(),
     )
     .unwrap();
-    assert!(matches!(record.state, RecordState::Backoff { attempt: 1, .. }), "{record:?}");
+    assert!(
+        matches!(record.state, RecordState::Backoff { attempt: 1, .. }),
+        "{record:?}"
+    );
     // Its stop cancels it: nothing is spawned when it was due (1s after the exit), and the
     // owner ends stopped.
     assert_eq!(
@@ -143,7 +150,8 @@ async fn a_pending_restart_is_seen_claimed_and_cancelled_by_other_managers() {
     .await
     .unwrap();
     assert!(
-        seen.iter().all(|t| !matches!(t.event, Event::Spawned { .. })),
+        seen.iter()
+            .all(|t| !matches!(t.event, Event::Spawned { .. })),
         "{seen:?}"
     );
     assert_eq!(seen.last().unwrap().to, State::Stopped);
@@ -187,7 +195,8 @@ async fn an_ensure_from_another_manager_during_the_backoff_claims_the_restart_on
     .await
     .unwrap();
     assert!(
-        seen.iter().any(|t| t.event == Event::Adopted { pid: claimed.pid }),
+        seen.iter()
+            .any(|t| t.event == Event::Adopted { pid: claimed.pid }),
         "{seen:?}"
     );
     let spawns = std::iter::from_fn(|| other_events.try_recv().ok())

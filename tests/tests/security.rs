@@ -30,8 +30,14 @@ fn a_state_directory_others_could_write_is_refused() {
     let state = dir.path().join("state");
     private_dir(&state);
     std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o770)).unwrap();
-    let err = DaemonManager::builder().state_dir(&state).build().unwrap_err();
-    assert!(err.to_string().contains("writable by group or others"), "{err}");
+    let err = DaemonManager::builder()
+        .state_dir(&state)
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("writable by group or others"),
+        "{err}"
+    );
     let shared = dir.path().join("shared");
     private_dir(&shared);
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -44,7 +50,10 @@ fn a_state_directory_others_could_write_is_refused() {
         let foreign = dir.path().join("foreign");
         private_dir(&foreign);
         std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
-        let err = DaemonManager::builder().state_dir(&foreign).build().unwrap_err();
+        let err = DaemonManager::builder()
+            .state_dir(&foreign)
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("owned by uid 65534"), "{err}");
     } else {
         eprintln!("not root: the foreign-owner case needs chown; skipped");
@@ -127,16 +136,30 @@ async fn a_daemon_gets_dev_null_and_the_environment_its_spec_allows() {
         .arg("ensure")
         .arg("--state")
         .arg(s.dir.path())
-        .args(["--kind", "plain", "--binary", BINARY, "--test", "inherit-all"])
+        .args([
+            "--kind",
+            "plain",
+            "--binary",
+            BINARY,
+            "--test",
+            "inherit-all",
+        ])
         .args(["--flags", &flags])
         .env("NOTIFY_SOCKET", "@not-for-the-daemon")
         .env("LIFECYCLE_TEST_MARKER", "inherited")
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     let (stdin, env) = report(&file);
     assert_eq!(stdin, "/dev/null");
-    assert_eq!(env.get("LIFECYCLE_TEST_MARKER").map(String::as_str), Some("inherited"));
+    assert_eq!(
+        env.get("LIFECYCLE_TEST_MARKER").map(String::as_str),
+        Some("inherited")
+    );
     assert!(!env.contains_key("NOTIFY_SOCKET"), "{env:?}");
     let daemon = PlainDaemon {
         binary: BINARY.into(),

@@ -64,7 +64,14 @@ async fn a_second_process_stops_the_dependents_it_did_not_start_first() {
         .arg("ensure")
         .arg("--state")
         .arg(dir.path())
-        .args(["--kind", "worker", "--binary", BINARY, "--test", &worker.test])
+        .args([
+            "--kind",
+            "worker",
+            "--binary",
+            BINARY,
+            "--test",
+            &worker.test,
+        ])
         .args(["--port", &worker.port.to_string()])
         .args(["--queen-port", &worker.queen_port.to_string()])
         .output()
@@ -91,7 +98,10 @@ async fn a_second_process_stops_the_dependents_it_did_not_start_first() {
         .filter(|t| t.event == Event::Gone)
         .map(|t| t.daemon)
         .collect();
-    assert_eq!(gone, ["td-worker@deps-elsewhere", "td-http@deps-elsewhere-queen"]);
+    assert_eq!(
+        gone,
+        ["td-worker@deps-elsewhere", "td-http@deps-elsewhere-queen"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,7 +135,10 @@ async fn independent_dependents_stop_concurrently() {
         "three 700ms drains took {took:?}: one after another would take 2.1s"
     );
     for worker in &workers {
-        assert_eq!(s.manager.status(worker).await.unwrap().state, State::Stopped);
+        assert_eq!(
+            s.manager.status(worker).await.unwrap().state,
+            State::Stopped
+        );
     }
 }
 
@@ -142,7 +155,10 @@ async fn an_http_step_nobody_answers_moves_on_at_once() {
     };
     s.manager.ensure_running(&daemon).await.unwrap();
     let stopped = s.manager.stop(&daemon).await.unwrap();
-    let Stopped::Stopped { elapsed, killed, .. } = stopped else {
+    let Stopped::Stopped {
+        elapsed, killed, ..
+    } = stopped
+    else {
         panic!("{stopped:?}")
     };
     assert!(!killed);
@@ -163,7 +179,10 @@ async fn every_step_of_a_chain_with_its_own_signal() {
     let mut events = s.manager.subscribe();
     s.manager.ensure_running(&daemon).await.unwrap();
     let stopped = s.manager.stop(&daemon).await.unwrap();
-    let Stopped::Stopped { elapsed, killed, .. } = stopped else {
+    let Stopped::Stopped {
+        elapsed, killed, ..
+    } = stopped
+    else {
         panic!("{stopped:?}")
     };
     // SIGINT ignored for its 300ms grace; SIGTERM ends it at once; no SIGKILL.
@@ -205,7 +224,10 @@ async fn a_stop_during_a_start_cuts_it_short() {
     assert!(asked.elapsed() < Duration::from_secs(2));
     let err = start.await.unwrap().unwrap_err();
     assert!(matches!(err, StartError::Cancelled { .. }), "{err}");
-    assert_eq!(s.manager.status(&daemon).await.unwrap().state, State::Stopped);
+    assert_eq!(
+        s.manager.status(&daemon).await.unwrap().state,
+        State::Stopped
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,9 +339,20 @@ async fn sweeps_after_a_crash_or_a_stale_record_never_send_the_http_step() {
         "signal SIGTERM 1000".into(),
     ];
     write_record(s.dir.path(), &stale);
-    let stopped = s.manager.stop_by_key("td-post-stop@stale-no-post").await.unwrap();
-    assert!(matches!(stopped, Stopped::StaleRecord { .. }), "{stopped:?}");
-    assert_eq!(stranger.heard(), 0, "the stranger on the shutdown port was posted to");
+    let stopped = s
+        .manager
+        .stop_by_key("td-post-stop@stale-no-post")
+        .await
+        .unwrap();
+    assert!(
+        matches!(stopped, Stopped::StaleRecord { .. }),
+        "{stopped:?}"
+    );
+    assert_eq!(
+        stranger.heard(),
+        0,
+        "the stranger on the shutdown port was posted to"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

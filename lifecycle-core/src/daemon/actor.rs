@@ -54,8 +54,15 @@ pub(super) struct Starting {
 }
 
 pub(super) struct Stopping {
-    pub(super) work: Boxed<Result<Stopped, StopError>>,
+    pub(super) work: Boxed<StopOutcome>,
     pub(super) waiters: Vec<StopReply>,
+}
+
+/// How a stop's work ended: its outcome, and the process whose record it removes once the
+/// callers have their answer (if it still names that process).
+pub(super) struct StopOutcome {
+    pub(super) result: Result<Stopped, StopError>,
+    pub(super) remove: Option<(u32, u64)>,
 }
 
 pub(super) struct Backoff {
@@ -73,7 +80,7 @@ pub(super) enum Wake {
     Exited(Exit),
     Readiness(Outcome),
     LogCheck,
-    Stopped(Result<Stopped, StopError>),
+    Stopped(StopOutcome),
     RestartDue,
 }
 
@@ -162,8 +169,8 @@ impl Actor {
             Wake::Exited(exit) => self.on_exit(exit).await,
             Wake::Readiness(outcome) => self.on_readiness(outcome).await,
             Wake::LogCheck => self.on_log_check().await,
-            Wake::Stopped(result) => {
-                self.on_stopped(result);
+            Wake::Stopped(outcome) => {
+                self.on_stopped(outcome).await;
                 // What waited for the stop, in order.
                 while !matches!(self.phase, Phase::Stopping(_))
                     && let Some(command) = self.deferred.pop_front()
@@ -216,11 +223,7 @@ impl Actor {
     /// `:`; tried, not awaited), on a blocking thread.
     async fn on_log_check(&mut self) {
         let Some(live) = self.live() else { return };
-        let (log, max, keep) = (
-            live.log.clone(),
-            live.plan.log_max_size,
-            live.plan.log_keep,
-        );
+        let (log, max, keep) = (live.log.clone(), live.plan.log_max_size, live.plan.log_keep);
         let held = match self.ctx.store.try_lock(&format!("log:{}", self.key)) {
             Ok(Some(held)) => held,
             // Another process rotates it now.
@@ -270,7 +273,9 @@ impl Actor {
                     .update(&self.key, {
                         let (pid, start_time) = (live.pid, live.start_time);
                         move |current| match current {
-                            Some(r) if r.names(pid, start_time) => (crate::store::Change::Remove, ()),
+                            Some(r) if r.names(pid, start_time) => {
+                                (crate::store::Change::Remove, ())
+                            }
                             _ => (crate::store::Change::Keep, ()),
                         }
                     })

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::daemon::actor::{Actor, Boxed, Phase, StartReply, Starting};
 use crate::daemon::live::Live;
-use crate::daemon::start::{recorded_start, record_error};
+use crate::daemon::start::{record_error, recorded_start};
 use crate::daemon::{Context, Until, chain};
 use crate::plan::{Plan, ProbePlan};
 use crate::process::group::{Group, LocalGroup};
@@ -90,7 +90,8 @@ impl Actor {
         let live = self.adopted(&plan, &record, pidfd);
         if record.state == RecordState::Ready {
             if let Some(r) = plan.readiness.as_ref().filter(|r| !r.probe.is_event())
-                && let Err(last_error) = probe::attempt(&self.ctx.client, &r.probe, r.attempt_timeout).await
+                && let Err(last_error) =
+                    probe::attempt(&self.ctx.client, &r.probe, r.attempt_timeout).await
             {
                 return Err(StartError::Unhealthy {
                     daemon: plan.key.clone(),
@@ -195,7 +196,13 @@ impl Actor {
         }
         let mut none = None;
         match self
-            .adopt(plan.clone(), record, Arc::new(pidfd), Until::Ready, &mut none)
+            .adopt(
+                plan.clone(),
+                record,
+                Arc::new(pidfd),
+                Until::Ready,
+                &mut none,
+            )
             .await
         {
             Ok(()) => true,
@@ -252,8 +259,13 @@ fn adoption_wait(ctx: Arc<Context>, plan: Arc<Plan>, record: Record) -> Boxed<Ou
                 }
             }
             ProbePlan::Notify => {
-                record_turns_ready(&ctx, &plan, &record, deadline_of(started, readiness.deadline))
-                    .await
+                record_turns_ready(
+                    &ctx,
+                    &plan,
+                    &record,
+                    deadline_of(started, readiness.deadline),
+                )
+                .await
             }
         }
     })

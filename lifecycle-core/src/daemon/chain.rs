@@ -87,7 +87,11 @@ pub(crate) async fn run(
         on_grace_expired(i);
     }
     group.signal(NixSignal::SIGKILL).map_err(failed)?;
-    if group.gone(deadline_in(KILL_CONFIRM)).await.map_err(failed)? {
+    if group
+        .gone(deadline_in(KILL_CONFIRM))
+        .await
+        .map_err(failed)?
+    {
         Ok(Gone {
             elapsed: started.elapsed(),
             killed: true,

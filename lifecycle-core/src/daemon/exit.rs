@@ -38,7 +38,7 @@ enum Verdict {
     /// This owner decided: the restart policy's verdict, recorded.
     Decided { exit: Exit, restart: Restart },
     /// The parent (another process) decided, or replaced the process: its record.
-    Follow(Record),
+    Follow(Box<Record>),
 }
 
 /// The restart policy's verdict on an exit after `in_a_row` restarts in a row. An unknown
@@ -127,7 +127,7 @@ impl Actor {
             if let Verdict::Follow(record) = verdict
                 && matches!(self.phase, Phase::Idle)
             {
-                self.follow(&plan, record).await;
+                self.follow(&plan, *record).await;
             }
             return;
         }
@@ -170,7 +170,7 @@ impl Actor {
                     self.schedule(&plan, attempt, true, None);
                 }
                 Verdict::Follow(record) => {
-                    self.follow_verdict(&plan, record).await;
+                    self.follow_verdict(&plan, *record).await;
                 }
                 _ => {}
             }
@@ -208,7 +208,7 @@ impl Actor {
                     success,
                     restart,
                 });
-                self.follow_verdict(&plan, record).await;
+                self.follow_verdict(&plan, *record).await;
             }
         }
     }
@@ -231,7 +231,13 @@ impl Actor {
 
     /// Enters the backoff before restart `attempt`: due after the policy's delay (this owner's
     /// restart), or at `due_ms` and a margin (another process's, followed).
-    pub(super) fn schedule(&mut self, plan: &Arc<Plan>, attempt: u32, owner: bool, due_ms: Option<u64>) {
+    pub(super) fn schedule(
+        &mut self,
+        plan: &Arc<Plan>,
+        attempt: u32,
+        owner: bool,
+        due_ms: Option<u64>,
+    ) {
         let delay = match due_ms {
             Some(due_ms) => Duration::from_millis(due_ms.saturating_sub(now_ms())) + FOLLOW_MARGIN,
             None => plan.restart.backoff.delay(attempt.saturating_sub(1)),
@@ -246,7 +252,12 @@ impl Actor {
 
     /// Decides (or learns) what becomes of the daemon whose process `live` exited with `exit`.
     /// `before_ready`: the exit ended a start (`Some(restart number)` for a restart's).
-    async fn verdict(&mut self, live: &Live, exit: Exit, before_ready: Option<Option<u32>>) -> Verdict {
+    async fn verdict(
+        &mut self,
+        live: &Live,
+        exit: Exit,
+        before_ready: Option<Option<u32>>,
+    ) -> Verdict {
         let mut rounds = 0;
         loop {
             let held = match self.ctx.store.lock(&self.key).await {
@@ -273,12 +284,12 @@ impl Actor {
                 return Verdict::StoppedElsewhere;
             };
             if !live.is_recorded_by(&record) {
-                return Verdict::Follow(record);
+                return Verdict::Follow(Box::new(record));
             }
             match record.state {
                 RecordState::Stopping => return Verdict::StoppedElsewhere,
                 RecordState::Backoff { .. } | RecordState::Exited { .. } => {
-                    return Verdict::Follow(record);
+                    return Verdict::Follow(Box::new(record));
                 }
                 RecordState::Starting | RecordState::Ready => {}
             }
@@ -326,7 +337,7 @@ impl Actor {
                 .ctx
                 .store
                 .update(&self.key, move |current| match current {
-                    Some(r) if r.generation == generation => (Change::Write(next), ()),
+                    Some(r) if r.generation == generation => (Change::Write(Box::new(next)), ()),
                     _ => (Change::Keep, ()),
                 })
                 .await;
@@ -361,7 +372,9 @@ impl Actor {
                 Some(r) if r.names(pid, start_time) => {
                     let restart = next.map_or(Restart::No, Restart::After);
                     (
-                        Change::Write(exit_record(&r, &exit, restart, failure, &backoff, in_a_row)),
+                        Change::Write(Box::new(exit_record(
+                            &r, &exit, restart, failure, &backoff, in_a_row,
+                        ))),
                         (),
                     )
                 }
@@ -393,7 +406,7 @@ impl Actor {
                             exit,
                         };
                         r.generation += 1;
-                        (Change::Write(r), ())
+                        (Change::Write(Box::new(r)), ())
                     }
                     _ => (Change::Keep, ()),
                 },
@@ -505,12 +518,15 @@ pub(super) async fn reap_when_it_exits(ctx: Arc<Context>, live: Live) {
     let _ = ctx
         .store
         .update(&live.plan.key, move |current| match current {
-            Some(r) if r.names(pid, start_time) && matches!(r.state, RecordState::Starting | RecordState::Ready) => {
+            Some(r)
+                if r.names(pid, start_time)
+                    && matches!(r.state, RecordState::Starting | RecordState::Ready) =>
+            {
                 let failure = failure_of(&exit, Restart::No, false);
                 let mut next = r.clone();
                 next.generation += 1;
                 next.state = RecordState::Exited { exit, failure };
-                (Change::Write(next), ())
+                (Change::Write(Box::new(next)), ())
             }
             _ => (Change::Keep, ()),
         })

@@ -99,7 +99,12 @@ impl Live {
     }
 
     /// This process's record in `state`, one generation on from `previous` (or the first).
-    pub(crate) fn record(&self, state: RecordState, previous: Option<&Record>, me: (u32, u64)) -> Record {
+    pub(crate) fn record(
+        &self,
+        state: RecordState,
+        previous: Option<&Record>,
+        me: (u32, u64),
+    ) -> Record {
         let plan = &self.plan;
         Record {
             key: plan.key.clone(),
@@ -123,7 +128,11 @@ impl Live {
             command: plan.command_line(),
             fingerprint: plan.fingerprint.clone(),
             restarts: self.restarts,
-            depends_on: plan.dependencies.iter().map(|(d, _)| d.key.clone()).collect(),
+            depends_on: plan
+                .dependencies
+                .iter()
+                .map(|(d, _)| d.key.clone())
+                .collect(),
             stop: plan.stop.iter().map(|s| s.to_record_line()).collect(),
         }
     }

@@ -54,7 +54,7 @@ pub(super) fn record_error(plan: &Plan) -> impl Fn(RecordError) -> StartError + 
 enum Next {
     /// Spawn a fresh process; `previous` is the record it replaces, `restarts` its count.
     Spawn {
-        previous: Option<Record>,
+        previous: Option<Box<Record>>,
         restarts: u32,
     },
     /// Done: the reply was sent (adopted, refused, waiting for another process's start).
@@ -86,11 +86,8 @@ impl Actor {
             }
             Phase::Starting(s) => {
                 if s.live.plan.fingerprint != plan.fingerprint {
-                    let _ = reply.send(Err(conflict(
-                        &plan,
-                        s.live.pid,
-                        s.live.plan.command_line(),
-                    )));
+                    let _ =
+                        reply.send(Err(conflict(&plan, s.live.pid, s.live.plan.command_line())));
                 } else if mode == Mode::Start {
                     let _ = reply.send(Err(StartError::AlreadyRunning {
                         daemon: plan.key.clone(),
@@ -146,8 +143,16 @@ impl Actor {
                         _ => None,
                     };
                     let waiter = reply.take();
-                    self.spawn_fresh(held, plan, previous, restarts, restart, until, waiter)
-                        .await;
+                    self.spawn_fresh(
+                        held,
+                        plan,
+                        previous.map(|p| *p),
+                        restarts,
+                        restart,
+                        until,
+                        waiter,
+                    )
+                    .await;
                     return;
                 }
                 Next::WaitFor(pending) => {
@@ -187,6 +192,7 @@ impl Actor {
                 restarts: 0,
             });
         };
+        let record = Box::new(record);
         match &record.state {
             RecordState::Exited { .. } => {
                 return Ok(Next::Spawn {
@@ -205,15 +211,14 @@ impl Actor {
             RecordState::Starting | RecordState::Ready | RecordState::Stopping => {}
         }
         let path = store.dir().record_path(&plan.key);
-        let liveness = identity::check(record.pid, record.start_time, &record.boot_id).map_err(
-            |source| {
+        let liveness =
+            identity::check(record.pid, record.start_time, &record.boot_id).map_err(|source| {
                 record_error(plan)(RecordError::Check {
                     path,
                     pid: record.pid,
                     source,
                 })
-            },
-        )?;
+            })?;
         let pidfd = match liveness {
             Liveness::Alive(pidfd) => pidfd,
             Liveness::Exited(pidfd) => {
@@ -225,8 +230,12 @@ impl Actor {
                 )));
             }
             stale => {
-                self.drop_stale(plan, record, stale).await?;
-                let previous = store.read(&plan.key).await.map_err(record_error(plan))?;
+                self.drop_stale(plan, *record, stale).await?;
+                let previous = store
+                    .read(&plan.key)
+                    .await
+                    .map_err(record_error(plan))?
+                    .map(Box::new);
                 return Ok(Next::Spawn {
                     previous,
                     restarts: 0,
@@ -248,7 +257,8 @@ impl Actor {
                 &record, pidfd,
             )));
         }
-        self.adopt(plan.clone(), record, pidfd, until, reply).await?;
+        self.adopt(plan.clone(), *record, pidfd, until, reply)
+            .await?;
         Ok(Next::Answered)
     }
 
@@ -477,7 +487,8 @@ impl Actor {
     /// could not be set up): SIGKILL to its group, reaped, its record removed.
     async fn abandon(&mut self, mut live: Live) {
         live.disarm();
-        let _ = crate::process::group::Group::signal(&*live.group, nix::sys::signal::Signal::SIGKILL);
+        let _ =
+            crate::process::group::Group::signal(&*live.group, nix::sys::signal::Signal::SIGKILL);
         let deadline = crate::readiness::wait::deadline_in(chain::KILL_CONFIRM);
         let _ = crate::process::group::Group::gone(&*live.group, deadline).await;
         let (pid, start_time) = (live.pid, live.start_time);
@@ -509,22 +520,27 @@ impl Actor {
         } = *starting;
         match outcome {
             Outcome::Ready { elapsed, attempts } => {
-                let recorded = self.record_ready(&mut live).await;
+                // The callers are told first; the record says ready one write later. If this
+                // owner goes before that write is on its way (the runtime shut down right after
+                // a caller had its answer: a command-line `up`), the write is made as it goes.
+                let owed = OwedReady::new(self.ctx.clone(), &live);
                 let _ = self.machine.apply(Event::ProbeOk);
-                let result = match recorded {
-                    Ok(()) => Ok(live.running(true, elapsed, attempts)),
-                    Err(err) => Err(err),
-                };
+                let running = live.running(true, elapsed, attempts);
                 for (i, waiter) in waiters.into_iter().enumerate() {
-                    let _ = waiter.send(match &result {
-                        // Only the caller that spawned it started it; the others joined.
-                        Ok(running) if i > 0 || !first_spawned => Ok(Running {
-                            started: false,
-                            ..running.clone()
-                        }),
-                        Ok(running) => Ok(running.clone()),
-                        Err(err) => Err(err.duplicate()),
-                    });
+                    // Only the caller that spawned it started it; the others joined.
+                    let _ = waiter.send(Ok(Running {
+                        started: i == 0 && first_spawned,
+                        ..running.clone()
+                    }));
+                }
+                match owed.pay().await {
+                    Ok(true) => live.generation += 1,
+                    Ok(false) => {
+                        tracing::info!(parent: self.machine.span(), "another process took the daemon over (a stop) while it got ready")
+                    }
+                    Err(err) => {
+                        tracing::warn!(parent: self.machine.span(), %err, "the daemon is ready, but its record could not say so")
+                    }
                 }
                 self.phase = Phase::Up(Box::new(live));
                 self.publish_process();
@@ -533,7 +549,11 @@ impl Actor {
                 attempts,
                 last_error,
             } => {
-                let deadline = live.plan.readiness.as_ref().map_or(Duration::ZERO, |r| r.deadline);
+                let deadline = live
+                    .plan
+                    .readiness
+                    .as_ref()
+                    .map_or(Duration::ZERO, |r| r.deadline);
                 let failure = format!("not ready within the deadline; last probe: {last_error}");
                 let (log, offset) = (live.log.clone(), live.log_offset);
                 let daemon = live.plan.key.clone();
@@ -565,41 +585,6 @@ impl Actor {
                 self.fail_waiters(waiters, err);
             }
         }
-    }
-
-    /// Records a process this owner started as ready — if its record still names it at the
-    /// generation written at the spawn (else another process has taken over: a stop).
-    async fn record_ready(&mut self, live: &mut Live) -> Result<(), StartError> {
-        let plan = live.plan.clone();
-        let held = self.ctx.store.lock(&plan.key).await?;
-        let (pid, start_time, generation, me) =
-            (live.pid, live.start_time, live.generation, self.ctx.me);
-        let template = live.record(RecordState::Ready, None, me);
-        let written = self
-            .ctx
-            .store
-            .update(&plan.key, move |current| match current {
-                Some(r) if r.names(pid, start_time) && r.generation == generation => {
-                    let mut ready = template;
-                    ready.generation = r.generation + 1;
-                    ready.started_at_ms = r.started_at_ms;
-                    ready.parent = r.parent;
-                    (Change::Write(ready), true)
-                }
-                _ => (Change::Keep, false),
-            })
-            .await
-            .map_err(record_error(&plan))?;
-        drop(held);
-        if !written {
-            return Err(StartError::Cancelled {
-                daemon: plan.key.clone(),
-                reason: "another process took the daemon over while it started (a stop)"
-                    .to_owned(),
-            });
-        }
-        live.generation += 1;
-        Ok(())
     }
 
     /// Stops a process whose start failed (deadline, broken probe) with its chain, then
@@ -671,9 +656,104 @@ impl Actor {
     }
 }
 
+/// The record of a process that got ready, which its owner owes: written on a blocking thread
+/// by [`OwedReady::pay`], or, if the owner is dropped before the write is on its way, by the
+/// destructor (when the lock is free: a destructor does not wait).
+struct OwedReady {
+    ctx: Arc<crate::daemon::Context>,
+    key: String,
+    pid: u32,
+    start_time: u64,
+    generation: u64,
+    ready: Option<Record>,
+}
+
+impl OwedReady {
+    fn new(ctx: Arc<crate::daemon::Context>, live: &Live) -> OwedReady {
+        OwedReady {
+            ready: Some(live.record(RecordState::Ready, None, ctx.me)),
+            ctx,
+            key: live.plan.key.clone(),
+            pid: live.pid,
+            start_time: live.start_time,
+            generation: live.generation,
+        }
+    }
+
+    /// The record as written, if this record still names the process at the generation its
+    /// owner wrote (else another process has taken over: a stop).
+    fn next(
+        current: Option<Record>,
+        ready: Record,
+        pid: u32,
+        start_time: u64,
+        generation: u64,
+    ) -> (Change, bool) {
+        match current {
+            Some(r) if r.names(pid, start_time) && r.generation == generation => {
+                let mut ready = ready;
+                ready.generation = r.generation + 1;
+                ready.started_at_ms = r.started_at_ms;
+                ready.parent = r.parent;
+                (Change::Write(Box::new(ready)), true)
+            }
+            _ => (Change::Keep, false),
+        }
+    }
+
+    /// Writes the record (under the daemon's lock); whether it still named the process.
+    async fn pay(mut self) -> Result<bool, String> {
+        let Some(ready) = self.ready.clone() else {
+            return Ok(false);
+        };
+        let held = self
+            .ctx
+            .store
+            .lock(&self.key)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (pid, start_time, generation) = (self.pid, self.start_time, self.generation);
+        let submitted = self
+            .ctx
+            .store
+            .submit_update(&self.key, Some(held), move |current| {
+                OwedReady::next(current, ready, pid, start_time, generation)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        // On its way: it ends even if this owner goes now.
+        self.ready = None;
+        match submitted.done().await {
+            Ok(Ok(written)) => Ok(written),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+}
+
+impl Drop for OwedReady {
+    fn drop(&mut self) {
+        let Some(ready) = self.ready.take() else {
+            return;
+        };
+        let Ok(Some(_held)) = self.ctx.store.try_lock(&self.key) else {
+            return;
+        };
+        let dir = self.ctx.store.dir();
+        if let Ok(current) = dir.read_record(&self.key)
+            && let (Change::Write(record), _) =
+                OwedReady::next(current, ready, self.pid, self.start_time, self.generation)
+        {
+            let _ = dir.write_record(&record);
+        }
+    }
+}
+
 /// The restart after restart attempt `restart` failed, if the policy allows one more.
 pub(super) fn next_restart(plan: &Plan, restart: Option<u32>) -> Option<u32> {
-    restart.filter(|&attempt| attempt < plan.restart.max).map(|attempt| attempt + 1)
+    restart
+        .filter(|&attempt| attempt < plan.restart.max)
+        .map(|attempt| attempt + 1)
 }
 
 /// The readiness wait of a process this owner spawned, as a future the owner polls beside the

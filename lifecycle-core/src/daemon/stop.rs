@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::daemon::actor::{Actor, Phase, StopReply, Stopping};
+use crate::daemon::actor::{Actor, Phase, StopOutcome, StopReply, Stopping};
 use crate::daemon::live::Live;
 use crate::daemon::{Context, chain};
 use crate::events::Machine;
@@ -16,7 +16,7 @@ use crate::process::group::{Group, LocalGroup};
 use crate::process::identity::{self, Liveness};
 use crate::store::Change;
 use crate::store::record::{RecordError, RecordState};
-use crate::{Event, State, StartError, StopError, Stopped};
+use crate::{Event, StartError, State, StopError, Stopped};
 
 impl Actor {
     pub(super) async fn on_stop(&mut self, steps: Option<Vec<StopPlan>>, reply: StopReply) {
@@ -71,18 +71,22 @@ impl Actor {
         }));
     }
 
-    /// A stop ended: every caller waiting for it gets its outcome.
-    pub(super) fn on_stopped(&mut self, result: Result<Stopped, StopError>) {
+    /// A stop ended: every caller waiting for it gets its outcome, then the record of the
+    /// stopped process goes (before the next command is taken).
+    pub(super) async fn on_stopped(&mut self, outcome: StopOutcome) {
         let Phase::Stopping(stopping) = std::mem::replace(&mut self.phase, Phase::Idle) else {
             return;
         };
         for waiter in stopping.waiters {
-            let _ = waiter.send(match &result {
+            let _ = waiter.send(match &outcome.result {
                 Ok(stopped) => Ok(stopped.clone()),
                 Err(err) => Err(err.duplicate()),
             });
         }
         self.publish_process();
+        if let Some((pid, start_time)) = outcome.remove {
+            remove_if_names(&self.ctx, &self.key, pid, start_time, &self.machine).await;
+        }
     }
 
     /// Cancels this owner's pending restart: its record goes, and the daemon is stopped.
@@ -126,7 +130,7 @@ fn stop_live(
     machine: Arc<Machine>,
     live: Live,
     steps: Option<Vec<StopPlan>>,
-) -> crate::daemon::actor::Boxed<Result<Stopped, StopError>> {
+) -> crate::daemon::actor::Boxed<StopOutcome> {
     Box::pin(async move {
         let mut live = live;
         let key = live.plan.key.clone();
@@ -142,9 +146,9 @@ fn stop_live(
                             let mut stopping = r.clone();
                             stopping.state = RecordState::Stopping;
                             stopping.generation = r.generation + 1;
-                            (Change::Write(stopping), ())
+                            (Change::Write(Box::new(stopping)), ())
                         }
-                        None => (Change::Write(template), ()),
+                        None => (Change::Write(Box::new(template)), ()),
                         _ => (Change::Keep, ()),
                     })
                     .await;
@@ -160,10 +164,8 @@ fn stop_live(
         let steps = steps.unwrap_or_else(|| live.plan.stop.clone());
         let result = run_chain(&ctx, &machine, &*live.group, &steps, pid).await;
         live.disarm();
-        if result.is_ok() {
-            remove_if_names(&ctx, &key, pid, start_time, &machine).await;
-        }
-        result
+        let remove = result.is_ok().then_some((pid, start_time));
+        StopOutcome { result, remove }
     })
 }
 
@@ -173,17 +175,35 @@ fn stop_recorded(
     machine: Arc<Machine>,
     key: String,
     steps: Option<Vec<StopPlan>>,
-) -> crate::daemon::actor::Boxed<Result<Stopped, StopError>> {
+) -> crate::daemon::actor::Boxed<StopOutcome> {
     Box::pin(async move {
+        let mut remove = None;
+        let result = stop_record(&ctx, &machine, key, steps, &mut remove).await;
+        StopOutcome { result, remove }
+    })
+}
+
+/// The work of [`stop_recorded`]; `remove` learns the process whose record goes after it.
+async fn stop_record(
+    ctx: &Arc<Context>,
+    machine: &Arc<Machine>,
+    key: String,
+    steps: Option<Vec<StopPlan>>,
+    remove_after: &mut Option<(u32, u64)>,
+) -> Result<Stopped, StopError> {
+    {
         let held = ctx.store.lock(&key).await?;
         let record = ctx.store.read(&key).await.map_err(record_err(&key))?;
         let not_running = |machine: &Machine| {
-            if matches!(machine.state(), State::Failed { .. } | State::Backoff { .. }) {
+            if matches!(
+                machine.state(),
+                State::Failed { .. } | State::Backoff { .. }
+            ) {
                 let _ = machine.apply(Event::Stop);
             }
         };
         let Some(record) = record else {
-            not_running(&machine);
+            not_running(machine);
             return Ok(Stopped::NotRunning { key });
         };
         let remove = |generation: u64| {
@@ -202,27 +222,26 @@ fn stop_recorded(
         match &record.state {
             RecordState::Exited { .. } => {
                 remove(record.generation).await?;
-                not_running(&machine);
+                not_running(machine);
                 return Ok(Stopped::NotRunning { key });
             }
             RecordState::Backoff { attempt, .. } => {
                 let attempt = *attempt;
                 remove(record.generation).await?;
-                not_running(&machine);
+                not_running(machine);
                 return Ok(Stopped::RestartCancelled { key, attempt });
             }
             RecordState::Starting | RecordState::Ready | RecordState::Stopping => {}
         }
         let path = ctx.store.dir().record_path(&key);
-        let liveness = identity::check(record.pid, record.start_time, &record.boot_id).map_err(
-            |source| {
+        let liveness =
+            identity::check(record.pid, record.start_time, &record.boot_id).map_err(|source| {
                 record_err(&key)(RecordError::Check {
                     path,
                     pid: record.pid,
                     source,
                 })
-            },
-        )?;
+            })?;
         let recorded_steps = StopPlan::from_record(&record.stop);
         let pidfd = match liveness {
             Liveness::Alive(pidfd) | Liveness::Exited(pidfd) => Arc::new(pidfd),
@@ -232,7 +251,7 @@ fn stop_recorded(
                 let group = LocalGroup::leaderless(record.pgid);
                 let swept = chain::sweep(&group, &recorded_steps).await;
                 remove(record.generation).await?;
-                not_running(&machine);
+                not_running(machine);
                 let mut reason = "the recorded process is gone".to_owned();
                 match swept {
                     Ok(Some(_)) => reason.push_str("; what was left of its group was stopped"),
@@ -250,7 +269,7 @@ fn stop_recorded(
             }
             Liveness::OtherBoot => {
                 remove(record.generation).await?;
-                not_running(&machine);
+                not_running(machine);
                 return Ok(Stopped::StaleRecord {
                     key,
                     pid: record.pid,
@@ -258,9 +277,13 @@ fn stop_recorded(
                 });
             }
             Liveness::Reused { found } => {
-                tracing::warn!(pid = record.pid, key, "stale record: the PID belongs to another process now; not signalled");
+                tracing::warn!(
+                    pid = record.pid,
+                    key,
+                    "stale record: the PID belongs to another process now; not signalled"
+                );
                 remove(record.generation).await?;
-                not_running(&machine);
+                not_running(machine);
                 return Ok(Stopped::StaleRecord {
                     key,
                     pid: record.pid,
@@ -299,7 +322,7 @@ fn stop_recorded(
         let generation = record.generation;
         ctx.store
             .update(&key, move |current| match current {
-                Some(r) if r.generation == generation => (Change::Write(stopping), ()),
+                Some(r) if r.generation == generation => (Change::Write(Box::new(stopping)), ()),
                 _ => (Change::Keep, ()),
             })
             .await
@@ -310,12 +333,12 @@ fn stop_recorded(
             machine.apply(Event::Adopted { pid: record.pid })?;
         }
         machine.apply(Event::Stop)?;
-        let result = run_chain(&ctx, &machine, &group, &steps, record.pid).await;
+        let result = run_chain(ctx, machine, &group, &steps, record.pid).await;
         if result.is_ok() {
-            remove_if_names(&ctx, &key, record.pid, record.start_time, &machine).await;
+            *remove_after = Some((record.pid, record.start_time));
         }
         result
-    })
+    }
 }
 
 /// Runs the chain on `group`, publishing its steps; the outcome as a stop's.

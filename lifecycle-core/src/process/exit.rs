@@ -52,10 +52,7 @@ impl Exit {
 
     /// Reads back what [`Display`](fmt::Display) wrote (in records).
     pub(crate) fn parse(text: &str) -> Exit {
-        if let Some(code) = text
-            .strip_prefix("exit code ")
-            .and_then(|c| c.parse().ok())
-        {
+        if let Some(code) = text.strip_prefix("exit code ").and_then(|c| c.parse().ok()) {
             return Exit {
                 code: Some(code),
                 signal: None,

@@ -7,6 +7,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -17,6 +18,8 @@ use tokio::io::unix::AsyncFd;
 pub(crate) struct PidFd {
     fd: AsyncFd<OwnedFd>,
     pid: u32,
+    /// Set once the exit was seen (it is for good).
+    exited: AtomicBool,
 }
 
 impl PidFd {
@@ -37,6 +40,7 @@ impl PidFd {
         Ok(PidFd {
             fd: crate::async_fd::readable(owned)?,
             pid,
+            exited: AtomicBool::new(false),
         })
     }
 
@@ -45,17 +49,17 @@ impl PidFd {
         self.pid
     }
 
-    /// Resolves when the process has exited (it may still be a zombie until reaped).
+    /// Resolves when the process has exited (it may still be a zombie until reaped). Awaiting
+    /// it costs no system call until the reactor says the descriptor is readable.
     pub(crate) async fn exited(&self) {
-        // The exit is read from the descriptor itself (level-triggered), the reactor only wakes
-        // this up: [`PidFd::reaped`] clears the reactor's readiness while it waits for the reap.
-        // An error from the reactor means there is nothing left to wait for.
-        loop {
-            if self.has_exited() {
-                return;
-            }
+        while !self.exited.load(Ordering::Acquire) {
             match self.fd.readable().await {
-                Ok(mut guard) => guard.clear_ready(),
+                Ok(mut guard) => {
+                    if !self.has_exited() {
+                        guard.clear_ready();
+                    }
+                }
+                // An error from the reactor means there is nothing left to wait for.
                 Err(_) => return,
             }
         }
@@ -63,11 +67,19 @@ impl PidFd {
 
     /// Whether the process has exited, without waiting.
     pub(crate) fn has_exited(&self) -> bool {
+        if self.exited.load(Ordering::Acquire) {
+            return true;
+        }
         let mut fds = [nix::poll::PollFd::new(
             self.fd.get_ref().as_fd(),
             nix::poll::PollFlags::POLLIN,
         )];
-        matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+        let exited =
+            matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0);
+        if exited {
+            self.exited.store(true, Ordering::Release);
+        }
+        exited
     }
 
     /// Whether the process is gone for good: exited and reaped by its parent (a zombie is not
@@ -77,6 +89,7 @@ impl PidFd {
     }
 
     /// Waits until the process has been reaped by its parent, up to `deadline`; whether it was.
+    /// Call it once the process has exited (it takes the reactor's readiness for itself).
     /// The reap is an event on kernels that report it (a hang-up on the pidfd); elsewhere it is
     /// checked at growing intervals (1 ms doubling to 16 ms), which is what makes this bounded.
     pub(crate) async fn reaped(&self, deadline: tokio::time::Instant) -> bool {

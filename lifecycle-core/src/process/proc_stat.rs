@@ -63,14 +63,20 @@ pub(crate) fn pid_in_use(pid: u32) -> io::Result<bool> {
 pub(crate) fn group_members(pgid: u32) -> io::Result<Vec<u32>> {
     let mut members = Vec::new();
     for entry in std::fs::read_dir("/proc")? {
-        let Some(pid) = entry?.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         match read(pid) {
             Ok(stat) if stat.pgrp == pgid && !stat.is_dead() => members.push(pid),
             Ok(_) => {}
             // Exited between the listing and the read.
-            Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => {
+            }
             Err(e) => return Err(e),
         }
     }

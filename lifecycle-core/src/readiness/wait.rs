@@ -220,8 +220,16 @@ mod tests {
         let gaps: Vec<Duration> = at.windows(2).map(|pair| pair[1] - pair[0]).collect();
         for (i, gap) in gaps.iter().enumerate().take(gaps.len().saturating_sub(1)) {
             let nominal = plan.backoff.delay(u32::try_from(i).unwrap());
-            assert!(*gap >= nominal, "attempt {} came early: {gap:?} < {nominal:?}", i + 2);
-            assert!(*gap < nominal + Duration::from_millis(150), "attempt {} came late: {gap:?}", i + 2);
+            assert!(
+                *gap >= nominal,
+                "attempt {} came early: {gap:?} < {nominal:?}",
+                i + 2
+            );
+            assert!(
+                *gap < nominal + Duration::from_millis(150),
+                "attempt {} came late: {gap:?}",
+                i + 2
+            );
         }
         assert!(at.len() >= 4, "{at:?}");
     }

@@ -5,8 +5,9 @@
 //!
 //! The lock guards short critical sections only (read a record, decide, write it): nobody holds
 //! it across a readiness wait or a stop chain. Waiting for it never blocks a thread: a taken
-//! lock is tried again at growing intervals (1 ms doubling to 16 ms) until the caller's timeout,
-//! so a waiter that gives up leaves nothing behind that could later take or release the lock.
+//! lock is tried again, yielding to the runtime for half a millisecond, then at growing
+//! intervals (1 ms doubling to 16 ms) until the caller's timeout, so a waiter that gives up
+//! leaves nothing behind that could later take or release the lock.
 
 use std::fs::File;
 use std::io;
@@ -16,6 +17,9 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, fcntl};
+
+/// How long a taken lock is tried again without sleeping.
+const SPIN: Duration = Duration::from_micros(500);
 
 /// The lock of one daemon could not be taken.
 ///
@@ -99,10 +103,17 @@ impl Locks {
             source,
         };
         let deadline = crate::readiness::wait::deadline_in(timeout);
+        // The sections it guards take tens of microseconds: try again at once for a moment
+        // (yielding to the runtime), before the timer's millisecond steps.
+        let spin_until = std::time::Instant::now() + SPIN;
         let mut delay = Duration::from_millis(1);
         loop {
             if let Some(held) = self.try_acquire(name).map_err(err)? {
                 return Ok(held);
+            }
+            if std::time::Instant::now() < spin_until {
+                tokio::task::yield_now().await;
+                continue;
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {

@@ -46,7 +46,10 @@ fn check(fd: impl AsFd, path: &Path, dir: bool) -> io::Result<()> {
     if stat.st_uid != euid {
         return Err(refused(
             path,
-            &format!("owned by uid {}, not by this user (uid {euid})", stat.st_uid),
+            &format!(
+                "owned by uid {}, not by this user (uid {euid})",
+                stat.st_uid
+            ),
         ));
     }
     if dir && stat.st_mode & 0o022 != 0 {
@@ -114,8 +117,7 @@ fn shift_rotated(dir: &OwnedFd, name: &str, keep: u32) -> io::Result<()> {
 pub(crate) fn open_for_start(path: &Path, max_size: u64, keep: u32) -> io::Result<(File, u64)> {
     let (dir_path, name) = split(path)?;
     let dir = open_dir(dir_path)?;
-    let size = match nix::sys::stat::fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-    {
+    let size = match nix::sys::stat::fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(stat) => Some(stat.st_size),
         Err(Errno::ENOENT) => None,
         Err(e) => return Err(e.into()),

@@ -16,17 +16,27 @@ impl StateDir {
     /// Leaves a marker that `dependent` depends on `key`.
     pub(crate) fn mark_dependent(&self, key: &str, dependent: &str) {
         let shown = self.root().join("dependents").join(file_name(key));
-        let result = open_dir_at(self.dependents_fd(), &file_name(key), true, self.euid(), &shown)
-            .map_err(|e| e.source)
-            .and_then(|dir| {
-                let fd = openat(
-                    &dir,
-                    file_name(dependent).as_str(),
-                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )?;
-                std::fs::File::from(fd).write_all(dependent.as_bytes())
-            });
+        let result = open_dir_at(
+            self.dependents_fd(),
+            &file_name(key),
+            true,
+            self.euid(),
+            &shown,
+        )
+        .map_err(|e| e.source)
+        .and_then(|dir| {
+            let fd = openat(
+                &dir,
+                file_name(dependent).as_str(),
+                OFlag::O_WRONLY
+                    | OFlag::O_CREAT
+                    | OFlag::O_TRUNC
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o600),
+            )?;
+            std::fs::File::from(fd).write_all(dependent.as_bytes())
+        });
         if let Err(err) = result {
             tracing::warn!(key, dependent, %err, "cannot record the dependency; stopping {key} will not stop {dependent} first");
         }
@@ -36,10 +46,21 @@ impl StateDir {
     /// markers are removed.
     pub(crate) fn marked_dependents(&self, key: &str) -> Vec<String> {
         let shown = self.root().join("dependents").join(file_name(key));
-        let Ok(dir) = open_dir_at(self.dependents_fd(), &file_name(key), false, self.euid(), &shown) else {
+        let Ok(dir) = open_dir_at(
+            self.dependents_fd(),
+            &file_name(key),
+            false,
+            self.euid(),
+            &shown,
+        ) else {
             return Vec::new();
         };
-        let Ok(listing) = nix::dir::Dir::openat(&dir, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()) else {
+        let Ok(listing) = nix::dir::Dir::openat(
+            &dir,
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) else {
             return Vec::new();
         };
         let names: Vec<String> = listing
@@ -50,18 +71,29 @@ impl StateDir {
             .collect();
         let mut keys = Vec::new();
         for name in names {
-            let Ok(fd) = openat(&dir, name.as_str(), OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()) else {
+            let Ok(fd) = openat(
+                &dir,
+                name.as_str(),
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) else {
                 continue;
             };
             let mut dependent = String::new();
-            if std::fs::File::from(fd).take(4096).read_to_string(&mut dependent).is_err() {
+            if std::fs::File::from(fd)
+                .take(4096)
+                .read_to_string(&mut dependent)
+                .is_err()
+            {
                 continue;
             }
             match self.read_record(&dependent) {
                 Ok(Some(r)) if r.depends_on.iter().any(|d| d == key) => keys.push(dependent),
                 Ok(_) => match unlinkat(&dir, name.as_str(), UnlinkatFlags::NoRemoveDir) {
                     Ok(()) | Err(Errno::ENOENT) => {}
-                    Err(err) => tracing::warn!(key, dependent, %err, "cannot remove a stale dependents marker"),
+                    Err(err) => {
+                        tracing::warn!(key, dependent, %err, "cannot remove a stale dependents marker")
+                    }
                 },
                 Err(_) => {}
             }

@@ -24,7 +24,7 @@ pub(crate) enum Change {
     /// Leave it as it is.
     Keep,
     /// Write this record (a new generation of it).
-    Write(Record),
+    Write(Box<Record>),
     /// Remove it.
     Remove,
 }
@@ -37,13 +37,40 @@ pub(crate) struct Store {
     lock_timeout: Duration,
 }
 
-/// Runs blocking file work off the runtime's workers.
+/// How many blocking operations of this library run at once, in the whole process: enough to
+/// keep a disk and two cores busy, few enough that hundreds of concurrent starts do not grow
+/// the runtime's blocking pool (and the process's memory) by a thread each.
+const BLOCKING_AT_ONCE: usize = 8;
+
+/// Blocking file work handed to a blocking thread: it runs to its end even if nobody awaits
+/// it any more (a runtime that shuts down waits for it).
+pub(crate) struct Submitted<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Submitted<T> {
+    /// Waits for the work's end.
+    pub(crate) async fn done(self) -> std::io::Result<T> {
+        self.0.await.map_err(std::io::Error::other)
+    }
+}
+
+/// Hands blocking file work to a blocking thread (at most [`BLOCKING_AT_ONCE`] at a time) and
+/// returns once it is on its way.
+pub(crate) async fn submit<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<Submitted<T>> {
+    static PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BLOCKING_AT_ONCE);
+    let permit = PERMITS.acquire().await.map_err(std::io::Error::other)?;
+    Ok(Submitted(tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })))
+}
+
+/// Runs blocking file work off the runtime's workers (see [`submit`]).
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> std::io::Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(std::io::Error::other)
+    submit(work).await?.done().await
 }
 
 impl Store {
@@ -95,9 +122,29 @@ impl Store {
         key: &str,
         decide: impl FnOnce(Option<Record>) -> (Change, T) + Send + 'static,
     ) -> Result<T, RecordError> {
+        let path = self.dir.record_path(key);
+        self.submit_update(key, None, decide)
+            .await
+            .map_err(|source| RecordError::Io {
+                path: path.clone(),
+                source,
+            })?
+            .done()
+            .await
+            .map_err(|source| RecordError::Io { path, source })?
+    }
+
+    /// [`Store::update`], handed to a blocking thread and returned once on its way: it ends
+    /// even if the runtime shuts down meanwhile. `held`: the daemon's lock, released when the
+    /// update is done.
+    pub(crate) async fn submit_update<T: Send + 'static>(
+        &self,
+        key: &str,
+        held: Option<Held>,
+        decide: impl FnOnce(Option<Record>) -> (Change, T) + Send + 'static,
+    ) -> std::io::Result<Submitted<Result<T, RecordError>>> {
         let (dir, key) = (self.dir.clone(), key.to_owned());
-        let path = self.dir.record_path(&key);
-        blocking(move || {
+        submit(move || {
             let current = dir.read_record(&key)?;
             let (change, out) = decide(current);
             match change {
@@ -105,10 +152,10 @@ impl Store {
                 Change::Write(record) => dir.write_record(&record)?,
                 Change::Remove => dir.remove_record(&key)?,
             }
+            drop(held);
             Ok(out)
         })
         .await
-        .map_err(|source| RecordError::Io { path, source })?
     }
 
     /// Every readable record.

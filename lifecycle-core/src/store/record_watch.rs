@@ -40,7 +40,8 @@ impl RecordWatch {
         loop {
             let mut guard = self.inotify.readable().await?;
             let mut buf = [0u8; 4096];
-            let read = guard.try_io(|fd| nix::unistd::read(fd.get_ref(), &mut buf).map_err(io::Error::from));
+            let read = guard
+                .try_io(|fd| nix::unistd::read(fd.get_ref(), &mut buf).map_err(io::Error::from));
             let n = match read {
                 Ok(Ok(n)) => n,
                 Ok(Err(e)) => return Err(e),

@@ -174,7 +174,10 @@ fn check_parents(dir: &Path, euid: u32) -> Result<(), StateDirError> {
             return Ok(());
         }
         if let Some(why) = distrust(meta.uid(), meta.mode(), euid) {
-            return Err(refused(parent, format!("its parent {}: {why}", parent.display())));
+            return Err(refused(
+                parent,
+                format!("its parent {}: {why}", parent.display()),
+            ));
         }
     }
     Ok(())
@@ -212,8 +215,7 @@ impl StateDir {
         }
         let daemons = open_dir_at(&root_fd, "daemons", true, euid, &root.join("daemons"))?;
         open_dir_at(&root_fd, "logs", true, euid, &root.join("logs"))?;
-        let dependents =
-            open_dir_at(&root_fd, "dependents", true, euid, &root.join("dependents"))?;
+        let dependents = open_dir_at(&root_fd, "dependents", true, euid, &root.join("dependents"))?;
         let lock_path = root.join("lock");
         let lock: File = openat(
             &root_fd,
@@ -323,7 +325,10 @@ mod tests {
         std::fs::create_dir(&root).unwrap();
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
         let err = StateDir::open(&root).unwrap_err();
-        assert!(err.to_string().contains("writable by group or others"), "{err}");
+        assert!(
+            err.to_string().contains("writable by group or others"),
+            "{err}"
+        );
         // A parent others may write: the same.
         let parent = dir.path().join("shared");
         std::fs::create_dir(&parent).unwrap();
@@ -336,7 +341,10 @@ mod tests {
     fn a_symlinked_subdirectory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("state");
-        std::fs::DirBuilder::new().mode(0o700).create(&root).unwrap();
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&root)
+            .unwrap();
         let elsewhere = dir.path().join("elsewhere");
         std::fs::create_dir(&elsewhere).unwrap();
         std::os::unix::fs::symlink(&elsewhere, root.join("daemons")).unwrap();

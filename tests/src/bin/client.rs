@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use lifecycle_core::{DaemonManager, Event, Record, RecordState, Running, StartError};
 use lifecycle_tests::handles::{
-    HttpDaemon, LogDaemon, LogsDaemon, NotifyDaemon, PlainDaemon, ShortDaemon,
-    SlowRestartDaemon, Worker,
+    HttpDaemon, LogDaemon, LogsDaemon, NotifyDaemon, PlainDaemon, ShortDaemon, SlowRestartDaemon,
+    Worker,
 };
 
 fn say(line: &str) {
@@ -53,7 +53,9 @@ impl Args {
             if name == "stay" {
                 map.insert(name.to_owned(), String::new());
             } else {
-                let value = it.next().unwrap_or_else(|| fail(&format!("{flag} needs a value")));
+                let value = it
+                    .next()
+                    .unwrap_or_else(|| fail(&format!("{flag} needs a value")));
                 map.insert(name.to_owned(), value.clone());
             }
         }
@@ -68,7 +70,10 @@ impl Args {
     }
 
     fn or(&self, name: &str, default: &str) -> String {
-        self.0.get(name).cloned().unwrap_or_else(|| default.to_owned())
+        self.0
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| default.to_owned())
     }
 
     fn number<T: std::str::FromStr>(&self, name: &str, default: &str) -> T {
@@ -81,7 +86,9 @@ impl Args {
 fn manager(args: &Args) -> DaemonManager {
     let mut builder = DaemonManager::builder().state_dir(args.get("state"));
     if let Some(ms) = args.0.get("lock-timeout-ms") {
-        let ms = ms.parse().unwrap_or_else(|_| fail("--lock-timeout-ms is a number"));
+        let ms = ms
+            .parse()
+            .unwrap_or_else(|_| fail("--lock-timeout-ms is a number"));
         builder = builder.lock_timeout(Duration::from_millis(ms));
     }
     builder.build().unwrap_or_else(|e| fail(&e.to_string()))
@@ -92,15 +99,82 @@ async fn ensure(manager: &DaemonManager, args: &Args) -> Result<Running, StartEr
     let (binary, test, flags) = (args.get("binary"), args.get("test"), args.or("flags", ""));
     let port = || args.number::<u16>("port", "0");
     match args.get("kind").as_str() {
-        "http" => manager.ensure_running(&HttpDaemon { binary, port: port(), test, flags }).await,
-        "short" => manager.ensure_running(&ShortDaemon { binary, port: port(), test, flags }).await,
-        "notify" => manager.ensure_running(&NotifyDaemon { binary, test, flags: if flags.is_empty() { "--notify".into() } else { flags } }).await,
-        "log" => manager.ensure_running(&LogDaemon { binary, test, flags }).await,
-        "logs" => manager.ensure_running(&LogsDaemon { binary, test, flags }).await,
-        "plain" => manager.ensure_running(&PlainDaemon { binary, test, flags }).await,
-        "slow-restart" => manager.ensure_running(&SlowRestartDaemon { binary, test, flags }).await,
+        "http" => {
+            manager
+                .ensure_running(&HttpDaemon {
+                    binary,
+                    port: port(),
+                    test,
+                    flags,
+                })
+                .await
+        }
+        "short" => {
+            manager
+                .ensure_running(&ShortDaemon {
+                    binary,
+                    port: port(),
+                    test,
+                    flags,
+                })
+                .await
+        }
+        "notify" => {
+            manager
+                .ensure_running(&NotifyDaemon {
+                    binary,
+                    test,
+                    flags: if flags.is_empty() {
+                        "--notify".into()
+                    } else {
+                        flags
+                    },
+                })
+                .await
+        }
+        "log" => {
+            manager
+                .ensure_running(&LogDaemon {
+                    binary,
+                    test,
+                    flags,
+                })
+                .await
+        }
+        "logs" => {
+            manager
+                .ensure_running(&LogsDaemon {
+                    binary,
+                    test,
+                    flags,
+                })
+                .await
+        }
+        "plain" => {
+            manager
+                .ensure_running(&PlainDaemon {
+                    binary,
+                    test,
+                    flags,
+                })
+                .await
+        }
+        "slow-restart" => {
+            manager
+                .ensure_running(&SlowRestartDaemon {
+                    binary,
+                    test,
+                    flags,
+                })
+                .await
+        }
         "worker" => {
-            let worker = Worker { binary, port: port(), queen_port: args.number("queen-port", "0"), test };
+            let worker = Worker {
+                binary,
+                port: port(),
+                queen_port: args.number("queen-port", "0"),
+                test,
+            };
             manager.ensure_running(&worker).await
         }
         other => fail(&format!("unknown kind {other}")),
