@@ -393,3 +393,46 @@ pub fn orphaned_group() -> (u32, u64, u32) {
     let member = line.trim().parse().unwrap_or(0);
     (pid, started, member)
 }
+
+/// Waits, for at most `timeout`, until the record of `key` in `state_dir` satisfies `done`
+/// (records are rewritten in place: inotify on the records directory, not a poll); the record
+/// then, or `None`.
+pub fn wait_for_record(
+    state_dir: &Path,
+    key: &str,
+    timeout: std::time::Duration,
+    done: impl Fn(&lifecycle_core::Record) -> bool,
+) -> Option<lifecycle_core::Record> {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let dir = state_dir.join("daemons");
+    let path = dir.join(format!("{key}.record"));
+    let read = || {
+        std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| lifecycle_core::Record::parse(&text).ok())
+            .filter(|r| done(r))
+    };
+    let inotify = Inotify::init(InitFlags::IN_CLOEXEC).ok()?;
+    inotify
+        .add_watch(
+            &dir,
+            AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CREATE,
+        )
+        .ok()?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(record) = read() {
+            return Some(record);
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let fd = std::os::fd::AsFd::as_fd(&inotify);
+        let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+        let millis = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        if matches!(nix::poll::poll(&mut fds, millis), Ok(n) if n > 0) {
+            let _ = inotify.read_events();
+        }
+    }
+}

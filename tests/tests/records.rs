@@ -16,7 +16,7 @@ use lifecycle_core::{Record, RecordState, StartError, State, Stopped};
 use lifecycle_tests::handles::{HttpDaemon, Worker};
 use lifecycle_tests::harness::{
     KillOnDrop, boot_id, free_port, is_alive, manager_in, orphaned_group, record, setup,
-    start_time, wait_exit, write_record,
+    start_time, wait_exit, wait_for_record, wait_for_removal, write_record,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
@@ -70,8 +70,14 @@ async fn a_real_start_records_state_identity_chain_and_dependencies() {
         .join("daemons/td-worker@record-contents.record");
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let r = read_record(s.dir.path(), "td-worker@record-contents");
-    assert_eq!(r.state, RecordState::Ready);
+    // Ready one write after the caller was told.
+    let r = wait_for_record(
+        s.dir.path(),
+        "td-worker@record-contents",
+        Duration::from_secs(5),
+        |r| r.state == RecordState::Ready,
+    )
+    .expect("the record says ready");
     assert_eq!(r.generation, 2, "written starting, then ready");
     assert_eq!((r.pid, r.pgid), (running.pid, running.pid));
     assert_eq!(Some(r.start_time), start_time(running.pid));
@@ -86,7 +92,10 @@ async fn a_real_start_records_state_identity_chain_and_dependencies() {
     );
     assert!(r.command.ends_with(&format!("--port {}", worker.port)));
     s.manager.stop(&worker).await.unwrap();
-    assert!(!path.exists(), "a stop removes the record");
+    assert!(
+        wait_for_removal(&path, Duration::from_secs(5)),
+        "a stop removes the record (one write after its answer)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,6 +225,13 @@ async fn status_is_read_from_the_record() {
     assert_eq!((status.state, status.pid), (State::Starting, Some(pid)));
     assert_eq!(status.healthy, None);
     assert_eq!(lines.next().unwrap().unwrap(), format!("ready {pid}"));
+    wait_for_record(
+        dir.path(),
+        "td-http@status-record",
+        Duration::from_secs(5),
+        |r| r.state == RecordState::Ready,
+    )
+    .expect("the record says ready");
     let status = manager.status(&daemon).await.unwrap();
     assert_eq!(
         (status.state, status.pid, status.healthy),
@@ -223,8 +239,13 @@ async fn status_is_read_from_the_record() {
     );
     drop(child.stdin.take());
     child.wait().unwrap();
-    // An exit recorded as a failure reads as one.
+    // An exit recorded as a failure reads as one. (The stop's record goes one write after its
+    // answer: this test writes without the daemon's lock, so it waits for that first.)
     manager.stop(&daemon).await.unwrap();
+    assert!(wait_for_removal(
+        &dir.path().join("daemons/td-http@status-record.record"),
+        Duration::from_secs(5)
+    ));
     let mut failed = record("td-http@status-record", 1, 1);
     failed.state = RecordState::Exited {
         exit: lifecycle_core::Exit {

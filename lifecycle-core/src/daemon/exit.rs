@@ -258,8 +258,17 @@ impl Actor {
         exit: Exit,
         before_ready: Option<Option<u32>>,
     ) -> Verdict {
+        // The parent knows it decides: what the dead leader left in its group goes first,
+        // before the lock is taken (a sweep may wait out graces).
+        if live.parent {
+            self.sweep(live).await;
+        }
         let mut rounds = 0;
         loop {
+            // Watching before reading: a verdict written in between is not missed.
+            let watch = (!live.parent)
+                .then(|| RecordWatch::new(self.ctx.store.dir(), &self.key).ok())
+                .flatten();
             let held = match self.ctx.store.lock(&self.key).await {
                 Ok(held) => held,
                 Err(err) => {
@@ -296,16 +305,15 @@ impl Actor {
             if !live.parent && rounds < VERDICT_ROUNDS && parent_lives(&record) {
                 // The parent reads the status and decides: wait for its record.
                 rounds += 1;
-                let watch = RecordWatch::new(self.ctx.store.dir(), &self.key);
                 drop(held);
-                if let Ok(watch) = watch {
+                if let Some(watch) = watch {
                     let _ = tokio::time::timeout(VERDICT_PATIENCE, watch.changed()).await;
                 }
                 continue;
             }
             // This owner decides: first what the dead leader left in its group goes.
-            if let Err(still) = chain::sweep(&*live.group, &live.plan.stop).await {
-                tracing::warn!(parent: self.machine.span(), members = ?still.members, error = ?still.error, "what the exited daemon left in its group outlived SIGKILL");
+            if !live.parent {
+                self.sweep(live).await;
             }
             let plan = &live.plan;
             let in_a_row = if live.since.elapsed() >= plan.restart.reset_after {
@@ -346,6 +354,13 @@ impl Actor {
             }
             drop(held);
             return Verdict::Decided { exit, restart };
+        }
+    }
+
+    /// Stops what an exited leader left in its group (the chain's signals only).
+    async fn sweep(&mut self, live: &Live) {
+        if let Err(still) = chain::sweep(&*live.group, &live.plan.stop).await {
+            tracing::warn!(parent: self.machine.span(), members = ?still.members, error = ?still.error, "what the exited daemon left in its group outlived SIGKILL");
         }
     }
 
