@@ -159,6 +159,17 @@ pub enum StartError {
         /// What cut it short.
         reason: String,
     },
+    /// Processes of the daemon's previous run outlived SIGKILL (stuck in the kernel): a second
+    /// copy is not started beside them. Its record is kept.
+    #[error(
+        "daemon `{daemon}` is not started: {reason}; they are likely stuck in the kernel (state D: see /proc/<pid>/stack); once they are gone, start it again"
+    )]
+    Leftovers {
+        /// The daemon.
+        daemon: String,
+        /// What is left, and why it could not be stopped.
+        reason: String,
+    },
     /// Other processes kept starting or stopping the daemon while this start waited for them.
     #[error(
         "daemon `{daemon}` is being started or stopped by other processes, again and again; nothing was spawned: try again"
@@ -217,6 +228,19 @@ pub enum StopError {
         pid: u32,
         /// The group members still alive.
         members: Vec<u32>,
+    },
+    /// What a daemon whose process is gone left in its group outlived SIGKILL (stuck in the
+    /// kernel); its record is kept so that they are not forgotten.
+    #[error(
+        "daemon `{daemon}`: processes {members:?} left in its group could not be stopped: {reason}; they are likely stuck in the kernel (state D: see /proc/<pid>/stack); its record is kept"
+    )]
+    Leftovers {
+        /// The daemon.
+        daemon: String,
+        /// The processes left.
+        members: Vec<u32>,
+        /// Why.
+        reason: String,
     },
     /// A daemon that depends on it could not be stopped first.
     #[error("daemon `{daemon}`: its dependent `{dependent}` did not stop: {source}")]
@@ -329,6 +353,7 @@ impl ManagerError {
                 source: io_again(&e.source),
             }),
             ManagerError::HttpClient(e) => ManagerError::HttpClient(e.clone()),
+            ManagerError::Identity(e) => ManagerError::Identity(io_again(e)),
         }
     }
 }
@@ -432,6 +457,10 @@ impl StartError {
             StartError::Busy { daemon } => StartError::Busy {
                 daemon: daemon.clone(),
             },
+            StartError::Leftovers { daemon, reason } => StartError::Leftovers {
+                daemon: daemon.clone(),
+                reason: reason.clone(),
+            },
             StartError::Illegal(e) => StartError::Illegal(e.clone()),
             StartError::Task { daemon, message } => StartError::Task {
                 daemon: daemon.clone(),
@@ -469,6 +498,15 @@ impl StopError {
                 daemon: daemon.clone(),
                 dependent: dependent.clone(),
                 source: Box::new(source.duplicate()),
+            },
+            StopError::Leftovers {
+                daemon,
+                members,
+                reason,
+            } => StopError::Leftovers {
+                daemon: daemon.clone(),
+                members: members.clone(),
+                reason: reason.clone(),
             },
             StopError::Unknown { daemon, records } => StopError::Unknown {
                 daemon: daemon.clone(),

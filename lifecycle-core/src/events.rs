@@ -64,11 +64,6 @@ impl Machine {
         (machine, receiver)
     }
 
-    /// The daemon's key.
-    pub(crate) fn key(&self) -> &str {
-        &self.key
-    }
-
     /// Publishes which process the daemon is now, and what it depends on.
     pub(crate) fn set_process(&self, pid: Option<u32>, depends_on: Vec<String>) {
         self.snapshot.send_modify(|s| {

@@ -31,13 +31,18 @@ impl Fleet {
         }
     }
 
-    /// The owner of daemon `key`, started on first use.
+    /// The owner of daemon `key`, started on first use — and again if the one there is gone
+    /// (the runtime it ran on shut down: a caller that makes a runtime per call).
     fn owner(&self, key: &str) -> Arc<DaemonRef> {
         let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
-        owners
-            .entry(key.to_owned())
-            .or_insert_with(|| Arc::new(DaemonRef::spawn(key, self.ctx.clone())))
-            .clone()
+        if let Some(owner) = owners.get(key)
+            && owner.is_alive()
+        {
+            return owner.clone();
+        }
+        let owner = Arc::new(DaemonRef::spawn(key, self.ctx.clone()));
+        owners.insert(key.to_owned(), owner.clone());
+        owner
     }
 
     /// The owner of daemon `key`, if there is one.
@@ -87,8 +92,8 @@ impl Fleet {
 
     /// The keys of the running daemons that depend on `key`: from the markers every process
     /// leaves (each confirmed by its daemon's record) and from this manager's owners.
-    async fn dependents_of(&self, key: &str) -> Vec<String> {
-        let mut keys = self.ctx.store.marked_dependents(key).await;
+    async fn dependents_of(&self, key: &str) -> std::io::Result<Vec<String>> {
+        let mut keys = self.ctx.store.marked_dependents(key).await?;
         for (dependent, owner) in self.all() {
             let snapshot = owner.snapshot();
             if snapshot.pid.is_some()
@@ -99,7 +104,7 @@ impl Fleet {
             }
         }
         keys.sort();
-        keys
+        Ok(keys)
     }
 
     /// Stops daemon `key`, whatever depends on it first (each dependent after its own
@@ -115,7 +120,17 @@ impl Fleet {
             let mut below = path;
             below.push(key.clone());
             let mut dependents = tokio::task::JoinSet::new();
-            for dependent in self.dependents_of(&key).await {
+            let found = self
+                .dependents_of(&key)
+                .await
+                .map_err(|source| StopError::Record {
+                    daemon: key.clone(),
+                    source: crate::RecordError::Io {
+                        path: self.ctx.store.dir().root().join("dependents"),
+                        source,
+                    },
+                })?;
+            for dependent in found {
                 if below.contains(&dependent) {
                     continue;
                 }

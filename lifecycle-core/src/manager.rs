@@ -126,7 +126,12 @@ impl ManagerBuilder {
             .map_err(|e| ManagerError::HttpClient(Arc::new(e)))?;
         let (bus, _) = broadcast::channel(4096);
         let me = std::process::id();
-        let me_started = proc_stat::read(me).map(|s| s.start_time).unwrap_or(0);
+        // This process's identity goes into every record it writes (the parent of what it
+        // spawns, the stopper of what it stops): without it, nothing it records could be told
+        // from another process's.
+        let me_started = proc_stat::read(me)
+            .map_err(ManagerError::Identity)?
+            .start_time;
         Ok(DaemonManager {
             fleet: Arc::new(Fleet::new(Context {
                 store,
@@ -153,6 +158,9 @@ pub enum ManagerError {
     /// The HTTP client for probes could not be built.
     #[error("cannot build the HTTP client for probes: {0}")]
     HttpClient(Arc<reqwest::Error>),
+    /// This process's own start time could not be read from `/proc/self/stat`.
+    #[error("cannot read this process's identity from /proc: {0}")]
+    Identity(std::io::Error),
 }
 
 static GLOBAL: OnceLock<DaemonManager> = OnceLock::new();

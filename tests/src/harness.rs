@@ -159,6 +159,13 @@ pub fn boot_id() -> String {
         .unwrap_or_default()
 }
 
+/// This process's session: that of every process it spawns (that does not make its own).
+pub fn this_session() -> u32 {
+    nix::unistd::getsid(None)
+        .map(|sid| sid.as_raw().unsigned_abs())
+        .unwrap_or(0)
+}
+
 /// A record of daemon `key` naming process `pid` (its own group), ready, in this boot: tests
 /// change what they need.
 pub fn record(key: &str, pid: u32, start_time: u64) -> lifecycle_core::Record {
@@ -171,6 +178,7 @@ pub fn record(key: &str, pid: u32, start_time: u64) -> lifecycle_core::Record {
         start_time,
         boot_id: boot_id(),
         pgid: pid,
+        session: this_session(),
         started_at_ms: 0,
         parent: (1, 1),
         log: "/dev/null".into(),

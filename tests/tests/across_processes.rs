@@ -165,6 +165,7 @@ async fn a_record_naming_an_unrelated_process_is_never_signalled() {
             .trim()
             .to_owned(),
         pgid: unrelated.id(),
+        session: lifecycle_tests::harness::this_session(),
         started_at_ms: 0,
         log: dir.path().join("x.log"),
         spec_file: "specs/http.yaml".into(),

@@ -261,25 +261,24 @@ impl Actor {
         };
         live.disarm();
         if self.ctx.stop_on_drop {
-            if let Err(err) = live.group.signal(nix::sys::signal::Signal::SIGKILL) {
-                tracing::warn!(parent: self.machine.span(), %err, "cannot kill the daemon");
-            }
             let deadline = crate::readiness::wait::deadline_in(super::chain::KILL_CONFIRM);
-            let _ = live.group.gone(deadline).await;
-            if let Ok(_held) = self.ctx.store.lock(&self.key).await {
-                let _ = self
-                    .ctx
-                    .store
-                    .update(&self.key, {
-                        let (pid, start_time) = (live.pid, live.start_time);
-                        move |current| match current {
-                            Some(r) if r.names(pid, start_time) => {
-                                (crate::store::Change::Remove, ())
-                            }
-                            _ => (crate::store::Change::Keep, ()),
-                        }
-                    })
-                    .await;
+            let gone = match live.group.signal(nix::sys::signal::Signal::SIGKILL).await {
+                Ok(()) => matches!(live.group.gone(deadline).await, Ok(true)),
+                Err(err) => {
+                    tracing::warn!(parent: self.machine.span(), %err, "cannot kill the daemon");
+                    false
+                }
+            };
+            // Its record goes only once nothing of it is left: else it must stay findable.
+            if gone {
+                super::stop::remove_if_names(
+                    &self.ctx,
+                    &self.key,
+                    live.pid,
+                    live.start_time,
+                    &self.machine,
+                )
+                .await;
             }
         } else {
             tokio::spawn(super::exit::reap_when_it_exits(self.ctx.clone(), live));

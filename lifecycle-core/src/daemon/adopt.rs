@@ -1,16 +1,18 @@
-//! Adopting a daemon another process started: a ready one is taken over at once (after one
+//! Adopting a daemon another owner started: a ready one is taken over at once (after one
 //! probe); a starting one is awaited with its deadline counted from its recorded start — by
 //! its probe, by its log from where its output begins, or, for `notify`, by its record turning
-//! ready (the `READY=1` goes to the process that spawned it). And waiting for another process
-//! that is stopping the daemon, or deciding about its exit, before reading the record again.
+//! ready (the `READY=1` goes to the process that spawned it). A daemon whose parent is this very
+//! process (its owner here is gone: a runtime that shut down) is adopted as a child: reaped here,
+//! its status read. And waiting for another process that is stopping the daemon, or deciding
+//! about its exit, before reading the record again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::daemon::actor::{Actor, Boxed, Phase, StartReply, Starting};
-use crate::daemon::live::Live;
+use crate::daemon::live::{Facts, Live, now_ms};
 use crate::daemon::start::{record_error, recorded_start};
-use crate::daemon::{Context, Until, chain};
+use crate::daemon::{Context, Until};
 use crate::plan::{Plan, ProbePlan};
 use crate::process::group::{Group, LocalGroup};
 use crate::process::identity::{self, Liveness};
@@ -28,32 +30,36 @@ const VERDICT_PATIENCE: Duration = Duration::from_secs(2);
 /// Something another process is doing with the daemon, to wait for before reading its record
 /// again (without its lock).
 pub(super) enum Pending {
-    /// A stop: until nothing of the group is left, bounded by the recorded chain.
+    /// A stop: until nothing of the group is left, or the stop's recorded time is up.
     Stop {
         group: LocalGroup,
         deadline: tokio::time::Instant,
     },
-    /// An exit its parent has not reaped and decided about yet.
+    /// An exit its parent has not reaped and decided about yet: the watch is made before the
+    /// lock is let go, so a verdict written in between is not missed.
     Verdict {
-        ctx: Arc<Context>,
-        key: String,
+        watch: Option<RecordWatch>,
         pidfd: Arc<PidFd>,
     },
 }
 
 impl Pending {
-    pub(super) fn stop(record: &Record, pidfd: Arc<PidFd>) -> Pending {
-        let steps = crate::plan::StopPlan::from_record(&record.stop);
+    /// The stop `record` says is under way (its `until_ms`, and a second).
+    pub(super) fn stop(pidfd: Arc<PidFd>, ctx: &Context, record: &Record) -> Pending {
+        let until_ms = match record.state {
+            RecordState::Stopping { until_ms, .. } => until_ms,
+            _ => now_ms(),
+        };
+        let left = Duration::from_millis(until_ms.saturating_sub(now_ms()));
         Pending::Stop {
-            group: LocalGroup::adopted(pidfd),
-            deadline: deadline_in(chain::longest(&steps) + Duration::from_secs(1)),
+            group: LocalGroup::adopted(pidfd, record.parent == ctx.me),
+            deadline: deadline_in(left + Duration::from_secs(1)),
         }
     }
 
-    pub(super) fn verdict(ctx: Arc<Context>, key: &str, pidfd: Arc<PidFd>) -> Pending {
+    pub(super) fn verdict(ctx: &Context, key: &str, pidfd: Arc<PidFd>) -> Pending {
         Pending::Verdict {
-            ctx,
-            key: key.to_owned(),
+            watch: RecordWatch::new(ctx.store.dir(), key).ok(),
             pidfd,
         }
     }
@@ -63,13 +69,14 @@ impl Pending {
             Pending::Stop { group, deadline } => {
                 let _ = group.gone(deadline).await;
             }
-            Pending::Verdict { ctx, key, pidfd } => {
+            Pending::Verdict { watch, pidfd } => {
                 let deadline = deadline_in(VERDICT_PATIENCE);
-                // Watch first, then look: a change in between is not missed.
-                let watch = RecordWatch::new(ctx.store.dir(), &key);
                 pidfd.reaped(deadline).await;
-                if let Ok(watch) = watch {
-                    let _ = tokio::time::timeout_at(deadline, watch.changed()).await;
+                match watch {
+                    Some(watch) => {
+                        let _ = tokio::time::timeout_at(deadline, watch.changed()).await;
+                    }
+                    None => tokio::time::sleep_until(deadline).await,
                 }
             }
         }
@@ -77,7 +84,7 @@ impl Pending {
 }
 
 impl Actor {
-    /// Takes over a live daemon of ours that another process started (`record`, its process
+    /// Takes over a live daemon of ours that another owner started (`record`, its process
     /// pinned by `pidfd`): now if it is ready, else once it is.
     pub(super) async fn adopt(
         &mut self,
@@ -108,7 +115,7 @@ impl Actor {
             self.publish_process();
             return Ok(());
         }
-        // Starting under another process: await its readiness here.
+        // Starting under another owner: await its readiness here.
         let mut waiters = Vec::new();
         if let Some(reply) = reply.take() {
             if until == Until::Spawned {
@@ -130,23 +137,29 @@ impl Actor {
         Ok(())
     }
 
-    /// The `Live` of a process of ours that another process spawned.
+    /// The `Live` of a process of ours that another owner spawned; a child of this process if
+    /// its record says this process is its parent.
     fn adopted(&self, plan: &Arc<Plan>, record: &Record, pidfd: Arc<PidFd>) -> Live {
+        let child = record.parent == self.ctx.me;
+        let facts = Facts {
+            start_time: record.start_time,
+            session: record.session,
+            log: record.log.clone(),
+            log_offset: record.log_offset,
+            since: recorded_start(record),
+            restarts: record.restarts,
+            generation: record.generation,
+        };
         Live::new(
-            Arc::new(LocalGroup::adopted(pidfd)),
-            record.start_time,
+            Arc::new(LocalGroup::adopted(pidfd, child)),
             plan.clone(),
-            record.log.clone(),
-            record.log_offset,
-            recorded_start(record),
-            false,
-            record.restarts,
-            record.generation,
+            facts,
+            child,
             false,
         )
     }
 
-    /// The wait for a daemon another process started ended.
+    /// The wait for a daemon another owner started ended.
     pub(super) fn adopted_readiness(&mut self, starting: Starting, outcome: Outcome) {
         let Starting { live, waiters, .. } = starting;
         match outcome {
@@ -183,17 +196,19 @@ impl Actor {
     /// Follows what the record names now (another process restarted or replaced the daemon):
     /// adopts it if it runs. Whether it did.
     pub(super) async fn follow(&mut self, plan: &Arc<Plan>, record: Record) -> bool {
-        if !record.state.names_a_process() || record.state == RecordState::Stopping {
+        if !matches!(record.state, RecordState::Starting | RecordState::Ready)
+            || record.fingerprint != plan.fingerprint
+        {
             return false;
         }
-        let Ok(Liveness::Alive(pidfd)) =
-            identity::check(record.pid, record.start_time, &record.boot_id)
-        else {
-            return false;
+        let pidfd = match identity::check(record.pid, record.start_time, &record.boot_id) {
+            Ok(Liveness::Alive(pidfd)) => pidfd,
+            Ok(_) => return false,
+            Err(err) => {
+                tracing::warn!(parent: self.machine.span(), %err, pid = record.pid, "cannot check the process another process started in the daemon's place; not following it");
+                return false;
+            }
         };
-        if record.fingerprint != plan.fingerprint {
-            return false;
-        }
         let mut none = None;
         match self
             .adopt(
@@ -223,7 +238,7 @@ impl Actor {
     }
 }
 
-/// Waits for a daemon another process started to become ready, its deadline counted from its
+/// Waits for a daemon another owner started to become ready, its deadline counted from its
 /// recorded start.
 fn adoption_wait(ctx: Arc<Context>, plan: Arc<Plan>, record: Record) -> Boxed<Outcome> {
     Box::pin(async move {
@@ -271,8 +286,8 @@ fn adoption_wait(ctx: Arc<Context>, plan: Arc<Plan>, record: Record) -> Boxed<Ou
     })
 }
 
-/// For a `notify` daemon started by another process: its `READY=1` goes to that process, which
-/// records it. Waits for the record to say ready, while that process lives.
+/// For a `notify` daemon started by another owner: its `READY=1` goes to the process that
+/// spawned it, which records it. Waits for the record to say ready, while that process lives.
 async fn record_turns_ready(
     ctx: &Context,
     plan: &Plan,
@@ -313,11 +328,9 @@ async fn record_turns_ready(
                 };
             }
         }
-        let (parent, parent_start) = record.parent;
-        if !matches!(
-            identity::check(parent, parent_start, &record.boot_id),
-            Ok(Liveness::Alive(_))
-        ) {
+        let (parent, _) = record.parent;
+        // Gone for sure: nobody will record its READY=1. (An error checking it is no proof.)
+        if !identity::may_live(record.parent, &record.boot_id) {
             return Outcome::TimedOut {
                 attempts: 1,
                 last_error: format!(

@@ -61,13 +61,17 @@ pub(crate) async fn run(
 ) -> Result<Gone, StillAlive> {
     let started = Instant::now();
     let failed = |error: std::io::Error| StillAlive {
-        members: group.survivors(),
+        members: Vec::new(),
         error: Some(error.to_string()),
     };
     for (i, step) in steps.iter().enumerate() {
         let deadline = deadline_in(step.grace());
         match step {
-            StopPlan::Signal { signal, .. } => group.signal(to_nix(*signal)).map_err(failed)?,
+            StopPlan::Signal { signal, .. } => {
+                group.signal(to_nix(*signal)).await.map_err(failed)?;
+                // A stopped (or traced) process handles the signal only once continued.
+                group.signal(NixSignal::SIGCONT).await.map_err(failed)?;
+            }
             StopPlan::HttpPost { url, .. } => {
                 let Some(client) = client else { continue };
                 let post = client.post(url).send();
@@ -86,7 +90,7 @@ pub(crate) async fn run(
         }
         on_grace_expired(i);
     }
-    group.signal(NixSignal::SIGKILL).map_err(failed)?;
+    group.signal(NixSignal::SIGKILL).await.map_err(failed)?;
     if group
         .gone(deadline_in(KILL_CONFIRM))
         .await
@@ -98,7 +102,7 @@ pub(crate) async fn run(
         })
     } else {
         Err(StillAlive {
-            members: group.survivors(),
+            members: group.survivors().await,
             error: None,
         })
     }
@@ -110,7 +114,7 @@ pub(crate) async fn sweep(
     group: &impl Group,
     steps: &[StopPlan],
 ) -> Result<Option<Gone>, StillAlive> {
-    match group.is_empty() {
+    match group.is_empty().await {
         Ok(true) => return Ok(None),
         Ok(false) => {}
         Err(error) => {

@@ -5,7 +5,8 @@
 //! status: it defers to the parent while the parent lives, and decides itself only when the
 //! parent is gone (an unknown status counts as a failure). Whoever wrote the `backoff` record
 //! restarts the daemon when it is due; the others follow, and claim the restart only if it has
-//! not come by then.
+//! not come by then. What outlives SIGKILL (a process stuck in the kernel) stops it all: the
+//! record stays `stopping` and nothing is restarted beside it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +14,12 @@ use std::time::Duration;
 use lifecycle_spec::RestartPolicy;
 
 use crate::daemon::actor::{Actor, Backoff, Phase, Starting};
-use crate::daemon::live::{Live, now_ms};
-use crate::daemon::start::{log_tail, next_restart};
+use crate::daemon::live::{Live, ms_from_now, now_ms, stopping};
+use crate::daemon::start::log_tail;
 use crate::daemon::{Context, Mode, Until, chain};
 use crate::plan::Plan;
 use crate::process::group::Group;
-use crate::process::identity::{self, Liveness};
+use crate::process::identity;
 use crate::store::Change;
 use crate::store::record::{Record, RecordState};
 use crate::store::record_watch::RecordWatch;
@@ -37,6 +38,9 @@ enum Verdict {
     StoppedElsewhere,
     /// This owner decided: the restart policy's verdict, recorded.
     Decided { exit: Exit, restart: Restart },
+    /// What the dead leader left in its group outlived SIGKILL: recorded as a stop under way,
+    /// nothing restarted.
+    Leftovers { exit: Exit, members: Vec<u32> },
     /// The parent (another process) decided, or replaced the process: its record.
     Follow(Box<Record>),
 }
@@ -50,6 +54,13 @@ pub(super) fn decide(restart: &lifecycle_spec::Restart, exit: &Exit, in_a_row: u
         _ if in_a_row >= restart.max => Restart::LimitReached(restart.max),
         _ => Restart::After(in_a_row + 1),
     }
+}
+
+/// The restart after restart attempt `restart` failed, if the policy allows one more.
+pub(super) fn next_restart(plan: &Plan, restart: Option<u32>) -> Option<u32> {
+    restart
+        .filter(|&attempt| attempt < plan.restart.max)
+        .map(|attempt| attempt + 1)
 }
 
 /// Why an exit with `restart` is a failure, if it is one (for the record).
@@ -79,9 +90,7 @@ fn exit_record(
     next.state = match restart {
         Restart::After(attempt) => RecordState::Backoff {
             attempt,
-            due_ms: now_ms().saturating_add(
-                u64::try_from(backoff.delay(attempt - 1).as_millis()).unwrap_or(u64::MAX),
-            ),
+            due_ms: ms_from_now(backoff.delay(attempt - 1)),
             exit: exit.clone(),
         },
         _ => RecordState::Exited {
@@ -90,6 +99,19 @@ fn exit_record(
         },
     };
     next
+}
+
+/// The restart verdict a recorded exit stands for (for a follower's state machine).
+fn recorded_restart(plan: &Plan, record: &Record) -> Restart {
+    match &record.state {
+        RecordState::Backoff { attempt, .. } => Restart::After(*attempt),
+        RecordState::Exited {
+            failure: Some(_), ..
+        } if record.restarts >= plan.restart.max && plan.restart.policy != RestartPolicy::Never => {
+            Restart::LimitReached(plan.restart.max)
+        }
+        _ => Restart::No,
+    }
 }
 
 impl Actor {
@@ -118,7 +140,7 @@ impl Actor {
         let verdict = self.verdict(&live, exit.clone(), before_ready).await;
         self.publish_process();
 
-        // A start another process made, awaited here, ended with its exit: ensure again.
+        // A start another owner made, awaited here, ended with its exit: ensure again.
         if let Some((waiters, _, true)) = starting {
             for waiter in waiters {
                 self.on_ensure(plan.clone(), Mode::Ensure, Until::Ready, waiter)
@@ -132,7 +154,6 @@ impl Actor {
             return;
         }
 
-        let status = exit.to_string();
         if let Some((waiters, _, _)) = starting {
             // A start of ours ended with the process's exit.
             let error = match &verdict {
@@ -147,18 +168,15 @@ impl Actor {
                     log: live.log.clone(),
                 },
             };
-            match &verdict {
-                Verdict::StoppedElsewhere => {
-                    let _ = self.machine.apply(Event::Stop);
-                    let _ = self.machine.apply(Event::Gone);
-                }
-                _ => {
-                    let _ = self.machine.apply(Event::Exited {
-                        status,
-                        success: exit.success(),
-                        restart: Restart::No,
-                    });
-                }
+            if matches!(verdict, Verdict::StoppedElsewhere) {
+                let _ = self.machine.apply(Event::Stop);
+                let _ = self.machine.apply(Event::Gone);
+            } else {
+                let _ = self.machine.apply(Event::Exited {
+                    status: exit.to_string(),
+                    success: exit.success(),
+                    restart: Restart::No,
+                });
             }
             self.fail_waiters(waiters, error);
             match verdict {
@@ -170,7 +188,13 @@ impl Actor {
                     self.schedule(&plan, attempt, true, None);
                 }
                 Verdict::Follow(record) => {
+                    if let RecordState::Backoff { attempt, .. } = record.state {
+                        let _ = self.machine.apply(Event::RestartScheduled { attempt });
+                    }
                     self.follow_verdict(&plan, *record).await;
+                }
+                Verdict::Leftovers { members, .. } => {
+                    tracing::warn!(parent: self.machine.span(), ?members, "processes of the daemon's group outlived SIGKILL: nothing is restarted beside them");
                 }
                 _ => {}
             }
@@ -192,16 +216,20 @@ impl Actor {
                     self.schedule(&plan, attempt, true, None);
                 }
             }
+            Verdict::Leftovers { exit, members } => {
+                let _ = self.machine.apply(Event::Exited {
+                    status: format!("{exit}; processes {members:?} of its group outlived SIGKILL"),
+                    success: false,
+                    restart: Restart::No,
+                });
+            }
             Verdict::Follow(record) => {
-                let restart = match &record.state {
-                    RecordState::Backoff { attempt, .. } => Restart::After(*attempt),
-                    _ => Restart::No,
-                };
+                let restart = recorded_restart(&plan, &record);
                 let (status, success) = match &record.state {
                     RecordState::Backoff { exit, .. } | RecordState::Exited { exit, .. } => {
                         (exit.to_string(), exit.success())
                     }
-                    _ => (status, exit.success()),
+                    _ => (exit.to_string(), exit.success()),
                 };
                 let _ = self.machine.apply(Event::Exited {
                     status,
@@ -230,7 +258,8 @@ impl Actor {
     }
 
     /// Enters the backoff before restart `attempt`: due after the policy's delay (this owner's
-    /// restart), or at `due_ms` and a margin (another process's, followed).
+    /// restart), or at `due_ms` and a margin (another process's, followed; never later than the
+    /// policy's longest delay and the margin from now, whatever the record says).
     pub(super) fn schedule(
         &mut self,
         plan: &Arc<Plan>,
@@ -239,7 +268,9 @@ impl Actor {
         due_ms: Option<u64>,
     ) {
         let delay = match due_ms {
-            Some(due_ms) => Duration::from_millis(due_ms.saturating_sub(now_ms())) + FOLLOW_MARGIN,
+            Some(due_ms) => Duration::from_millis(due_ms.saturating_sub(now_ms()))
+                .min(plan.restart.backoff.max)
+                .saturating_add(FOLLOW_MARGIN),
             None => plan.restart.backoff.delay(attempt.saturating_sub(1)),
         };
         self.phase = Phase::Backoff(Box::new(Backoff {
@@ -260,9 +291,11 @@ impl Actor {
     ) -> Verdict {
         // The parent knows it decides: what the dead leader left in its group goes first,
         // before the lock is taken (a sweep may wait out graces).
-        if live.parent {
-            self.sweep(live).await;
-        }
+        let mut leftovers = if live.parent {
+            self.sweep(live).await
+        } else {
+            None
+        };
         let mut rounds = 0;
         loop {
             // Watching before reading: a verdict written in between is not missed.
@@ -296,24 +329,52 @@ impl Actor {
                 return Verdict::Follow(Box::new(record));
             }
             match record.state {
-                RecordState::Stopping => return Verdict::StoppedElsewhere,
+                RecordState::Stopping { .. } => return Verdict::StoppedElsewhere,
                 RecordState::Backoff { .. } | RecordState::Exited { .. } => {
                     return Verdict::Follow(Box::new(record));
                 }
                 RecordState::Starting | RecordState::Ready => {}
             }
-            if !live.parent && rounds < VERDICT_ROUNDS && parent_lives(&record) {
-                // The parent reads the status and decides: wait for its record.
+            // The parent reads the status and decides, while it may live (an error checking it
+            // is no proof it is gone): wait for its record.
+            if !live.parent
+                && rounds < VERDICT_ROUNDS
+                && identity::may_live(record.parent, &record.boot_id)
+            {
                 rounds += 1;
                 drop(held);
-                if let Some(watch) = watch {
-                    let _ = tokio::time::timeout(VERDICT_PATIENCE, watch.changed()).await;
+                match watch {
+                    Some(watch) => {
+                        let _ = tokio::time::timeout(VERDICT_PATIENCE, watch.changed()).await;
+                    }
+                    None => tokio::time::sleep(VERDICT_PATIENCE / 5).await,
                 }
                 continue;
             }
-            // This owner decides: first what the dead leader left in its group goes.
             if !live.parent {
-                self.sweep(live).await;
+                // This owner decides after all: what the dead leader left goes first.
+                leftovers = self.sweep(live).await;
+            }
+            let generation = record.generation;
+            if let Some(members) = leftovers.take() {
+                // A stop under way that nobody can finish: no second copy beside what remains.
+                let mut stuck = record.clone();
+                stuck.state = stopping(self.ctx.me, &live.plan.stop);
+                stuck.generation += 1;
+                let written = self
+                    .ctx
+                    .store
+                    .update(&self.key, held, move |current| match current {
+                        Some(r) if r.generation == generation => {
+                            (Change::Write(Box::new(stuck)), ())
+                        }
+                        _ => (Change::Keep, ()),
+                    })
+                    .await;
+                if let Err(err) = written {
+                    tracing::warn!(parent: self.machine.span(), %err, "cannot record the exit");
+                }
+                return Verdict::Leftovers { exit, members };
             }
             let plan = &live.plan;
             let in_a_row = if live.since.elapsed() >= plan.restart.reset_after {
@@ -340,11 +401,10 @@ impl Actor {
                 &plan.restart.backoff,
                 in_a_row.max(before_ready.flatten().unwrap_or(0)),
             );
-            let generation = record.generation;
             let written = self
                 .ctx
                 .store
-                .update(&self.key, move |current| match current {
+                .update(&self.key, held, move |current| match current {
                     Some(r) if r.generation == generation => (Change::Write(Box::new(next)), ()),
                     _ => (Change::Keep, ()),
                 })
@@ -352,15 +412,19 @@ impl Actor {
             if let Err(err) = written {
                 tracing::warn!(parent: self.machine.span(), %err, "cannot record the exit");
             }
-            drop(held);
             return Verdict::Decided { exit, restart };
         }
     }
 
-    /// Stops what an exited leader left in its group (the chain's signals only).
-    async fn sweep(&mut self, live: &Live) {
-        if let Err(still) = chain::sweep(&*live.group, &live.plan.stop).await {
-            tracing::warn!(parent: self.machine.span(), members = ?still.members, error = ?still.error, "what the exited daemon left in its group outlived SIGKILL");
+    /// Stops what an exited leader left in its group (the chain's signals only); the members
+    /// that outlived SIGKILL, if any.
+    async fn sweep(&mut self, live: &Live) -> Option<Vec<u32>> {
+        match chain::sweep(&*live.group, &live.plan.stop).await {
+            Ok(_) => None,
+            Err(still) => {
+                tracing::warn!(parent: self.machine.span(), members = ?still.members, error = ?still.error, "what the exited daemon left in its group outlived SIGKILL");
+                Some(still.members)
+            }
         }
     }
 
@@ -373,26 +437,27 @@ impl Actor {
         failure: Option<String>,
         restart: Option<u32>,
     ) {
-        let Ok(_held) = self.ctx.store.lock(&self.key).await else {
+        let Ok(held) = self.ctx.store.lock(&self.key).await else {
             return;
         };
         let (pid, start_time) = (live.pid, live.start_time);
-        let next = next_restart(&live.plan, restart);
+        let restart = match (restart, next_restart(&live.plan, restart)) {
+            (_, Some(next)) => Restart::After(next),
+            (Some(_), None) => Restart::LimitReached(live.plan.restart.max),
+            (None, None) => Restart::No,
+        };
         let backoff = live.plan.restart.backoff;
-        let in_a_row = restart.unwrap_or(0);
+        let in_a_row = live.restarts;
         let written = self
             .ctx
             .store
-            .update(&self.key, move |current| match current {
-                Some(r) if r.names(pid, start_time) => {
-                    let restart = next.map_or(Restart::No, Restart::After);
-                    (
-                        Change::Write(Box::new(exit_record(
-                            &r, &exit, restart, failure, &backoff, in_a_row,
-                        ))),
-                        (),
-                    )
-                }
+            .update(&self.key, held, move |current| match current {
+                Some(r) if r.names(pid, start_time) => (
+                    Change::Write(Box::new(exit_record(
+                        &r, &exit, restart, failure, &backoff, in_a_row,
+                    ))),
+                    (),
+                ),
                 _ => (Change::Keep, ()),
             })
             .await;
@@ -401,25 +466,60 @@ impl Actor {
         }
     }
 
-    /// After a restart whose spawn failed: the pending restart's record moves on to `next`.
-    pub(super) async fn bump_backoff_record(&mut self, plan: &Plan, next: u32) {
-        let Ok(_held) = self.ctx.store.lock(&self.key).await else {
+    /// After a restart attempt that failed before it was ready: the next one, if the policy
+    /// allows; the machine and the phase say so.
+    pub(super) fn retry_restart(&mut self, plan: &Arc<Plan>, restart: Option<u32>) {
+        let Some(next) = next_restart(plan, restart) else {
             return;
         };
-        let due_ms = now_ms().saturating_add(
-            u64::try_from(plan.restart.backoff.delay(next - 1).as_millis()).unwrap_or(u64::MAX),
+        if self
+            .machine
+            .apply(Event::RestartScheduled { attempt: next })
+            .is_ok()
+        {
+            self.schedule(plan, next, true, None);
+        }
+    }
+
+    /// A restart attempt failed before a process ran (the binary, the port, the spawn): the
+    /// pending restart's record moves on to the next attempt, or, with none left, says the
+    /// daemon gave up — so that no other process claims a restart that will not come.
+    pub(super) async fn restart_failed(
+        &mut self,
+        plan: &Arc<Plan>,
+        restart: Option<u32>,
+        why: &str,
+    ) {
+        let Some(attempt) = restart else { return };
+        let next = next_restart(plan, Some(attempt));
+        let Ok(held) = self.ctx.store.lock(&self.key).await else {
+            return;
+        };
+        let due_ms = next.map(|n| ms_from_now(plan.restart.backoff.delay(n - 1)));
+        let failure = format!(
+            "restart {attempt} failed: {why}; gave up after {} restarts",
+            plan.restart.max
         );
         let _ = self
             .ctx
             .store
-            .update(&self.key, move |current| match current {
-                Some(mut r) => match r.state {
-                    RecordState::Backoff { exit, .. } => {
+            .update(&self.key, held, move |current| match current {
+                Some(mut r) => match (r.state, next, due_ms) {
+                    (RecordState::Backoff { exit, .. }, Some(attempt), Some(due_ms)) => {
                         r.state = RecordState::Backoff {
-                            attempt: next,
+                            attempt,
                             due_ms,
                             exit,
                         };
+                        r.generation += 1;
+                        (Change::Write(Box::new(r)), ())
+                    }
+                    (RecordState::Backoff { exit, .. }, _, _) => {
+                        r.state = RecordState::Exited {
+                            exit,
+                            failure: Some(failure),
+                        };
+                        r.restarts = attempt;
                         r.generation += 1;
                         (Change::Write(Box::new(r)), ())
                     }
@@ -428,6 +528,7 @@ impl Actor {
                 None => (Change::Keep, ()),
             })
             .await;
+        self.retry_restart(plan, Some(attempt));
     }
 
     /// The restart is due: this owner's (it restarts the daemon), or another process's that
@@ -482,14 +583,10 @@ impl Actor {
                 }
                 RecordState::Exited { exit, failure } => {
                     drop(held);
-                    let restart = match failure {
-                        Some(f) if f.contains("gave up") => Restart::LimitReached(plan.restart.max),
-                        _ => Restart::No,
-                    };
                     let _ = self.machine.apply(Event::Exited {
                         status: exit.to_string(),
                         success: failure.is_none(),
-                        restart,
+                        restart: recorded_restart(&plan, &record),
                     });
                     self.phase = Phase::Idle;
                 }
@@ -513,26 +610,17 @@ impl Actor {
     }
 }
 
-/// Whether the process that spawned the recorded daemon still runs.
-fn parent_lives(record: &Record) -> bool {
-    let (pid, start_time) = record.parent;
-    matches!(
-        identity::check(pid, start_time, &record.boot_id),
-        Ok(Liveness::Alive(_))
-    )
-}
-
 /// A daemon whose manager was dropped (without `stop_on_drop`) runs on; when it exits, this
 /// process, its parent, reaps it and records its status (nobody restarts it).
 pub(super) async fn reap_when_it_exits(ctx: Arc<Context>, live: Live) {
     let exit = live.group.leader_exit().await;
-    let Ok(_held) = ctx.store.lock(&live.plan.key).await else {
+    let Ok(held) = ctx.store.lock(&live.plan.key).await else {
         return;
     };
     let (pid, start_time) = (live.pid, live.start_time);
     let _ = ctx
         .store
-        .update(&live.plan.key, move |current| match current {
+        .update(&live.plan.key, held, move |current| match current {
             Some(r)
                 if r.names(pid, start_time)
                     && matches!(r.state, RecordState::Starting | RecordState::Ready) =>

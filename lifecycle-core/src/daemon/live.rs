@@ -8,8 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::Signal;
 
 use crate::Running;
-use crate::plan::Plan;
-use crate::process::group::{Group, LocalGroup};
+use crate::daemon::chain;
+use crate::plan::{Plan, StopPlan};
+use crate::process::group::LocalGroup;
 use crate::store::record::{Record, RecordState};
 
 /// How often a running daemon's log size is checked.
@@ -23,22 +24,51 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// `now_ms() + duration`, saturating.
+pub(crate) fn ms_from_now(duration: Duration) -> u64 {
+    now_ms().saturating_add(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The record state of a stop by process `me` with `steps`: who stops, and by when its chain
+/// is over.
+pub(crate) fn stopping(me: (u32, u64), steps: &[StopPlan]) -> RecordState {
+    RecordState::Stopping {
+        by: me,
+        until_ms: ms_from_now(chain::longest(steps)),
+    }
+}
+
+/// What is known of a process when its owner takes it: its identity and where it stands.
+#[derive(Debug)]
+pub(crate) struct Facts {
+    /// `/proc/<pid>/stat` field 22.
+    pub(crate) start_time: u64,
+    /// Its session.
+    pub(crate) session: u32,
+    pub(crate) log: PathBuf,
+    pub(crate) log_offset: u64,
+    /// When it started (for the restart policy's `reset_after`).
+    pub(crate) since: Instant,
+    /// Restarts in a row that led to it.
+    pub(crate) restarts: u32,
+    /// The generation of its record the owner last wrote or read.
+    pub(crate) generation: u64,
+}
+
 /// The process of a daemon.
 #[derive(Debug)]
 pub(crate) struct Live {
     pub(crate) group: Arc<LocalGroup>,
     pub(crate) pid: u32,
     pub(crate) start_time: u64,
+    pub(crate) session: u32,
     pub(crate) plan: Arc<Plan>,
     pub(crate) log: PathBuf,
     pub(crate) log_offset: u64,
-    /// When it started (for the restart policy's `reset_after`).
     pub(crate) since: Instant,
     /// Spawned by this manager: a child of this process, which reaps it and reads its status.
     pub(crate) parent: bool,
-    /// Restarts in a row that led to it.
     pub(crate) restarts: u32,
-    /// The generation of its record this owner last wrote or read.
     pub(crate) generation: u64,
     log_check: tokio::time::Interval,
     /// Kills the group if the owner goes away while it runs (a manager with `stop_on_drop`
@@ -47,18 +77,13 @@ pub(crate) struct Live {
 }
 
 impl Live {
-    /// A process of a daemon, with its record's generation.
-    #[allow(clippy::too_many_arguments)]
+    /// A process of a daemon; `parent`: spawned by this manager; `kill_on_drop`: killed if the
+    /// owner goes away while it runs (only a process this manager spawned).
     pub(crate) fn new(
         group: Arc<LocalGroup>,
-        start_time: u64,
         plan: Arc<Plan>,
-        log: PathBuf,
-        log_offset: u64,
-        since: Instant,
+        facts: Facts,
         parent: bool,
-        restarts: u32,
-        generation: u64,
         kill_on_drop: bool,
     ) -> Live {
         let mut log_check =
@@ -67,14 +92,15 @@ impl Live {
         Live {
             pid: group.pgid(),
             group,
-            start_time,
+            start_time: facts.start_time,
+            session: facts.session,
             plan,
-            log,
-            log_offset,
-            since,
+            log: facts.log,
+            log_offset: facts.log_offset,
+            since: facts.since,
             parent,
-            restarts,
-            generation,
+            restarts: facts.restarts,
+            generation: facts.generation,
             log_check,
             kill_on_drop: kill_on_drop && parent,
         }
@@ -98,7 +124,8 @@ impl Live {
         record.names(self.pid, self.start_time)
     }
 
-    /// This process's record in `state`, one generation on from `previous` (or the first).
+    /// This process's record in `state`, one generation on from `previous` (or the first);
+    /// `me`: this manager's process, the parent of a process it spawns.
     pub(crate) fn record(
         &self,
         state: RecordState,
@@ -106,6 +133,7 @@ impl Live {
         me: (u32, u64),
     ) -> Record {
         let plan = &self.plan;
+        let same = previous.filter(|r| self.is_recorded_by(r));
         Record {
             key: plan.key.clone(),
             name: plan.name.clone(),
@@ -115,12 +143,9 @@ impl Live {
             start_time: self.start_time,
             boot_id: crate::process::identity::boot_id().to_owned(),
             pgid: self.group.pgid(),
-            started_at_ms: previous
-                .filter(|r| self.is_recorded_by(r))
-                .map_or_else(now_ms, |r| r.started_at_ms),
-            parent: previous
-                .filter(|r| self.is_recorded_by(r))
-                .map_or(me, |r| r.parent),
+            session: self.session,
+            started_at_ms: same.map_or_else(now_ms, |r| r.started_at_ms),
+            parent: same.map_or(me, |r| r.parent),
             log: self.log.clone(),
             log_offset: self.log_offset,
             spec_file: plan.spec_file.clone(),
@@ -152,7 +177,7 @@ impl Drop for Live {
     fn drop(&mut self) {
         if self.kill_on_drop && self.group.exit().is_none() {
             // A signal is all a destructor may do: the process dies, and whoever is left reaps it.
-            let _ = self.group.signal(Signal::SIGKILL);
+            let _ = self.group.signal_now(Signal::SIGKILL);
         }
     }
 }

@@ -134,6 +134,11 @@ impl DaemonRef {
         answer.await.map_err(|_| gone())?
     }
 
+    /// Whether the owner task still runs (it ends with its runtime).
+    pub(crate) fn is_alive(&self) -> bool {
+        !self.commands.is_closed()
+    }
+
     /// What the owner last published.
     pub(crate) fn snapshot(&self) -> Snapshot {
         self.snapshot.borrow().clone()

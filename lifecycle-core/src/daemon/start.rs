@@ -1,20 +1,23 @@
 //! Ensuring a daemon runs: what this owner already has answers at once; otherwise, under the
 //! daemon's lock, the record decides — adopt a process of ours that runs (another file), wait
-//! for another process's stop, claim a pending restart, drop a stale record (signalling nothing
-//! but what is provably left of our own group), or spawn a fresh process and record it as
-//! starting. The lock is released before the readiness wait; the owner then races the wait
-//! against the process's exit, and records the outcome.
+//! for another process's stop (or take it over), claim a pending restart, drop a stale record
+//! (signalling nothing but what is provably left of our own group), or spawn a fresh process and
+//! record it as starting. The lock guards the reading and writing of the record only; the
+//! readiness wait and every sweep run without it. The owner races the readiness wait against
+//! the process's exit, answers, and records the outcome.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::daemon::actor::{Actor, Phase, StartReply, Starting};
-use crate::daemon::live::{Live, now_ms};
-use crate::daemon::{Mode, Until, chain};
+use crate::daemon::adopt::Pending;
+use crate::daemon::live::{Facts, Live, now_ms};
+use crate::daemon::{Mode, Until, chain, stop};
 use crate::events::Machine;
-use crate::plan::{Place, Plan, ProbePlan};
-use crate::process::group::LocalGroup;
+use crate::plan::{Place, Plan, ProbePlan, StopPlan};
+use crate::process::group::{Group, Lineage, LocalGroup};
 use crate::process::identity::{self, Liveness};
+use crate::process::pidfd::PidFd;
 use crate::process::{binary, spawn};
 use crate::readiness::log_watch::LogWatch;
 use crate::readiness::notify::NotifySocket;
@@ -30,7 +33,7 @@ use crate::{Event, Running, StartError};
 pub(super) const TAIL_LINES: usize = 20;
 
 /// How many times a start reads the record again after waiting for another process (its stop,
-/// its verdict on an exit) before giving up.
+/// its verdict on an exit), or after taking a stop over, before giving up.
 const ROUNDS: usize = 4;
 
 /// The error of a handle whose values differ from those of the daemon running under its key.
@@ -57,10 +60,15 @@ enum Next {
         previous: Option<Box<Record>>,
         restarts: u32,
     },
-    /// Done: the reply was sent (adopted, refused, waiting for another process's start).
+    /// Done: the reply was sent (adopted, or waiting for another process's start).
     Answered,
     /// Wait (lock released) for another process to finish with the daemon, then read again.
-    WaitFor(crate::daemon::adopt::Pending),
+    WaitFor(Pending),
+    /// A record whose process is gone (or not ours any more): sweep, drop, read again.
+    Stale(Box<Record>, Liveness),
+    /// A stop another process began and did not finish (it is gone, or its time is up): run it
+    /// here, then read again.
+    TakeOver(Box<Record>, Arc<PidFd>),
 }
 
 impl Actor {
@@ -123,17 +131,11 @@ impl Actor {
         for _ in 0..ROUNDS {
             let held = match self.ctx.store.lock(&plan.key).await {
                 Ok(held) => held,
-                Err(err) => {
-                    self.answer(&mut reply, Err(err.into()));
-                    return;
-                }
+                Err(err) => return answer(&mut reply, Err(err.into())),
             };
             let next = match self.decide(&plan, mode, until, &mut reply).await {
                 Ok(next) => next,
-                Err(err) => {
-                    self.answer(&mut reply, Err(err));
-                    return;
-                }
+                Err(err) => return answer(&mut reply, Err(err)),
             };
             match next {
                 Next::Answered => return,
@@ -143,36 +145,49 @@ impl Actor {
                         _ => None,
                     };
                     let waiter = reply.take();
-                    self.spawn_fresh(
-                        held,
-                        plan,
-                        previous.map(|p| *p),
-                        restarts,
-                        restart,
-                        until,
-                        waiter,
-                    )
-                    .await;
+                    let previous = previous.map(|p| *p);
+                    self.spawn_fresh(held, plan, previous, restarts, restart, until, waiter)
+                        .await;
                     return;
                 }
                 Next::WaitFor(pending) => {
                     drop(held);
                     pending.wait().await;
                 }
+                Next::Stale(record, liveness) => {
+                    drop(held);
+                    if let Err(err) = self.drop_stale(&plan, *record, liveness).await {
+                        return answer(&mut reply, Err(err));
+                    }
+                }
+                Next::TakeOver(record, pidfd) => {
+                    drop(held);
+                    let steps = StopPlan::from_record(&record.stop);
+                    tracing::warn!(parent: self.machine.span(), pid = record.pid, "a stop another process began is not over in time (or that process is gone): taking it over");
+                    let (result, remove) =
+                        stop::stop_process(&self.ctx, None, &record, pidfd, &steps).await;
+                    if let Some((pid, start_time)) = remove {
+                        stop::remove_if_names(&self.ctx, &plan.key, pid, start_time, &self.machine)
+                            .await;
+                    }
+                    if let Err(err) = result {
+                        return answer(
+                            &mut reply,
+                            Err(StartError::Leftovers {
+                                daemon: plan.key.clone(),
+                                reason: err.to_string(),
+                            }),
+                        );
+                    }
+                }
             }
         }
-        self.answer(
+        answer(
             &mut reply,
             Err(StartError::Busy {
                 daemon: plan.key.clone(),
             }),
         );
-    }
-
-    fn answer(&self, reply: &mut Option<StartReply>, result: Result<Running, StartError>) {
-        if let Some(reply) = reply.take() {
-            let _ = reply.send(result);
-        }
     }
 
     /// Reads the record under the lock and decides.
@@ -184,8 +199,11 @@ impl Actor {
         reply: &mut Option<StartReply>,
     ) -> Result<Next, StartError> {
         let ctx = self.ctx.clone();
-        let store = &ctx.store;
-        let current = store.read(&plan.key).await.map_err(record_error(plan))?;
+        let current = ctx
+            .store
+            .read(&plan.key)
+            .await
+            .map_err(record_error(plan))?;
         let Some(record) = current else {
             return Ok(Next::Spawn {
                 previous: None,
@@ -208,9 +226,9 @@ impl Actor {
                     restarts,
                 });
             }
-            RecordState::Starting | RecordState::Ready | RecordState::Stopping => {}
+            RecordState::Starting | RecordState::Ready | RecordState::Stopping { .. } => {}
         }
-        let path = store.dir().record_path(&plan.key);
+        let path = ctx.store.dir().record_path(&plan.key);
         let liveness =
             identity::check(record.pid, record.start_time, &record.boot_id).map_err(|source| {
                 record_error(plan)(RecordError::Check {
@@ -220,28 +238,28 @@ impl Actor {
                 })
             })?;
         let pidfd = match liveness {
-            Liveness::Alive(pidfd) => pidfd,
+            Liveness::Alive(pidfd) => Arc::new(pidfd),
             Liveness::Exited(pidfd) => {
                 // Exited, not yet reaped: its parent is about to decide what comes next.
-                return Ok(Next::WaitFor(crate::daemon::adopt::Pending::verdict(
-                    self.ctx.clone(),
+                return Ok(Next::WaitFor(Pending::verdict(
+                    &ctx,
                     &plan.key,
                     Arc::new(pidfd),
                 )));
             }
-            stale => {
-                self.drop_stale(plan, *record, stale).await?;
-                let previous = store
-                    .read(&plan.key)
-                    .await
-                    .map_err(record_error(plan))?
-                    .map(Box::new);
-                return Ok(Next::Spawn {
-                    previous,
-                    restarts: 0,
-                });
-            }
+            stale => return Ok(Next::Stale(record, stale)),
         };
+        if let RecordState::Stopping { by, until_ms } = record.state {
+            // Another process is stopping it: wait for it while it lives and has time left;
+            // then take its stop over.
+            return Ok(
+                if identity::may_live(by, &record.boot_id) && now_ms() < until_ms {
+                    Next::WaitFor(Pending::stop(pidfd, &ctx, &record))
+                } else {
+                    Next::TakeOver(record, pidfd)
+                },
+            );
+        }
         if record.fingerprint != plan.fingerprint {
             return Err(conflict(plan, record.pid, record.command.clone()));
         }
@@ -251,21 +269,17 @@ impl Actor {
                 pid: record.pid,
             });
         }
-        let pidfd = Arc::new(pidfd);
-        if record.state == RecordState::Stopping {
-            return Ok(Next::WaitFor(crate::daemon::adopt::Pending::stop(
-                &record, pidfd,
-            )));
-        }
         self.adopt(plan.clone(), *record, pidfd, until, reply)
             .await?;
         Ok(Next::Answered)
     }
 
     /// A record whose process is gone (or of another boot, or whose PID is someone else's now):
-    /// what is left of our group is swept (signals only, under the rules of
-    /// [`LocalGroup`]); the record is removed; nobody else is signalled.
-    pub(super) async fn drop_stale(
+    /// what is left of our group is swept (signals only, its lineage only: see [`LocalGroup`]);
+    /// the record is removed (if no one changed it meanwhile); nobody else is signalled. If
+    /// what was left outlives SIGKILL, the record stays and the start is refused: a second copy
+    /// beside processes that will not die is what this library exists to prevent.
+    async fn drop_stale(
         &mut self,
         plan: &Plan,
         record: Record,
@@ -274,10 +288,21 @@ impl Actor {
         match liveness {
             Liveness::Gone => {
                 tracing::warn!(parent: self.machine.span(), pid = record.pid, "stale record: the process is gone; what is left of its group is stopped, the record removed");
-                let steps = crate::plan::StopPlan::from_record(&record.stop);
-                let group = LocalGroup::leaderless(record.pgid);
+                let steps = StopPlan::from_record(&record.stop);
+                let lineage = Lineage {
+                    session: record.session,
+                    since: record.start_time,
+                };
+                let group = LocalGroup::leaderless(record.pgid, lineage);
                 if let Err(still) = chain::sweep(&group, &steps).await {
-                    tracing::warn!(parent: self.machine.span(), pgid = record.pgid, members = ?still.members, error = ?still.error, "what was left of a dead daemon's group outlived SIGKILL");
+                    return Err(StartError::Leftovers {
+                        daemon: plan.key.clone(),
+                        reason: format!(
+                            "processes {:?} of its previous run outlived SIGKILL{}",
+                            still.members,
+                            still.error.map(|e| format!(" ({e})")).unwrap_or_default()
+                        ),
+                    });
                 }
             }
             Liveness::OtherBoot => {
@@ -288,14 +313,16 @@ impl Actor {
             }
             Liveness::Alive(_) | Liveness::Exited(_) => return Ok(()),
         }
+        let held = self.ctx.store.lock(&plan.key).await?;
         let generation = record.generation;
         self.ctx
             .store
-            .update(&plan.key, move |current| match current {
+            .update(&plan.key, held, move |current| match current {
                 Some(r) if r.generation == generation => (Change::Remove, ()),
                 _ => (Change::Keep, ()),
             })
             .await
+            .map(drop)
             .map_err(record_error(plan))
     }
 
@@ -313,20 +340,6 @@ impl Actor {
         reply: Option<StartReply>,
     ) {
         let mut waiters: Vec<StartReply> = reply.into_iter().collect();
-        // A port that answers while nothing of ours runs there is someone else's.
-        if let Some(r) = &plan.readiness
-            && !r.probe.is_event()
-            && probe::port_in_use(&r.probe, r.attempt_timeout.min(Duration::from_secs(1))).await
-        {
-            drop(held);
-            for waiter in waiters {
-                let _ = waiter.send(Err(StartError::PortTaken {
-                    daemon: plan.key.clone(),
-                    probe: r.probe.describe(),
-                }));
-            }
-            return;
-        }
         let event = match (&self.phase, restart) {
             (Phase::Backoff(b), Some(_)) if b.due <= tokio::time::Instant::now() => {
                 Event::RestartDue
@@ -335,13 +348,17 @@ impl Actor {
         };
         if let Err(err) = self.machine.apply(event) {
             drop(held);
-            for waiter in waiters {
-                let _ = waiter.send(Err(err.clone().into()));
-            }
+            self.phase = Phase::Idle;
+            self.fail_waiters(waiters, err.into());
             return;
         }
-        let launched = self.launch(&plan, previous, restarts).await;
-        drop(held);
+        let launched = match port_free(&plan).await {
+            Ok(()) => self.launch(held, &plan, previous, restarts).await,
+            Err(err) => {
+                drop(held);
+                Err(err)
+            }
+        };
         let (live, listener) = match launched {
             Ok(launched) => launched,
             Err(err) => {
@@ -350,13 +367,8 @@ impl Actor {
                 });
                 self.phase = Phase::Idle;
                 self.publish_process();
-                if let Some(next) = next_restart(&plan, restart) {
-                    self.bump_backoff_record(&plan, next).await;
-                }
-                self.retry_restart(&plan, restart);
-                for waiter in waiters {
-                    let _ = waiter.send(Err(err.duplicate()));
-                }
+                self.restart_failed(&plan, restart, &err.to_string()).await;
+                self.fail_waiters(waiters, err);
                 return;
             }
         };
@@ -367,14 +379,13 @@ impl Actor {
             }
         }
         let first_spawned = !waiters.is_empty();
-        let started = live.since;
         let ready = readiness(
             plan.clone(),
             self.ctx.client.clone(),
             self.machine.clone(),
             live.pid,
             listener,
-            started,
+            live.since,
         );
         self.phase = Phase::Starting(Box::new(Starting {
             live,
@@ -387,11 +398,13 @@ impl Actor {
         self.publish_process();
     }
 
-    /// The blocking part of a start, on a blocking thread: resolves the binary, opens (and
-    /// rotates) the log, spawns, writes the record (starting) and the dependents markers. A
-    /// process whose record cannot be written is killed at once: nobody could find it again.
+    /// The blocking part of a start, on a blocking thread that holds the daemon's lock until it
+    /// is done: resolves the binary, opens (and rotates) the log, spawns, writes the record
+    /// (starting) and the dependents markers. A process whose record cannot be written is
+    /// killed and reaped at once: nobody could find it again.
     async fn launch(
         &mut self,
+        held: Held,
         plan: &Arc<Plan>,
         previous: Option<Record>,
         restarts: u32,
@@ -411,7 +424,7 @@ impl Actor {
             .unwrap_or_else(|| self.ctx.store.dir().logs())
             .join(format!("{}.log", file_name(&plan.key)));
         let dir = self.ctx.store.dir().clone();
-        let me = self.ctx.me;
+        let (me, stop_on_drop) = (self.ctx.me, self.ctx.stop_on_drop);
         let task_plan = plan.clone();
         let task_log = log_path.clone();
         let spawned = crate::store::blocking(move || -> Result<_, StartError> {
@@ -425,25 +438,24 @@ impl Actor {
             let (log, offset) =
                 log_file::open_for_start(&task_log, plan.log_max_size, plan.log_keep)
                     .map_err(spawn_error)?;
+            // The start's clock: the readiness deadline counts from the spawn.
+            let since = Instant::now();
             let spawned =
                 spawn::spawn(&plan, &binary, log, notify_env.as_deref()).map_err(spawn_error)?;
             let group = Arc::new(LocalGroup::of_child(Arc::new(spawned.pidfd)));
-            let live = Live::new(
-                group,
-                spawned.start_time,
-                plan.clone(),
-                task_log,
-                offset,
-                Instant::now(),
-                true,
+            let facts = Facts {
+                start_time: spawned.start_time,
+                session: spawned.session,
+                log: task_log,
+                log_offset: offset,
+                since,
                 restarts,
-                previous.as_ref().map_or(1, |r| r.generation + 1),
-                true,
-            );
+                generation: previous.as_ref().map_or(1, |r| r.generation + 1),
+            };
+            let mut live = Live::new(group, plan.clone(), facts, true, stop_on_drop);
             let record = live.record(RecordState::Starting, previous.as_ref(), me);
             if let Err(source) = dir.write_record(&record) {
-                // Killed when `live` drops below (kill_on_drop), and reaped by the owner's
-                // wait just after.
+                kill_and_reap(&mut live);
                 return Err(StartError::Record {
                     daemon: plan.key.clone(),
                     source,
@@ -452,6 +464,7 @@ impl Actor {
             for (dependency, _) in &plan.dependencies {
                 dir.mark_dependent(&dependency.key, &plan.key);
             }
+            drop(held);
             Ok((live, offset))
         })
         .await
@@ -459,10 +472,7 @@ impl Actor {
             daemon: plan.key.clone(),
             message: e.to_string(),
         })?;
-        let (mut live, offset) = spawned?;
-        if !self.ctx.stop_on_drop {
-            live.disarm();
-        }
+        let (live, offset) = spawned?;
         let listener = match (notify, plan.readiness.as_ref().map(|r| &r.probe)) {
             (Some(socket), _) => Listener::Notify(socket),
             (None, Some(ProbePlan::Log { pattern })) => {
@@ -484,25 +494,30 @@ impl Actor {
     }
 
     /// Takes down a process just spawned whose start cannot go on (the readiness listener
-    /// could not be set up): SIGKILL to its group, reaped, its record removed.
+    /// could not be set up): SIGKILL to its group, reaped; its record removed only once nothing
+    /// of it is left (else it stays, for the process to be found and stopped).
     async fn abandon(&mut self, mut live: Live) {
         live.disarm();
-        let _ =
-            crate::process::group::Group::signal(&*live.group, nix::sys::signal::Signal::SIGKILL);
         let deadline = crate::readiness::wait::deadline_in(chain::KILL_CONFIRM);
-        let _ = crate::process::group::Group::gone(&*live.group, deadline).await;
-        let (pid, start_time) = (live.pid, live.start_time);
-        let _ = self
-            .ctx
-            .store
-            .update(&self.key, move |current| match current {
-                Some(r) if r.names(pid, start_time) => (Change::Remove, ()),
-                _ => (Change::Keep, ()),
-            })
-            .await;
+        let gone = match live.group.signal(nix::sys::signal::Signal::SIGKILL).await {
+            Ok(()) => matches!(live.group.gone(deadline).await, Ok(true)),
+            Err(_) => false,
+        };
+        if !gone {
+            tracing::warn!(parent: self.machine.span(), pid = live.pid, "a start that could not go on left its process running: its record is kept");
+            return;
+        }
+        stop::remove_if_names(
+            &self.ctx,
+            &self.key,
+            live.pid,
+            live.start_time,
+            &self.machine,
+        )
+        .await;
     }
 
-    /// The readiness wait of a process this owner started ended.
+    /// The readiness wait of a process this owner started (or awaited) ended.
     pub(super) async fn on_readiness(&mut self, outcome: Outcome) {
         let Phase::Starting(starting) = std::mem::replace(&mut self.phase, Phase::Idle) else {
             return;
@@ -520,10 +535,10 @@ impl Actor {
         } = *starting;
         match outcome {
             Outcome::Ready { elapsed, attempts } => {
-                // The callers are told first; the record says ready one write later. If this
-                // owner goes before that write is on its way (the runtime shut down right after
-                // a caller had its answer: a command-line `up`), the write is made as it goes.
-                let owed = OwedReady::new(self.ctx.clone(), &live);
+                // The callers are told first; the record says ready one write later — a write
+                // owed even if this owner goes before it is made (the runtime shut down right
+                // after a caller had its answer: a command-line `up`).
+                let owed = self.owe_ready(&live);
                 let _ = self.machine.apply(Event::ProbeOk);
                 let running = live.running(true, elapsed, attempts);
                 for (i, waiter) in waiters.into_iter().enumerate() {
@@ -587,9 +602,29 @@ impl Actor {
         }
     }
 
-    /// Stops a process whose start failed (deadline, broken probe) with its chain, then
-    /// records the failure (or, for a restart with restarts left, the next backoff). Returns
-    /// the processes that outlived SIGKILL, if any.
+    /// The ready record of `live`, owed: written only if the record still names the process at
+    /// the generation this owner wrote (else another process has taken over: a stop).
+    fn owe_ready(&self, live: &Live) -> crate::store::Owed {
+        let ready = live.record(RecordState::Ready, None, self.ctx.me);
+        let (pid, start_time, generation) = (live.pid, live.start_time, live.generation);
+        self.ctx
+            .store
+            .owe(&live.plan.key, move |current| match current {
+                Some(r) if r.names(pid, start_time) && r.generation == generation => {
+                    let mut ready = ready;
+                    ready.generation = r.generation + 1;
+                    ready.started_at_ms = r.started_at_ms;
+                    ready.parent = r.parent;
+                    Change::Write(Box::new(ready))
+                }
+                _ => Change::Keep,
+            })
+    }
+
+    /// Stops a process whose start failed (deadline, broken probe) with its chain — the record
+    /// says so first — then records the failure (or, for a restart with restarts left, the
+    /// next backoff). If processes outlive SIGKILL, the record stays `stopping` and nothing is
+    /// restarted: a second copy must not join processes that will not die. Returns those.
     async fn stop_failed_start(
         &mut self,
         mut live: Live,
@@ -597,6 +632,7 @@ impl Actor {
         restart: Option<u32>,
     ) -> Option<Vec<u32>> {
         live.disarm();
+        self.record_stopping(&live).await;
         let machine = self.machine.clone();
         let grace_expired = move |step| {
             let _ = machine.apply(Event::GraceExpired { step });
@@ -617,7 +653,8 @@ impl Actor {
                 let _ = self.machine.apply(Event::KillFailed {
                     members: still.members.clone(),
                 });
-                Some(still.members)
+                self.publish_process();
+                return Some(still.members);
             }
         };
         let exit = live.group.exit().unwrap_or(crate::Exit::UNKNOWN);
@@ -629,131 +666,68 @@ impl Actor {
         still
     }
 
+    /// Records that this owner stops `live` (if its record names it), so that other processes
+    /// know; the stop goes on whatever happens to the record.
+    async fn record_stopping(&mut self, live: &Live) {
+        let state = crate::daemon::live::stopping(self.ctx.me, &live.plan.stop);
+        let (pid, start_time) = (live.pid, live.start_time);
+        let written = match self.ctx.store.lock(&self.key).await {
+            Ok(held) => self
+                .ctx
+                .store
+                .update(&self.key, held, move |current| match current {
+                    Some(mut r) if r.names(pid, start_time) => {
+                        r.state = state;
+                        r.generation += 1;
+                        (Change::Write(Box::new(r)), ())
+                    }
+                    _ => (Change::Keep, ()),
+                })
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        if let Err(err) = written {
+            tracing::warn!(parent: self.machine.span(), %err, "cannot record the stop; stopping anyway");
+        }
+    }
+
     pub(super) fn fail_waiters(&self, waiters: Vec<StartReply>, error: StartError) {
         for waiter in waiters {
             let _ = waiter.send(Err(error.duplicate()));
         }
     }
+}
 
-    /// After a restart attempt failed before it was ready: the next one, if the policy allows.
-    pub(super) fn retry_restart(&mut self, plan: &Arc<Plan>, restart: Option<u32>) {
-        let Some(next) = next_restart(plan, restart) else {
-            return;
-        };
-        if self
-            .machine
-            .apply(Event::RestartScheduled { attempt: next })
-            .is_ok()
-        {
-            let delay = plan.restart.backoff.delay(next - 1);
-            self.phase = Phase::Backoff(Box::new(crate::daemon::actor::Backoff {
-                attempt: next,
-                due: tokio::time::Instant::now() + delay,
-                plan: plan.clone(),
-                owner: true,
-            }));
-        }
+/// A port that answers while nothing of ours runs there is someone else's.
+async fn port_free(plan: &Plan) -> Result<(), StartError> {
+    if let Some(r) = &plan.readiness
+        && !r.probe.is_event()
+        && probe::port_in_use(&r.probe, r.attempt_timeout.min(Duration::from_secs(1))).await
+    {
+        return Err(StartError::PortTaken {
+            daemon: plan.key.clone(),
+            probe: r.probe.describe(),
+        });
+    }
+    Ok(())
+}
+
+fn answer(reply: &mut Option<StartReply>, result: Result<Running, StartError>) {
+    if let Some(reply) = reply.take() {
+        let _ = reply.send(result);
     }
 }
 
-/// The record of a process that got ready, which its owner owes: written on a blocking thread
-/// by [`OwedReady::pay`], or, if the owner is dropped before the write is on its way, by the
-/// destructor (when the lock is free: a destructor does not wait).
-struct OwedReady {
-    ctx: Arc<crate::daemon::Context>,
-    key: String,
-    pid: u32,
-    start_time: u64,
-    generation: u64,
-    ready: Option<Record>,
-}
-
-impl OwedReady {
-    fn new(ctx: Arc<crate::daemon::Context>, live: &Live) -> OwedReady {
-        OwedReady {
-            ready: Some(live.record(RecordState::Ready, None, ctx.me)),
-            ctx,
-            key: live.plan.key.clone(),
-            pid: live.pid,
-            start_time: live.start_time,
-            generation: live.generation,
-        }
+/// Kills a child just spawned whose start cannot go on, and reaps it, on this (blocking)
+/// thread: SIGKILL cannot be caught, so the wait is short; it is bounded all the same.
+fn kill_and_reap(live: &mut Live) {
+    live.disarm();
+    let _ = live.group.signal_now(nix::sys::signal::Signal::SIGKILL);
+    if live.group.wait_exit_blocking(chain::KILL_CONFIRM) {
+        live.group.try_exit();
     }
-
-    /// The record as written, if this record still names the process at the generation its
-    /// owner wrote (else another process has taken over: a stop).
-    fn next(
-        current: Option<Record>,
-        ready: Record,
-        pid: u32,
-        start_time: u64,
-        generation: u64,
-    ) -> (Change, bool) {
-        match current {
-            Some(r) if r.names(pid, start_time) && r.generation == generation => {
-                let mut ready = ready;
-                ready.generation = r.generation + 1;
-                ready.started_at_ms = r.started_at_ms;
-                ready.parent = r.parent;
-                (Change::Write(Box::new(ready)), true)
-            }
-            _ => (Change::Keep, false),
-        }
-    }
-
-    /// Writes the record (under the daemon's lock); whether it still named the process.
-    async fn pay(mut self) -> Result<bool, String> {
-        let Some(ready) = self.ready.clone() else {
-            return Ok(false);
-        };
-        let held = self
-            .ctx
-            .store
-            .lock(&self.key)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (pid, start_time, generation) = (self.pid, self.start_time, self.generation);
-        let submitted = self
-            .ctx
-            .store
-            .submit_update(&self.key, Some(held), move |current| {
-                OwedReady::next(current, ready, pid, start_time, generation)
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        // On its way: it ends even if this owner goes now.
-        self.ready = None;
-        match submitted.done().await {
-            Ok(Ok(written)) => Ok(written),
-            Ok(Err(err)) => Err(err.to_string()),
-            Err(err) => Err(err.to_string()),
-        }
-    }
-}
-
-impl Drop for OwedReady {
-    fn drop(&mut self) {
-        let Some(ready) = self.ready.take() else {
-            return;
-        };
-        let Ok(Some(_held)) = self.ctx.store.try_lock(&self.key) else {
-            return;
-        };
-        let dir = self.ctx.store.dir();
-        if let Ok(current) = dir.read_record(&self.key)
-            && let (Change::Write(record), _) =
-                OwedReady::next(current, ready, self.pid, self.start_time, self.generation)
-        {
-            let _ = dir.write_record(&record);
-        }
-    }
-}
-
-/// The restart after restart attempt `restart` failed, if the policy allows one more.
-pub(super) fn next_restart(plan: &Plan, restart: Option<u32>) -> Option<u32> {
-    restart
-        .filter(|&attempt| attempt < plan.restart.max)
-        .map(|attempt| attempt + 1)
 }
 
 /// The readiness wait of a process this owner spawned, as a future the owner polls beside the
@@ -790,7 +764,7 @@ pub(super) async fn log_tail(log: &std::path::Path, offset: u64) -> Vec<String> 
         .unwrap_or_default()
 }
 
-/// Milliseconds since the record's start, as an `Instant` in this process.
+/// The recorded start of a process, as an `Instant` in this process.
 pub(super) fn recorded_start(record: &Record) -> Instant {
     let running_for = Duration::from_millis(now_ms().saturating_sub(record.started_at_ms));
     Instant::now()

@@ -17,11 +17,19 @@ pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Pla
         healthy: None,
         stale: None,
     };
-    let owned = snapshot.filter(|s| s.state != State::Stopped);
+    // The owner's view when its process runs (starting, ready, stopping); otherwise the record
+    // (which may name a process another manager started since, or one this owner only awaits),
+    // and the owner's last word (Failed, Backoff) only if the record says nothing more.
+    let owned = snapshot
+        .as_ref()
+        .filter(|s| s.pid.is_some() && s.state.is_running());
     if let Some(snapshot) = owned {
-        status.state = snapshot.state;
+        status.state = snapshot.state.clone();
         status.pid = snapshot.pid;
     } else {
+        if let Some(snapshot) = &snapshot {
+            status.state = snapshot.state.clone();
+        }
         match ctx.store.read(&plan.key).await {
             Ok(Some(record)) => match &record.state {
                 RecordState::Backoff { attempt, .. } => {
@@ -39,7 +47,7 @@ pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Pla
                         status.pid = Some(record.pid);
                         status.state = match named {
                             RecordState::Starting => State::Starting,
-                            RecordState::Stopping => State::Stopping { failure: None },
+                            RecordState::Stopping { .. } => State::Stopping { failure: None },
                             _ => State::Ready,
                         };
                     }
@@ -66,6 +74,10 @@ pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Pla
             Ok(None) => {}
             Err(err) => status.stale = Some(err.to_string()),
         }
+    }
+    if status.pid.is_none() && status.state.is_running() {
+        // A process that is gone: the owner's word was of the past.
+        status.state = State::Stopped;
     }
     if status.pid.is_some() && status.state == State::Ready {
         status.healthy = Some(match &plan.readiness {

@@ -1,28 +1,32 @@
 //! Stopping a daemon: the process this owner runs or follows, or the one its record names.
-//! The record says `stopping` (under the lock) before the first signal, so that every other
-//! process knows; the chain runs with no lock held; the record is removed at the end only if
-//! it still names the process stopped. A pending restart is cancelled by removing its record.
-//! A record whose process is gone is dropped, what is left of its group swept (signals only);
-//! one of another boot, or whose PID is someone else's now, is dropped and nothing signalled.
+//! The record says `stopping` — by this process, until its chain is over at the latest — under
+//! the lock before the first signal, so that every other process knows; the chain runs with no
+//! lock held; the callers have their answer, then the record goes (a removal owed even if this
+//! owner goes first), only if it still names the process stopped. A stop another process began
+//! is waited for while that process lives and its time lasts, then taken over. A pending restart
+//! is cancelled by removing its record. A record whose process is gone is dropped, what is left
+//! of its group swept (signals only); one of another boot, or whose PID is someone else's now,
+//! is dropped and nothing signalled.
 
 use std::sync::Arc;
 
 use crate::daemon::actor::{Actor, Phase, StopOutcome, StopReply, Stopping};
-use crate::daemon::live::Live;
+use crate::daemon::live::{Live, now_ms, stopping};
 use crate::daemon::{Context, chain};
 use crate::events::Machine;
 use crate::plan::StopPlan;
-use crate::process::group::{Group, LocalGroup};
+use crate::process::group::{Group, Lineage, LocalGroup};
 use crate::process::identity::{self, Liveness};
+use crate::process::pidfd::PidFd;
 use crate::store::Change;
-use crate::store::record::{RecordError, RecordState};
+use crate::store::record::{Record, RecordError, RecordState};
 use crate::{Event, StartError, State, StopError, Stopped};
 
 impl Actor {
     pub(super) async fn on_stop(&mut self, steps: Option<Vec<StopPlan>>, reply: StopReply) {
         let work = match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Stopping(mut stopping) => {
-                // One stop at a time: this one ends with the one under way.
+                // One stop at a time: this one ends with the one under way (and its chain).
                 stopping.waiters.push(reply);
                 self.phase = Phase::Stopping(stopping);
                 return;
@@ -52,12 +56,25 @@ impl Actor {
                 let _ = self.machine.apply(Event::Stop);
                 stop_live(self.ctx.clone(), self.machine.clone(), *live, steps)
             }
-            Phase::Backoff(backoff) => {
-                let attempt = backoff.attempt;
-                let result = self.cancel_restart(attempt).await;
-                let _ = reply.send(result);
-                return;
-            }
+            Phase::Backoff(backoff) => match self.cancel_restart(backoff.attempt).await {
+                Ok(Some(stopped)) => {
+                    let _ = reply.send(Ok(stopped));
+                    return;
+                }
+                // The record names a process again (the restart came elsewhere): stop it.
+                Ok(None) => stop_recorded(
+                    self.ctx.clone(),
+                    self.machine.clone(),
+                    self.key.clone(),
+                    steps,
+                ),
+                Err(err) => {
+                    // Nothing changed: the restart is still pending.
+                    self.phase = Phase::Backoff(backoff);
+                    let _ = reply.send(Err(err));
+                    return;
+                }
+            },
             Phase::Idle => stop_recorded(
                 self.ctx.clone(),
                 self.machine.clone(),
@@ -72,11 +89,17 @@ impl Actor {
     }
 
     /// A stop ended: every caller waiting for it gets its outcome, then the record of the
-    /// stopped process goes (before the next command is taken).
+    /// stopped process goes (before the next command is taken; owed even if this owner goes).
     pub(super) async fn on_stopped(&mut self, outcome: StopOutcome) {
         let Phase::Stopping(stopping) = std::mem::replace(&mut self.phase, Phase::Idle) else {
             return;
         };
+        let owed = outcome.remove.map(|(pid, start_time)| {
+            self.ctx.store.owe(&self.key, move |current| match current {
+                Some(r) if r.names(pid, start_time) => Change::Remove,
+                _ => Change::Keep,
+            })
+        });
         for waiter in stopping.waiters {
             let _ = waiter.send(match &outcome.result {
                 Ok(stopped) => Ok(stopped.clone()),
@@ -84,36 +107,40 @@ impl Actor {
             });
         }
         self.publish_process();
-        if let Some((pid, start_time)) = outcome.remove {
-            remove_if_names(&self.ctx, &self.key, pid, start_time, &self.machine).await;
+        if let Some(owed) = owed
+            && let Err(err) = owed.pay().await
+        {
+            tracing::warn!(parent: self.machine.span(), %err, "the daemon is stopped, but its record could not be removed; it will be found stale");
         }
     }
 
     /// Cancels this owner's pending restart: its record goes, and the daemon is stopped.
-    async fn cancel_restart(&mut self, attempt: u32) -> Result<Stopped, StopError> {
+    /// `Ok(None)`: the record names a process again (the restart came elsewhere), which the
+    /// stop is for; an error changes nothing.
+    async fn cancel_restart(&mut self, attempt: u32) -> Result<Option<Stopped>, StopError> {
         let held = self.ctx.store.lock(&self.key).await?;
-        let removed = self
+        let (names_process, _) = self
             .ctx
             .store
-            .update(&self.key, |current| match current {
-                Some(r) if matches!(r.state, RecordState::Backoff { .. }) => (Change::Remove, true),
-                _ => (Change::Keep, false),
+            .update(&self.key, held, |current| match current {
+                Some(r) if r.state.names_a_process() => (Change::Keep, true),
+                Some(_) => (Change::Remove, false),
+                None => (Change::Keep, false),
             })
             .await
             .map_err(|source| StopError::Record {
                 daemon: self.key.clone(),
                 source,
             })?;
-        drop(held);
+        if names_process {
+            return Ok(None);
+        }
         self.machine.apply(Event::Stop)?;
         self.publish_process();
-        if !removed {
-            tracing::debug!(parent: self.machine.span(), "the pending restart's record was already gone");
-        }
-        Ok(Stopped::RestartCancelled {
+        Ok(Some(Stopped::RestartCancelled {
             key: self.key.clone(),
             attempt,
-        })
+        }))
     }
 }
 
@@ -135,34 +162,30 @@ fn stop_live(
         let mut live = live;
         let key = live.plan.key.clone();
         let (pid, start_time) = (live.pid, live.start_time);
-        // Tell every other process first; a stop goes on even if the record cannot be written.
-        match ctx.store.lock(&key).await {
-            Ok(held) => {
-                let template = live.record(RecordState::Stopping, None, ctx.me);
-                let written = ctx
-                    .store
-                    .update(&key, move |current| match current {
-                        Some(r) if r.names(pid, start_time) => {
-                            let mut stopping = r.clone();
-                            stopping.state = RecordState::Stopping;
-                            stopping.generation = r.generation + 1;
-                            (Change::Write(Box::new(stopping)), ())
-                        }
-                        None => (Change::Write(Box::new(template)), ()),
-                        _ => (Change::Keep, ()),
-                    })
-                    .await;
-                drop(held);
-                if let Err(err) = written {
-                    tracing::warn!(parent: machine.span(), %err, "cannot record the stop; stopping anyway");
-                }
-            }
-            Err(err) => {
-                tracing::warn!(parent: machine.span(), %err, "cannot take the lock to record the stop; stopping anyway");
-            }
-        }
         let steps = steps.unwrap_or_else(|| live.plan.stop.clone());
-        let result = run_chain(&ctx, &machine, &*live.group, &steps, pid).await;
+        // Tell every other process first; a stop of a process we hold goes on even if the
+        // record cannot be written.
+        let state = stopping(ctx.me, &steps);
+        let written = match ctx.store.lock(&key).await {
+            Ok(held) => ctx
+                .store
+                .update(&key, held, move |current| match current {
+                    Some(mut r) if r.names(pid, start_time) => {
+                        r.state = state;
+                        r.generation += 1;
+                        (Change::Write(Box::new(r)), ())
+                    }
+                    _ => (Change::Keep, ()),
+                })
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        if let Err(err) = written {
+            tracing::warn!(parent: machine.span(), %err, "cannot record the stop; stopping anyway");
+        }
+        let result = run_chain(&ctx, Some(&machine), &key, &*live.group, &steps, pid).await;
         live.disarm();
         let remove = result.is_ok().then_some((pid, start_time));
         StopOutcome { result, remove }
@@ -177,198 +200,284 @@ fn stop_recorded(
     steps: Option<Vec<StopPlan>>,
 ) -> crate::daemon::actor::Boxed<StopOutcome> {
     Box::pin(async move {
-        let mut remove = None;
-        let result = stop_record(&ctx, &machine, key, steps, &mut remove).await;
-        StopOutcome { result, remove }
+        match stop_record(&ctx, &machine, &key, steps).await {
+            Ok((stopped, remove)) => StopOutcome {
+                result: Ok(stopped),
+                remove,
+            },
+            Err(err) => StopOutcome {
+                result: Err(err),
+                remove: None,
+            },
+        }
     })
 }
 
-/// The work of [`stop_recorded`]; `remove` learns the process whose record goes after it.
+/// The work of [`stop_recorded`]: the outcome, and the process whose record goes after it.
 async fn stop_record(
     ctx: &Arc<Context>,
     machine: &Arc<Machine>,
-    key: String,
+    key: &str,
     steps: Option<Vec<StopPlan>>,
-    remove_after: &mut Option<(u32, u64)>,
-) -> Result<Stopped, StopError> {
-    {
-        let held = ctx.store.lock(&key).await?;
-        let record = ctx.store.read(&key).await.map_err(record_err(&key))?;
-        let not_running = |machine: &Machine| {
-            if matches!(
-                machine.state(),
-                State::Failed { .. } | State::Backoff { .. }
-            ) {
-                let _ = machine.apply(Event::Stop);
-            }
-        };
-        let Some(record) = record else {
-            not_running(machine);
-            return Ok(Stopped::NotRunning { key });
-        };
-        let remove = |generation: u64| {
-            let ctx = ctx.clone();
-            let key = key.clone();
-            async move {
-                ctx.store
-                    .update(&key, move |current| match current {
-                        Some(r) if r.generation == generation => (Change::Remove, ()),
-                        _ => (Change::Keep, ()),
-                    })
-                    .await
-                    .map_err(record_err(&key))
-            }
-        };
-        match &record.state {
-            RecordState::Exited { .. } => {
-                remove(record.generation).await?;
-                not_running(machine);
-                return Ok(Stopped::NotRunning { key });
-            }
-            RecordState::Backoff { attempt, .. } => {
-                let attempt = *attempt;
-                remove(record.generation).await?;
-                not_running(machine);
-                return Ok(Stopped::RestartCancelled { key, attempt });
-            }
-            RecordState::Starting | RecordState::Ready | RecordState::Stopping => {}
+) -> Result<(Stopped, Option<(u32, u64)>), StopError> {
+    let not_running = || {
+        if matches!(
+            machine.state(),
+            State::Failed { .. } | State::Backoff { .. }
+        ) {
+            let _ = machine.apply(Event::Stop);
         }
-        let path = ctx.store.dir().record_path(&key);
-        let liveness =
-            identity::check(record.pid, record.start_time, &record.boot_id).map_err(|source| {
-                record_err(&key)(RecordError::Check {
-                    path,
-                    pid: record.pid,
-                    source,
+    };
+    let held = ctx.store.lock(key).await?;
+    let Some(record) = ctx.store.read(key).await.map_err(record_err(key))? else {
+        not_running();
+        return Ok((
+            Stopped::NotRunning {
+                key: key.to_owned(),
+            },
+            None,
+        ));
+    };
+    let generation = record.generation;
+    let remove = |held| {
+        let ctx = ctx.clone();
+        async move {
+            ctx.store
+                .update(key, held, move |current| match current {
+                    Some(r) if r.generation == generation => (Change::Remove, ()),
+                    _ => (Change::Keep, ()),
                 })
-            })?;
-        let recorded_steps = StopPlan::from_record(&record.stop);
-        let pidfd = match liveness {
-            Liveness::Alive(pidfd) | Liveness::Exited(pidfd) => Arc::new(pidfd),
-            Liveness::Gone => {
-                // Whatever the dead leader left in its group is still ours (the rules of
-                // `LocalGroup`); nothing else is signalled.
-                let group = LocalGroup::leaderless(record.pgid);
-                let swept = chain::sweep(&group, &recorded_steps).await;
-                remove(record.generation).await?;
-                not_running(machine);
-                let mut reason = "the recorded process is gone".to_owned();
-                match swept {
-                    Ok(Some(_)) => reason.push_str("; what was left of its group was stopped"),
-                    Ok(None) => {}
-                    Err(still) => reason.push_str(&format!(
-                        "; processes {:?} left in its group outlived SIGKILL",
-                        still.members
-                    )),
-                }
-                return Ok(Stopped::StaleRecord {
-                    key,
-                    pid: record.pid,
-                    reason,
-                });
-            }
-            Liveness::OtherBoot => {
-                remove(record.generation).await?;
-                not_running(machine);
-                return Ok(Stopped::StaleRecord {
-                    key,
-                    pid: record.pid,
-                    reason: "the record is of another boot; nothing was signalled".to_owned(),
-                });
-            }
-            Liveness::Reused { found } => {
-                tracing::warn!(
-                    pid = record.pid,
-                    key,
-                    "stale record: the PID belongs to another process now; not signalled"
-                );
-                remove(record.generation).await?;
-                not_running(machine);
-                return Ok(Stopped::StaleRecord {
-                    key,
-                    pid: record.pid,
-                    reason: format!(
-                        "pid {} now belongs to another process (start time {found}, recorded {}); it was not signalled",
-                        record.pid, record.start_time
-                    ),
-                });
-            }
-        };
-        let group = LocalGroup::adopted(pidfd);
-        // The daemon as it was started: the record's chain, unless the caller gives one.
-        let steps = steps.unwrap_or(recorded_steps);
-        if record.state == RecordState::Stopping {
-            // Another process is stopping it: wait for that stop.
+                .await
+                .map(drop)
+                .map_err(record_err(key))
+        }
+    };
+    match &record.state {
+        RecordState::Exited { .. } => {
+            remove(held).await?;
+            not_running();
+            return Ok((
+                Stopped::NotRunning {
+                    key: key.to_owned(),
+                },
+                None,
+            ));
+        }
+        RecordState::Backoff { attempt, .. } => {
+            let attempt = *attempt;
+            remove(held).await?;
+            not_running();
+            return Ok((
+                Stopped::RestartCancelled {
+                    key: key.to_owned(),
+                    attempt,
+                },
+                None,
+            ));
+        }
+        RecordState::Starting | RecordState::Ready | RecordState::Stopping { .. } => {}
+    }
+    let path = ctx.store.dir().record_path(key);
+    let liveness =
+        identity::check(record.pid, record.start_time, &record.boot_id).map_err(|source| {
+            record_err(key)(RecordError::Check {
+                path,
+                pid: record.pid,
+                source,
+            })
+        })?;
+    let recorded_steps = StopPlan::from_record(&record.stop);
+    let stale = |reason: String| Stopped::StaleRecord {
+        key: key.to_owned(),
+        pid: record.pid,
+        reason,
+    };
+    let pidfd = match liveness {
+        Liveness::Alive(pidfd) => Arc::new(pidfd),
+        Liveness::Exited(pidfd) => {
+            // It exited (its parent has not reaped it yet): what it left in its group goes,
+            // by signals only — no HTTP step to whoever answers on its port now.
             drop(held);
-            let deadline = crate::readiness::wait::deadline_in(chain::longest(&steps));
-            let started = std::time::Instant::now();
-            return match group.gone(deadline).await {
-                Ok(true) => Ok(Stopped::Stopped {
-                    key,
+            let group = LocalGroup::adopted(Arc::new(pidfd), record.parent == ctx.me);
+            let reason = sweep_reason(key, chain::sweep(&group, &recorded_steps).await)?;
+            remove(ctx.store.lock(key).await?).await?;
+            not_running();
+            return Ok((
+                stale(format!("the recorded process had exited{reason}")),
+                None,
+            ));
+        }
+        Liveness::Gone => {
+            // Whatever the dead leader left in its group is still ours (its lineage, under the
+            // rules of `LocalGroup`); nothing else is signalled.
+            drop(held);
+            let lineage = Lineage {
+                session: record.session,
+                since: record.start_time,
+            };
+            let group = LocalGroup::leaderless(record.pgid, lineage);
+            let reason = sweep_reason(key, chain::sweep(&group, &recorded_steps).await)?;
+            remove(ctx.store.lock(key).await?).await?;
+            not_running();
+            return Ok((stale(format!("the recorded process is gone{reason}")), None));
+        }
+        Liveness::OtherBoot => {
+            remove(held).await?;
+            not_running();
+            return Ok((
+                stale("the record is of another boot; nothing was signalled".to_owned()),
+                None,
+            ));
+        }
+        Liveness::Reused { found } => {
+            tracing::warn!(
+                pid = record.pid,
+                key,
+                "stale record: the PID belongs to another process now; not signalled"
+            );
+            remove(held).await?;
+            not_running();
+            return Ok((
+                stale(format!(
+                    "pid {} now belongs to another process (start time {found}, recorded {}); it was not signalled",
+                    record.pid, record.start_time
+                )),
+                None,
+            ));
+        }
+    };
+    drop(held);
+    if let RecordState::Stopping { by, until_ms } = record.state
+        && identity::may_live(by, &record.boot_id)
+        && now_ms() < until_ms
+    {
+        // Another process is stopping it: wait for its stop while it lives and its time
+        // lasts; then take it over.
+        let group = LocalGroup::adopted(pidfd.clone(), record.parent == ctx.me);
+        let left = std::time::Duration::from_millis(until_ms.saturating_sub(now_ms()));
+        let deadline = crate::readiness::wait::deadline_in(left);
+        let started = std::time::Instant::now();
+        if matches!(group.gone(deadline).await, Ok(true)) {
+            return Ok((
+                Stopped::Stopped {
+                    key: key.to_owned(),
                     pid: record.pid,
                     elapsed: started.elapsed(),
                     killed: false,
-                }),
-                _ => Err(StopError::StillAlive {
-                    daemon: key,
-                    pid: record.pid,
-                    members: group.survivors(),
-                }),
-            };
+                },
+                None,
+            ));
         }
-        let mut stopping = record.clone();
-        stopping.state = RecordState::Stopping;
-        stopping.generation += 1;
-        let generation = record.generation;
-        ctx.store
-            .update(&key, move |current| match current {
-                Some(r) if r.generation == generation => (Change::Write(Box::new(stopping)), ()),
+        tracing::warn!(
+            pid = record.pid,
+            key,
+            "a stop another process began is not over in time: taking it over"
+        );
+    }
+    // Taken over for the stop: the machine learns it runs.
+    if !machine.state().is_running() {
+        machine.apply(Event::Adopted { pid: record.pid })?;
+    }
+    machine.apply(Event::Stop)?;
+    // The daemon as it was started: the record's chain, unless the caller gives one.
+    let steps = steps.unwrap_or(recorded_steps);
+    let (result, remove) = stop_process(ctx, Some(machine), &record, pidfd, &steps).await;
+    result.map(|stopped| (stopped, remove))
+}
+
+/// Stops the recorded process `record` (alive, pinned by `pidfd`) with `steps`: records the
+/// stop (if the record still is what it was), runs the chain. Returns the outcome and, on
+/// success, the process whose record goes.
+pub(super) async fn stop_process(
+    ctx: &Arc<Context>,
+    machine: Option<&Arc<Machine>>,
+    record: &Record,
+    pidfd: Arc<PidFd>,
+    steps: &[StopPlan],
+) -> (Result<Stopped, StopError>, Option<(u32, u64)>) {
+    let key = record.key.as_str();
+    let mut stopping_record = record.clone();
+    stopping_record.state = stopping(ctx.me, steps);
+    stopping_record.generation += 1;
+    let generation = record.generation;
+    let recorded = match ctx.store.lock(key).await {
+        Ok(held) => ctx
+            .store
+            .update(key, held, move |current| match current {
+                Some(r) if r.generation == generation => {
+                    (Change::Write(Box::new(stopping_record)), ())
+                }
                 _ => (Change::Keep, ()),
             })
             .await
-            .map_err(record_err(&key))?;
-        drop(held);
-        // Taken over for the stop: the machine learns it runs.
-        if !machine.state().is_running() {
-            machine.apply(Event::Adopted { pid: record.pid })?;
-        }
-        machine.apply(Event::Stop)?;
-        let result = run_chain(ctx, machine, &group, &steps, record.pid).await;
-        if result.is_ok() {
-            *remove_after = Some((record.pid, record.start_time));
-        }
-        result
+            .map(drop)
+            .map_err(record_err(key)),
+        Err(err) => Err(err.into()),
+    };
+    if let Err(err) = recorded {
+        return (Err(err), None);
+    }
+    let group = LocalGroup::adopted(pidfd, record.parent == ctx.me);
+    let result = run_chain(ctx, machine, key, &group, steps, record.pid).await;
+    let remove = result.is_ok().then_some((record.pid, record.start_time));
+    (result, remove)
+}
+
+/// What a sweep did, said after a stale record's reason; an error if processes outlived it
+/// (the record is kept: they must not be forgotten).
+fn sweep_reason(
+    key: &str,
+    swept: Result<Option<chain::Gone>, chain::StillAlive>,
+) -> Result<String, StopError> {
+    match swept {
+        Ok(Some(_)) => Ok("; what was left of its group was stopped".to_owned()),
+        Ok(None) => Ok(String::new()),
+        Err(still) => Err(StopError::Leftovers {
+            daemon: key.to_owned(),
+            members: still.members,
+            reason: still
+                .error
+                .unwrap_or_else(|| "they outlived SIGKILL".to_owned()),
+        }),
     }
 }
 
 /// Runs the chain on `group`, publishing its steps; the outcome as a stop's.
 async fn run_chain(
     ctx: &Context,
-    machine: &Arc<Machine>,
+    machine: Option<&Arc<Machine>>,
+    key: &str,
     group: &impl Group,
     steps: &[StopPlan],
     pid: u32,
 ) -> Result<Stopped, StopError> {
-    let grace_machine = machine.clone();
+    let grace_machine = machine.cloned();
     let grace_expired = move |step| {
-        let _ = grace_machine.apply(Event::GraceExpired { step });
+        if let Some(machine) = &grace_machine {
+            let _ = machine.apply(Event::GraceExpired { step });
+        }
     };
+    let key = key.to_owned();
     match chain::run(group, steps, Some(&ctx.client), &grace_expired).await {
         Ok(gone) => {
-            machine.apply(Event::Gone)?;
+            if let Some(machine) = machine {
+                machine.apply(Event::Gone)?;
+            }
             Ok(Stopped::Stopped {
-                key: machine.key().to_owned(),
+                key,
                 pid,
                 elapsed: gone.elapsed,
                 killed: gone.killed,
             })
         }
         Err(still) => {
-            machine.apply(Event::KillFailed {
-                members: still.members.clone(),
-            })?;
+            if let Some(machine) = machine {
+                machine.apply(Event::KillFailed {
+                    members: still.members.clone(),
+                })?;
+            }
             Err(StopError::StillAlive {
-                daemon: machine.key().to_owned(),
+                daemon: key,
                 pid,
                 members: still.members,
             })
@@ -377,15 +486,22 @@ async fn run_chain(
 }
 
 /// Removes the record after a stop, if it still names the process stopped.
-async fn remove_if_names(ctx: &Context, key: &str, pid: u32, start_time: u64, machine: &Machine) {
+pub(super) async fn remove_if_names(
+    ctx: &Context,
+    key: &str,
+    pid: u32,
+    start_time: u64,
+    machine: &Machine,
+) {
     let removed = match ctx.store.lock(key).await {
-        Ok(_held) => ctx
+        Ok(held) => ctx
             .store
-            .update(key, move |current| match current {
+            .update(key, held, move |current| match current {
                 Some(r) if r.names(pid, start_time) => (Change::Remove, ()),
                 _ => (Change::Keep, ()),
             })
             .await
+            .map(drop)
             .map_err(|e| e.to_string()),
         Err(err) => Err(err.to_string()),
     };

@@ -2,13 +2,17 @@
 //! is the seam between a daemon's owner and where its processes run; [`LocalGroup`] is this
 //! machine's.
 //!
-//! Every group signal goes through [`LocalGroup::signal`]. With a pidfd on the leader and Linux
-//! 6.9 or later, the kernel signals the group through the pidfd's own `struct pid`, which no
-//! reuse of the number can fool. Otherwise (an older kernel, the forced fallback, or what is
-//! left of a group whose leader is gone) each member is signalled through a pidfd of its own,
-//! after checking its group, and only while the group is provably ours: its leader is pinned
-//! and not reaped, or no process holds the PID equal to the group ID (a group ID can be
-//! re-created only by a process with that PID) — and never the manager's own group.
+//! Every group signal goes through [`LocalGroup::signal`], and none ever reaches the manager's
+//! own group. With a pidfd on the leader and Linux 6.9 or later, the kernel signals the group
+//! through the pidfd's own `struct pid`, which no reuse of the number can fool. Otherwise (an
+//! older kernel, the forced fallback, or what is left of a group whose leader is gone) each
+//! member is signalled through a pidfd of its own, after checking its group, and only while the
+//! group is provably ours: its leader is pinned and not reaped, or no process holds the PID equal
+//! to the group ID (a group ID can be re-created only by a process with that PID). What is left
+//! of a group whose leader was already gone when we came to it is narrowed further by its
+//! lineage: only members of the leader's session, started after the leader, are its own (a
+//! stranger that took the number over, made a group of it and left it behind — a daemon that
+//! double-forks — has a session of its own).
 
 use std::future::Future;
 use std::io;
@@ -32,7 +36,7 @@ const REAP_PATIENCE: Duration = Duration::from_millis(200);
 /// The processes of one daemon, signalled and awaited as one.
 pub(crate) trait Group: Send + Sync {
     /// Sends `signal` to every process of the group; an empty group is not an error.
-    fn signal(&self, signal: Signal) -> io::Result<()>;
+    fn signal(&self, signal: Signal) -> impl Future<Output = io::Result<()>> + Send;
 
     /// Waits for the leader's exit: its status if this process is its parent, else
     /// [`Exit::UNKNOWN`].
@@ -43,10 +47,10 @@ pub(crate) trait Group: Send + Sync {
     fn gone(&self, deadline: Instant) -> impl Future<Output = io::Result<bool>> + Send;
 
     /// Whether no live process is left in the group now (the leader's exit aside).
-    fn is_empty(&self) -> io::Result<bool>;
+    fn is_empty(&self) -> impl Future<Output = io::Result<bool>> + Send;
 
     /// The live processes left (for messages; best effort).
-    fn survivors(&self) -> Vec<u32>;
+    fn survivors(&self) -> impl Future<Output = Vec<u32>> + Send;
 }
 
 /// Set once a kernel answered `EINVAL` to `PIDFD_SIGNAL_PROCESS_GROUP`, or by
@@ -57,6 +61,14 @@ static NO_GROUP_SIGNAL: AtomicBool = AtomicBool::new(false);
 /// this process, from now on: how the tests cover that path on a newer kernel.
 pub(crate) fn force_fallback(on: bool) {
     NO_GROUP_SIGNAL.store(on, Ordering::SeqCst);
+}
+
+/// Where what is left of a leaderless group comes from: its recorded leader's session and
+/// start time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Lineage {
+    pub(crate) session: u32,
+    pub(crate) since: u64,
 }
 
 /// A process group on this machine.
@@ -70,6 +82,13 @@ pub(crate) struct LocalGroup {
     child: bool,
     /// The leader's exit, once seen (and reaped, for a child).
     exit: Mutex<Option<Exit>>,
+    /// For a leaderless group: which members are its own.
+    lineage: Option<Lineage>,
+}
+
+/// The manager's own process group, which no signal of this library reaches.
+fn own_group() -> u32 {
+    nix::unistd::getpgrp().as_raw().unsigned_abs()
 }
 
 impl LocalGroup {
@@ -78,9 +97,10 @@ impl LocalGroup {
         LocalGroup::led_by(leader, true)
     }
 
-    /// The group of a process verified as ours (PID, start time, boot), not our child.
-    pub(crate) fn adopted(leader: Arc<PidFd>) -> LocalGroup {
-        LocalGroup::led_by(leader, false)
+    /// The group of a process verified as ours (PID, start time, boot); `child`: whether this
+    /// process is its parent.
+    pub(crate) fn adopted(leader: Arc<PidFd>, child: bool) -> LocalGroup {
+        LocalGroup::led_by(leader, child)
     }
 
     fn led_by(leader: Arc<PidFd>, child: bool) -> LocalGroup {
@@ -89,16 +109,18 @@ impl LocalGroup {
             leader: Some(leader),
             child,
             exit: Mutex::new(None),
+            lineage: None,
         }
     }
 
     /// What is left of group `pgid`, whose leader (recorded as ours in this boot) is gone.
-    pub(crate) fn leaderless(pgid: u32) -> LocalGroup {
+    pub(crate) fn leaderless(pgid: u32, lineage: Lineage) -> LocalGroup {
         LocalGroup {
             pgid,
             leader: None,
             child: false,
             exit: Mutex::new(Some(Exit::UNKNOWN)),
+            lineage: Some(lineage),
         }
     }
 
@@ -130,9 +152,17 @@ impl LocalGroup {
         exit.clone()
     }
 
+    /// Waits on this (blocking) thread, up to `timeout`, for the leader's exit; whether it came
+    /// (a group without a leader has none to wait for).
+    pub(crate) fn wait_exit_blocking(&self, timeout: Duration) -> bool {
+        self.leader
+            .as_ref()
+            .is_none_or(|leader| leader.wait_exit_blocking(timeout))
+    }
+
     /// Whether the group is provably ours now (see the module's documentation).
     fn is_ours(&self) -> io::Result<bool> {
-        if self.pgid == nix::unistd::getpgrp().as_raw() as u32 {
+        if self.pgid == own_group() {
             return Ok(false);
         }
         if let Some(leader) = &self.leader
@@ -144,7 +174,8 @@ impl LocalGroup {
     }
 
     /// The live members of the group, each pinned by a pidfd and checked to be in the group
-    /// (a scan of `/proc`: the exception path).
+    /// (and of its lineage, for a leaderless group): a scan of `/proc`, the exception path.
+    /// Blocking.
     fn members(&self) -> io::Result<Vec<PidFd>> {
         if !self.is_ours()? {
             return Ok(Vec::new());
@@ -158,7 +189,15 @@ impl LocalGroup {
             };
             // The pidfd pins the process: if it is (still) in the group, it is a member.
             match proc_stat::read(pid) {
-                Ok(stat) if stat.pgrp == self.pgid && !stat.is_dead() => members.push(pidfd),
+                Ok(stat)
+                    if stat.pgrp == self.pgid
+                        && !stat.is_dead()
+                        && self.lineage.is_none_or(|l| {
+                            stat.session == l.session && stat.start_time >= l.since
+                        }) =>
+                {
+                    members.push(pidfd)
+                }
                 Ok(_) => {}
                 Err(e)
                     if e.kind() == io::ErrorKind::NotFound
@@ -168,28 +207,80 @@ impl LocalGroup {
         }
         Ok(members)
     }
+
+    /// The members, found on a blocking thread.
+    async fn members_off_runtime(self: &LocalGroup) -> io::Result<Vec<PidFd>> {
+        // The pidfds are made on the blocking thread (in the runtime's context) and handed back.
+        let me = LocalGroup {
+            pgid: self.pgid,
+            leader: self.leader.clone(),
+            child: self.child,
+            exit: Mutex::new(self.exit()),
+            lineage: self.lineage,
+        };
+        crate::store::blocking(move || me.members()).await?
+    }
+
+    /// Whether the kernel signals the group through the leader's pidfd here.
+    fn through_leader(&self) -> Option<&PidFd> {
+        self.leader
+            .as_deref()
+            .filter(|_| !NO_GROUP_SIGNAL.load(Ordering::SeqCst))
+    }
+
+    /// The fast path of a group signal: `Some` if the leader's pidfd did it.
+    fn signal_through_leader(&self, signal: Option<Signal>) -> Option<io::Result<bool>> {
+        let leader = self.through_leader()?;
+        match leader.signal_group(signal) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                NO_GROUP_SIGNAL.store(true, Ordering::SeqCst);
+                None
+            }
+            other => Some(other),
+        }
+    }
+
+    fn refuse_own_group(&self) -> io::Result<()> {
+        if self.pgid == own_group() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "process group {} is this manager's own: refusing to signal it",
+                    self.pgid
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Group::signal`] from a destructor, which cannot wait (the fallback's scan runs here).
+    pub(crate) fn signal_now(&self, signal: Signal) -> io::Result<()> {
+        self.refuse_own_group()?;
+        if let Some(result) = self.signal_through_leader(Some(signal)) {
+            return result.map(drop);
+        }
+        signal_each(self.members()?, signal)
+    }
+}
+
+/// Signals each member through its own pidfd (one that exited meanwhile is no error).
+fn signal_each(members: Vec<PidFd>, signal: Signal) -> io::Result<()> {
+    for member in members {
+        match member.send_signal(signal) {
+            Err(e) if e.raw_os_error() != Some(libc::ESRCH) => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl Group for LocalGroup {
-    fn signal(&self, signal: Signal) -> io::Result<()> {
-        if let Some(leader) = &self.leader
-            && !NO_GROUP_SIGNAL.load(Ordering::SeqCst)
-        {
-            match leader.signal_group(Some(signal)) {
-                Ok(_) => return Ok(()),
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    NO_GROUP_SIGNAL.store(true, Ordering::SeqCst);
-                }
-                Err(e) => return Err(e),
-            }
+    async fn signal(&self, signal: Signal) -> io::Result<()> {
+        self.refuse_own_group()?;
+        if let Some(result) = self.signal_through_leader(Some(signal)) {
+            return result.map(drop);
         }
-        for member in self.members()? {
-            match member.send_signal(signal) {
-                Err(e) if e.raw_os_error() != Some(libc::ESRCH) => return Err(e),
-                _ => {}
-            }
-        }
-        Ok(())
+        signal_each(self.members_off_runtime().await?, signal)
     }
 
     async fn leader_exit(&self) -> Exit {
@@ -216,10 +307,10 @@ impl Group for LocalGroup {
                 .await;
         }
         loop {
-            if self.is_empty()? {
+            if self.is_empty().await? {
                 return Ok(true);
             }
-            let members = self.members()?;
+            let members = self.members_off_runtime().await?;
             if members.is_empty() {
                 // Only zombies are left: dead, waiting for their parent.
                 return Ok(true);
@@ -235,17 +326,13 @@ impl Group for LocalGroup {
         }
     }
 
-    fn is_empty(&self) -> io::Result<bool> {
-        if let Some(leader) = &self.leader
-            && !NO_GROUP_SIGNAL.load(Ordering::SeqCst)
-        {
-            match leader.signal_group(None) {
-                Ok(members) => return Ok(!members),
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    NO_GROUP_SIGNAL.store(true, Ordering::SeqCst);
-                }
-                Err(e) => return Err(e),
-            }
+    async fn is_empty(&self) -> io::Result<bool> {
+        if let Some(result) = self.signal_through_leader(None) {
+            return result.map(|members| !members);
+        }
+        if self.lineage.is_some() {
+            // A leaderless group: its own members only.
+            return Ok(self.members_off_runtime().await?.is_empty());
         }
         if !self.is_ours()? {
             // Whatever has this group ID now is not ours to wait for.
@@ -262,8 +349,9 @@ impl Group for LocalGroup {
         }
     }
 
-    fn survivors(&self) -> Vec<u32> {
-        self.members()
+    async fn survivors(&self) -> Vec<u32> {
+        self.members_off_runtime()
+            .await
             .map(|m| m.iter().map(PidFd::pid).collect())
             .unwrap_or_default()
     }
@@ -275,8 +363,8 @@ mod tests {
 
     use super::*;
 
-    /// A leader in its own group that forks a member and exits at once; returns the leader's
-    /// pidfd (a child of this process, unreaped) and the member's PID.
+    /// A leader in its own group that forks a member and exits at once; returns the leader
+    /// (a child of this process, unreaped) and the member's PID.
     fn leader_with_member() -> (std::process::Child, u32) {
         let mut leader = std::process::Command::new("sh")
             .args(["-c", "sleep 30 & echo $!"])
@@ -296,15 +384,17 @@ mod tests {
     async fn the_member_is_signalled_after_its_leader_is_reaped(fallback: bool) {
         let (leader, member) = leader_with_member();
         let group = LocalGroup::of_child(Arc::new(PidFd::open(leader.id()).unwrap()));
-        // SAFETY of the comparison: the group's own view is what is checked.
         let exit = group.leader_exit().await;
         assert_eq!(exit.code, Some(0), "reaped by the group, status read");
         let member_fd = PidFd::open(member).unwrap();
         if fallback {
             force_fallback(true);
         }
-        assert!(!group.is_empty().unwrap(), "the member keeps the group");
-        group.signal(Signal::SIGKILL).unwrap();
+        assert!(
+            !group.is_empty().await.unwrap(),
+            "the member keeps the group"
+        );
+        group.signal(Signal::SIGKILL).await.unwrap();
         member_fd.exited().await;
         let soon = Instant::now() + Duration::from_secs(5);
         assert!(group.gone(soon).await.unwrap());
@@ -312,23 +402,59 @@ mod tests {
         drop(leader);
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_group_outlives_its_leader_and_is_signalled_through_its_pidfd() {
         the_member_is_signalled_after_its_leader_is_reaped(false).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_fallback_signals_each_member_through_its_own_pidfd() {
         the_member_is_signalled_after_its_leader_is_reaped(true).await;
     }
 
-    #[test]
-    fn the_managers_own_group_is_never_ours() {
-        let own = nix::unistd::getpgrp().as_raw() as u32;
-        assert!(!LocalGroup::leaderless(own).is_ours().unwrap());
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_leaderless_group_is_narrowed_to_its_lineage() {
+        let (mut leader, member) = leader_with_member();
+        let pgid = leader.id();
+        let stat = proc_stat::read(member).unwrap();
+        leader.wait().unwrap();
+        let member_fd = PidFd::open(member).unwrap();
+        // Another session: not the recorded leader's, so not ours.
+        let stranger = Lineage {
+            session: stat.session + 1,
+            since: 0,
+        };
+        let group = LocalGroup::leaderless(pgid, stranger);
+        assert!(group.is_empty().await.unwrap());
+        group.signal(Signal::SIGKILL).await.unwrap();
+        assert!(!member_fd.has_exited(), "a stranger's member was signalled");
+        // Its own lineage: swept.
+        let own = Lineage {
+            session: stat.session,
+            since: stat.start_time,
+        };
+        let group = LocalGroup::leaderless(pgid, own);
+        assert!(!group.is_empty().await.unwrap());
+        group.signal(Signal::SIGKILL).await.unwrap();
+        member_fd.exited().await;
+    }
+
+    #[tokio::test]
+    async fn the_managers_own_group_is_never_signalled() {
+        let own = own_group();
+        let lineage = Lineage {
+            session: 0,
+            since: 0,
+        };
+        assert!(!LocalGroup::leaderless(own, lineage).is_ours().unwrap());
+        let err = LocalGroup::leaderless(own, lineage)
+            .signal(Signal::SIGTERM)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("own"), "{err}");
         // A group ID held by a live process (this one) is that process's, not ours.
         assert!(
-            !LocalGroup::leaderless(std::process::id())
+            !LocalGroup::leaderless(std::process::id(), lineage)
                 .is_ours()
                 .unwrap()
         );

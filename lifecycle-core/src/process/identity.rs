@@ -73,6 +73,15 @@ pub(crate) fn check(pid: u32, start_time: u64, boot: &str) -> io::Result<Livenes
     Ok(Liveness::Alive(pidfd))
 }
 
+/// Whether process `who` (PID and start time, recorded in boot `boot`) may still run: `false`
+/// only when it is gone for sure. An error checking it is no proof it is gone.
+pub(crate) fn may_live(who: (u32, u64), boot: &str) -> bool {
+    !matches!(
+        check(who.0, who.1, boot),
+        Ok(Liveness::Gone | Liveness::Exited(_) | Liveness::Reused { .. } | Liveness::OtherBoot)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,6 +82,17 @@ impl PidFd {
         exited
     }
 
+    /// Waits on this (blocking) thread, up to `timeout`, for the process's exit; whether it
+    /// came. For code that cannot await (a blocking thread, a destructor).
+    pub(crate) fn wait_exit_blocking(&self, timeout: Duration) -> bool {
+        let mut fds = [nix::poll::PollFd::new(
+            self.fd.get_ref().as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+        matches!(nix::poll::poll(&mut fds, millis), Ok(n) if n > 0)
+    }
+
     /// Whether the process is gone for good: exited and reaped by its parent (a zombie is not
     /// reaped yet).
     pub(crate) fn is_reaped(&self) -> bool {

@@ -11,6 +11,8 @@ pub(crate) struct ProcStat {
     pub(crate) ppid: u32,
     /// Field 5: the process group.
     pub(crate) pgrp: u32,
+    /// Field 6: the session.
+    pub(crate) session: u32,
     /// Field 22: start time in clock ticks since boot. With the PID it names one process for
     /// the life of the system: a reused PID has a different start time.
     pub(crate) start_time: u64,
@@ -44,6 +46,7 @@ fn parse(text: &str) -> Option<ProcStat> {
         state: fields.first()?.chars().next()?,
         ppid: fields.get(1)?.parse().ok()?,
         pgrp: fields.get(2)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
         start_time: fields.get(19)?.parse().ok()?,
     })
 }
@@ -59,7 +62,7 @@ pub(crate) fn pid_in_use(pid: u32) -> io::Result<bool> {
 
 /// The live (not zombie) processes of process group `pgid`, by a scan of `/proc`: the cost grows
 /// with the number of processes on the host, so it is the exception (a group that outlives its
-/// leader, or a kernel without `PIDFD_SIGNAL_PROCESS_GROUP`), never the common path.
+/// leader, or a kernel without `PIDFD_SIGNAL_PROCESS_GROUP`), never the common path. Blocking.
 pub(crate) fn group_members(pgid: u32) -> io::Result<Vec<u32>> {
     let mut members = Vec::new();
     for entry in std::fs::read_dir("/proc")? {
@@ -97,6 +100,7 @@ mod tests {
                 state: 'S',
                 ppid: 1,
                 pgrp: 4242,
+                session: 4242,
                 start_time: 98765
             }
         );

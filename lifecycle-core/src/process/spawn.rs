@@ -17,6 +17,8 @@ use crate::process::proc_stat;
 #[derive(Debug)]
 pub(crate) struct Spawned {
     pub(crate) start_time: u64,
+    /// Its session (inherited from this process).
+    pub(crate) session: u32,
     pub(crate) pidfd: PidFd,
 }
 
@@ -55,9 +57,13 @@ pub(crate) fn spawn(
     let mut child = command.spawn()?;
     let pid = child.id();
     // Not reaped yet, so the PID cannot have been reused: the pidfd and the stat are this child's.
-    let pinned = PidFd::open(pid).and_then(|pidfd| Ok((proc_stat::read(pid)?.start_time, pidfd)));
+    let pinned = PidFd::open(pid).and_then(|pidfd| Ok((proc_stat::read(pid)?, pidfd)));
     match pinned {
-        Ok((start_time, pidfd)) => Ok(Spawned { start_time, pidfd }),
+        Ok((stat, pidfd)) => Ok(Spawned {
+            start_time: stat.start_time,
+            session: stat.session,
+            pidfd,
+        }),
         Err(err) => {
             // Our unreaped child: its PID is still its own. `wait` returns at once after SIGKILL.
             let _ = child.kill();

@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tokio::io::unix::AsyncFd;
 
+/// How much of the log one read takes (a log written before the watch began is read a piece
+/// at a time).
+const CHUNK: u64 = 256 * 1024;
+
 /// Follows a log file from an offset, line by line.
 pub(crate) struct LogWatch {
     inotify: AsyncFd<OwnedFd>,
@@ -33,12 +37,13 @@ impl LogWatch {
     pub(crate) async fn matching_line(&mut self, regex: &regex_lite::Regex) -> io::Result<String> {
         loop {
             // Read first, then wait: lines written before the watch began count too.
-            if let Some(line) = self
-                .read_new_lines()?
-                .into_iter()
-                .find(|l| regex.is_match(l))
-            {
+            let (lines, more) = self.read_new_lines()?;
+            if let Some(line) = lines.into_iter().find(|l| regex.is_match(l)) {
                 return Ok(line);
+            }
+            if more {
+                tokio::task::yield_now().await;
+                continue;
             }
             let mut guard = self.inotify.readable().await?;
             // Drain the events; what changed is read from the file itself.
@@ -52,8 +57,9 @@ impl LogWatch {
         }
     }
 
-    /// The complete lines appended since the last read.
-    fn read_new_lines(&mut self) -> io::Result<Vec<String>> {
+    /// The complete lines in the next [`CHUNK`] bytes appended since the last read, and whether
+    /// more is there already. Reads of the page cache, kept short: the caller yields between them.
+    fn read_new_lines(&mut self) -> io::Result<(Vec<String>, bool)> {
         let mut file = crate::store::log_file::open_read(&self.path)?;
         let len = file.metadata()?.len();
         if len < self.offset {
@@ -63,17 +69,19 @@ impl LogWatch {
         }
         file.seek(SeekFrom::Start(self.offset))?;
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
+        file.take(CHUNK).read_to_end(&mut bytes)?;
         self.offset += bytes.len() as u64;
+        let more = self.offset < len;
         self.partial.extend_from_slice(&bytes);
         let Some(last_newline) = self.partial.iter().rposition(|&b| b == b'\n') else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), more));
         };
         let complete: Vec<u8> = self.partial.drain(..=last_newline).collect();
-        Ok(String::from_utf8_lossy(&complete)
+        let lines = String::from_utf8_lossy(&complete)
             .lines()
             .map(str::to_owned)
-            .collect())
+            .collect();
+        Ok((lines, more))
     }
 }
 

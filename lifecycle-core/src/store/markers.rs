@@ -3,7 +3,7 @@
 //! reading every record. A marker is a claim: it is believed only while the dependent's record
 //! still lists `key` among its dependencies. Blocking.
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
@@ -43,50 +43,52 @@ impl StateDir {
     }
 
     /// The dependents of `key` that its markers name and whose records confirm it; stale
-    /// markers are removed.
-    pub(crate) fn marked_dependents(&self, key: &str) -> Vec<String> {
+    /// markers are removed. An error (a descriptor shortage, an unreadable record) is an error,
+    /// not "no dependents": a stop must not go on without stopping them first.
+    pub(crate) fn marked_dependents(&self, key: &str) -> io::Result<Vec<String>> {
         let shown = self.root().join("dependents").join(file_name(key));
-        let Ok(dir) = open_dir_at(
+        let dir = match open_dir_at(
             self.dependents_fd(),
             &file_name(key),
             false,
             self.euid(),
             &shown,
-        ) else {
-            return Vec::new();
+        ) {
+            Ok(dir) => dir,
+            Err(e) if e.source.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.source),
         };
-        let Ok(listing) = nix::dir::Dir::openat(
+        let listing = nix::dir::Dir::openat(
             &dir,
             ".",
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
-        ) else {
-            return Vec::new();
-        };
-        let names: Vec<String> = listing
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().ok().map(str::to_owned))
-            .filter(|n| n != "." && n != "..")
-            .collect();
+        )?;
+        let mut names = Vec::new();
+        for entry in listing {
+            if let Ok(name) = entry?.file_name().to_str()
+                && name != "."
+                && name != ".."
+            {
+                names.push(name.to_owned());
+            }
+        }
         let mut keys = Vec::new();
         for name in names {
-            let Ok(fd) = openat(
+            let fd = match openat(
                 &dir,
                 name.as_str(),
                 OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                 Mode::empty(),
-            ) else {
-                continue;
+            ) {
+                Ok(fd) => fd,
+                Err(Errno::ENOENT | Errno::ELOOP) => continue,
+                Err(e) => return Err(e.into()),
             };
             let mut dependent = String::new();
-            if std::fs::File::from(fd)
+            std::fs::File::from(fd)
                 .take(4096)
-                .read_to_string(&mut dependent)
-                .is_err()
-            {
-                continue;
-            }
+                .read_to_string(&mut dependent)?;
             match self.read_record(&dependent) {
                 Ok(Some(r)) if r.depends_on.iter().any(|d| d == key) => keys.push(dependent),
                 Ok(_) => match unlinkat(&dir, name.as_str(), UnlinkatFlags::NoRemoveDir) {
@@ -95,9 +97,9 @@ impl StateDir {
                         tracing::warn!(key, dependent, %err, "cannot remove a stale dependents marker")
                     }
                 },
-                Err(_) => {}
+                Err(err) => return Err(io::Error::other(err.to_string())),
             }
         }
-        keys
+        Ok(keys)
     }
 }

@@ -11,7 +11,7 @@ pub(crate) mod records;
 pub(crate) mod state_dir;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::store::lock::{Held, LockError, Locks};
@@ -33,8 +33,93 @@ pub(crate) enum Change {
 #[derive(Debug)]
 pub(crate) struct Store {
     dir: Arc<StateDir>,
-    locks: Locks,
+    locks: Arc<Locks>,
     lock_timeout: Duration,
+}
+
+/// Reads the record of `key`, applies `decide`, writes or removes. Blocking.
+fn change<T>(
+    dir: &StateDir,
+    key: &str,
+    decide: impl FnOnce(Option<Record>) -> (Change, T),
+) -> Result<T, RecordError> {
+    let current = dir.read_record(key)?;
+    let (change, out) = decide(current);
+    match change {
+        Change::Keep => {}
+        Change::Write(record) => dir.write_record(&record)?,
+        Change::Remove => dir.remove_record(key)?,
+    }
+    Ok(out)
+}
+
+type Decide = Box<dyn FnOnce(Option<Record>) -> Change + Send>;
+
+/// A record change its owner owes even if it goes away before making it (the runtime shut
+/// down right after a caller had its answer: a command-line `up` or `down` that exits at once).
+/// [`Owed::pay`] makes it on a blocking thread, under the daemon's lock; if this is dropped
+/// before that thread has started on it — cancelled, or the blocking pool shut down under it —
+/// the destructor makes it, here and now, with the lock `pay` took (or, before that, the lock if
+/// it is free: a destructor does not wait).
+pub(crate) struct Owed {
+    dir: Arc<StateDir>,
+    locks: Arc<Locks>,
+    lock_timeout: Duration,
+    key: String,
+    slot: Arc<Mutex<Option<(Decide, Option<Held>)>>>,
+}
+
+impl Owed {
+    /// Makes the change; whether it was one (not [`Change::Keep`]).
+    pub(crate) async fn pay(self) -> Result<bool, String> {
+        let held = self
+            .locks
+            .acquire(&self.key, self.lock_timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some((_, lock)) = self.slot.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            *lock = Some(held);
+        }
+        let (dir, key, slot) = (self.dir.clone(), self.key.clone(), self.slot.clone());
+        let submitted = submit(move || {
+            let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let Some((decide, held)) = taken else {
+                return Ok(false);
+            };
+            let changed = change(&dir, &key, |current| {
+                let change = decide(current);
+                let changed = !matches!(change, Change::Keep);
+                (change, changed)
+            });
+            drop(held);
+            changed
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        match submitted.done().await {
+            Ok(Ok(changed)) => Ok(changed),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+}
+
+impl Drop for Owed {
+    fn drop(&mut self) {
+        let taken = self.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some((decide, held)) = taken else {
+            return;
+        };
+        let held = match held {
+            Some(held) => held,
+            None => match self.locks.try_acquire(&self.key) {
+                Ok(Some(held)) => held,
+                _ => return,
+            },
+        };
+        let _ = change(&self.dir, &self.key, |current| (decide(current), ()));
+        drop(held);
+    }
 }
 
 /// How many blocking operations of this library run at once, in the whole process: enough to
@@ -85,7 +170,7 @@ impl Store {
                 source,
             })?;
         Ok(Store {
-            locks: Locks::new(dir.lock_path(), file),
+            locks: Arc::new(Locks::new(dir.lock_path(), file)),
             dir: Arc::new(dir),
             lock_timeout,
         })
@@ -116,46 +201,37 @@ impl Store {
     }
 
     /// Reads the record of `key`, lets `decide` choose what becomes of it, and does that, in
-    /// one trip to a blocking thread. The caller holds the daemon's lock.
+    /// one trip to a blocking thread, holding `held` (the daemon's lock) until it is done — even
+    /// if the caller stops waiting meanwhile. The lock comes back with the result.
     pub(crate) async fn update<T: Send + 'static>(
         &self,
         key: &str,
+        held: Held,
         decide: impl FnOnce(Option<Record>) -> (Change, T) + Send + 'static,
-    ) -> Result<T, RecordError> {
-        let path = self.dir.record_path(key);
-        self.submit_update(key, None, decide)
-            .await
-            .map_err(|source| RecordError::Io {
-                path: path.clone(),
-                source,
-            })?
-            .done()
-            .await
-            .map_err(|source| RecordError::Io { path, source })?
-    }
-
-    /// [`Store::update`], handed to a blocking thread and returned once on its way: it ends
-    /// even if the runtime shuts down meanwhile. `held`: the daemon's lock, released when the
-    /// update is done.
-    pub(crate) async fn submit_update<T: Send + 'static>(
-        &self,
-        key: &str,
-        held: Option<Held>,
-        decide: impl FnOnce(Option<Record>) -> (Change, T) + Send + 'static,
-    ) -> std::io::Result<Submitted<Result<T, RecordError>>> {
+    ) -> Result<(T, Held), RecordError> {
         let (dir, key) = (self.dir.clone(), key.to_owned());
-        submit(move || {
-            let current = dir.read_record(&key)?;
-            let (change, out) = decide(current);
-            match change {
-                Change::Keep => {}
-                Change::Write(record) => dir.write_record(&record)?,
-                Change::Remove => dir.remove_record(&key)?,
-            }
-            drop(held);
-            Ok(out)
+        let path = self.dir.record_path(&key);
+        blocking(move || {
+            let out = change(&dir, &key, decide)?;
+            Ok((out, held))
         })
         .await
+        .map_err(|source| RecordError::Io { path, source })?
+    }
+
+    /// A change of `key`'s record that its owner owes: see [`Owed`].
+    pub(crate) fn owe(
+        &self,
+        key: &str,
+        decide: impl FnOnce(Option<Record>) -> Change + Send + 'static,
+    ) -> Owed {
+        Owed {
+            dir: self.dir.clone(),
+            locks: self.locks.clone(),
+            lock_timeout: self.lock_timeout,
+            key: key.to_owned(),
+            slot: Arc::new(Mutex::new(Some((Box::new(decide), None)))),
+        }
     }
 
     /// Every readable record.
@@ -167,10 +243,8 @@ impl Store {
     }
 
     /// The dependents of `key` its markers name (and their records confirm).
-    pub(crate) async fn marked_dependents(&self, key: &str) -> Vec<String> {
+    pub(crate) async fn marked_dependents(&self, key: &str) -> std::io::Result<Vec<String>> {
         let (dir, key) = (self.dir.clone(), key.to_owned());
-        blocking(move || dir.marked_dependents(&key))
-            .await
-            .unwrap_or_default()
+        blocking(move || dir.marked_dependents(&key)).await?
     }
 }

@@ -24,6 +24,7 @@ use crate::Exit;
 ///     start_time: 98765,
 ///     boot_id: "0e6a3c1e-8c1f-4f5e-9e43-6f1e2b7d1a11".into(),
 ///     pgid: 4242,
+///     session: 4000,
 ///     started_at_ms: 1_795_000_000_000,
 ///     parent: (4000, 1234),
 ///     log: "/var/log/queen.log".into(),
@@ -58,6 +59,9 @@ pub struct Record {
     pub boot_id: String,
     /// The daemon's process group (its own: equal to `pid`).
     pub pgid: u32,
+    /// Its session (inherited from the process that spawned it): what is left of its group
+    /// after it is gone is what is in this session and started after it.
+    pub session: u32,
     /// When it was spawned, in milliseconds since the Unix epoch.
     pub started_at_ms: u64,
     /// The process that spawned it (its parent: PID and start time), the only one that can
@@ -97,8 +101,15 @@ pub enum RecordState {
     Starting,
     /// Ready.
     Ready,
-    /// A stop is under way.
-    Stopping,
+    /// A stop is under way, by process `by` (PID and start time), whose chain ends by
+    /// `until_ms` (milliseconds since the Unix epoch): after that, or once `by` is gone, another
+    /// process takes the stop over.
+    Stopping {
+        /// The stopping process.
+        by: (u32, u64),
+        /// When its chain is over at the latest.
+        until_ms: u64,
+    },
     /// The recorded process exited on its own; restart number `attempt` is due at `due_ms`
     /// (milliseconds since the Unix epoch).
     Backoff {
@@ -128,7 +139,7 @@ impl RecordState {
     pub fn names_a_process(&self) -> bool {
         matches!(
             self,
-            RecordState::Starting | RecordState::Ready | RecordState::Stopping
+            RecordState::Starting | RecordState::Ready | RecordState::Stopping { .. }
         )
     }
 
@@ -136,7 +147,7 @@ impl RecordState {
         match self {
             RecordState::Starting => "starting",
             RecordState::Ready => "ready",
-            RecordState::Stopping => "stopping",
+            RecordState::Stopping { .. } => "stopping",
             RecordState::Backoff { .. } => "backoff",
             RecordState::Exited { .. } => "exited",
         }
@@ -197,7 +208,7 @@ impl Record {
     /// The record as `key=value` lines, the last one a checksum of the others.
     ///
     /// ```
-    /// # let record = lifecycle_core::Record::parse("version=2\nkey=q\nname=q\nstate=ready\ngeneration=1\npid=7\nstart_time=1\nboot_id=b\npgid=7\nstarted_at_ms=0\nparent=1:1\nlog=/l\nlog_offset=0\nspec_file=q.yaml\ncommand=q\nfingerprint=f\nrestarts=0\n").unwrap();
+    /// # let record = lifecycle_core::Record::parse("version=2\nkey=q\nname=q\nstate=ready\ngeneration=1\npid=7\nstart_time=1\nboot_id=b\npgid=7\nsession=7\nstarted_at_ms=0\nparent=1:1\nlog=/l\nlog_offset=0\nspec_file=q.yaml\ncommand=q\nfingerprint=f\nrestarts=0\n").unwrap();
     /// assert!(record.to_text().contains("pid=7\n"));
     /// ```
     pub fn to_text(&self) -> String {
@@ -213,6 +224,10 @@ impl Record {
         line("name", &self.name);
         line("state", self.state.word());
         match &self.state {
+            RecordState::Stopping { by, until_ms } => {
+                line("stopper", &format!("{}:{}", by.0, by.1));
+                line("until_ms", &until_ms.to_string());
+            }
             RecordState::Backoff {
                 attempt,
                 due_ms,
@@ -235,6 +250,7 @@ impl Record {
         line("start_time", &self.start_time.to_string());
         line("boot_id", &self.boot_id);
         line("pgid", &self.pgid.to_string());
+        line("session", &self.session.to_string());
         line("started_at_ms", &self.started_at_ms.to_string());
         line("parent", &format!("{}:{}", self.parent.0, self.parent.1));
         line("log", &self.log.to_string_lossy());
@@ -261,7 +277,7 @@ impl Record {
     /// checksum line, when present, must match (a record read while being rewritten, or torn).
     ///
     /// ```
-    /// let text = "version=2\nkey=q\nname=q\nstate=starting\ngeneration=1\npid=7\nstart_time=1\nboot_id=b\npgid=7\nstarted_at_ms=0\nparent=1:1\nlog=/l\nlog_offset=0\nspec_file=q.yaml\ncommand=q\nfingerprint=f\nrestarts=0\n";
+    /// let text = "version=2\nkey=q\nname=q\nstate=starting\ngeneration=1\npid=7\nstart_time=1\nboot_id=b\npgid=7\nsession=7\nstarted_at_ms=0\nparent=1:1\nlog=/l\nlog_offset=0\nspec_file=q.yaml\ncommand=q\nfingerprint=f\nrestarts=0\n";
     /// assert_eq!(lifecycle_core::Record::parse(text).unwrap().pid, 7);
     /// ```
     pub fn parse(text: &str) -> Result<Record, RecordError> {
@@ -307,6 +323,12 @@ impl Record {
         let small = |k: &str| -> Result<u32, RecordError> {
             u32::try_from(number(k)?).map_err(|_| bad(format!("`{k}` is out of range")))
         };
+        let pair = |k: &str| -> Result<(u32, u64), RecordError> {
+            one(k)?
+                .split_once(':')
+                .and_then(|(p, s)| Some((p.parse().ok()?, s.parse().ok()?)))
+                .ok_or_else(|| bad(format!("`{k}` is not PID:START_TIME")))
+        };
         let version = one("version")?;
         if version != VERSION {
             return Err(RecordError::UnknownVersion {
@@ -323,11 +345,14 @@ impl Record {
             "due_ms",
             "exit",
             "failure",
+            "stopper",
+            "until_ms",
             "generation",
             "pid",
             "start_time",
             "boot_id",
             "pgid",
+            "session",
             "started_at_ms",
             "parent",
             "log",
@@ -346,7 +371,10 @@ impl Record {
         let state = match one("state")? {
             "starting" => RecordState::Starting,
             "ready" => RecordState::Ready,
-            "stopping" => RecordState::Stopping,
+            "stopping" => RecordState::Stopping {
+                by: pair("stopper")?,
+                until_ms: number("until_ms")?,
+            },
             "backoff" => RecordState::Backoff {
                 attempt: small("attempt")?,
                 due_ms: number("due_ms")?,
@@ -363,10 +391,7 @@ impl Record {
         if pid == 0 || pgid == 0 {
             return Err(bad("`pid` and `pgid` must be positive".into()));
         }
-        let parent = one("parent")?
-            .split_once(':')
-            .and_then(|(p, s)| Some((p.parse().ok()?, s.parse().ok()?)))
-            .ok_or_else(|| bad("`parent` is not PID:START_TIME".into()))?;
+        let parent = pair("parent")?;
         let all = |k: &str| -> Vec<String> {
             fields
                 .iter()
@@ -383,6 +408,7 @@ impl Record {
             start_time: number("start_time")?,
             boot_id: one("boot_id")?.to_owned(),
             pgid,
+            session: small("session")?,
             started_at_ms: number("started_at_ms")?,
             parent,
             log: PathBuf::from(one("log")?),
@@ -421,6 +447,7 @@ mod tests {
             start_time: 20,
             boot_id: "b".into(),
             pgid: 10,
+            session: 9,
             started_at_ms: 1,
             parent: (5, 6),
             log: "/tmp/d.log".into(),
@@ -440,7 +467,10 @@ mod tests {
         for state in [
             RecordState::Starting,
             RecordState::Ready,
-            RecordState::Stopping,
+            RecordState::Stopping {
+                by: (77, 88),
+                until_ms: 1234,
+            },
             RecordState::Backoff {
                 attempt: 2,
                 due_ms: 99,

@@ -198,6 +198,7 @@ mod tests {
             start_time: 2,
             boot_id: "b".into(),
             pgid: pid,
+            session: pid,
             started_at_ms: 1,
             parent: (1, 1),
             log: "/tmp/d.log".into(),

@@ -299,6 +299,7 @@ async fn own_group_stop(args: Args) -> i32 {
         start_time,
         boot_id: lifecycle_tests::harness::boot_id(),
         pgid: nix::unistd::getpgrp().as_raw().unsigned_abs(),
+        session: lifecycle_tests::harness::this_session(),
         started_at_ms: 0,
         parent: (1, 1),
         log: "/dev/null".into(),
