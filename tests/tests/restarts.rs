@@ -287,3 +287,97 @@ async fn a_supervisor_that_cannot_take_the_lock_does_not_stay_ready() {
     drop(holder.stdin.take());
     holder.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_that_cannot_spawn_is_retried_then_gives_up_in_the_record() {
+    let s = setup();
+    // A copy of the test daemon that goes away after the first start: every restart then fails
+    // before a process runs (the binary is not found).
+    let binary = s.dir.path().join("vanishing-daemon");
+    std::fs::copy(BINARY, &binary).unwrap();
+    let daemon = GrowthDaemon {
+        binary: binary.to_string_lossy().into_owned(),
+        test: "cannot-spawn".into(),
+        flags: "--exit-after 100".into(),
+    };
+    let mut events = s.manager.subscribe();
+    s.manager.ensure_running(&daemon).await.unwrap();
+    std::fs::remove_file(&binary).unwrap();
+    // Every transition until none comes for 1.5s (longer than any of its backoffs): it ends.
+    let mut seen = Vec::new();
+    while let Some(mut more) = transitions_until(
+        &mut events,
+        "td-growth@cannot-spawn",
+        Duration::from_millis(1500),
+        |_| true,
+    )
+    .await
+    {
+        seen.append(&mut more);
+        assert!(seen.len() < 100, "it does not end: {seen:?}");
+    }
+    let backoffs: Vec<u32> = seen
+        .iter()
+        .filter_map(|t| match t.to {
+            State::Backoff { attempt } => Some(attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(backoffs, [1, 2, 3], "{seen:?}");
+    assert!(
+        seen.iter()
+            .filter(|t| matches!(t.event, Event::SpawnFailed { .. }))
+            .count()
+            == 3,
+        "{seen:?}"
+    );
+    let status = s.manager.status(&daemon).await.unwrap();
+    assert!(matches!(status.state, State::Failed { .. }), "{status:?}");
+    let record = lifecycle_core::Record::parse(
+        &std::fs::read_to_string(s.dir.path().join("daemons/td-growth@cannot-spawn.record"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        matches!(&record.state, RecordState::Exited { failure: Some(f), .. } if f.contains("gave up")),
+        "{record:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_a_backoff_stops_a_restart_that_came_elsewhere() {
+    let s = setup();
+    let daemon = SlowRestartDaemon {
+        binary: BINARY.into(),
+        test: "stop-claimed".into(),
+        flags: String::new(),
+    };
+    let mut events = s.manager.subscribe();
+    let first = s.manager.ensure_running(&daemon).await.unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(first.pid).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    transitions_until(
+        &mut events,
+        "td-slow-restart@stop-claimed",
+        Duration::from_secs(10),
+        |s| matches!(s, State::Backoff { .. }),
+    )
+    .await
+    .unwrap();
+    // Another manager restarts it during the backoff; this one, still in its backoff, is asked
+    // to stop: it stops the process the record names now.
+    let other = manager_in(s.dir.path());
+    let claimed = other.ensure_running(&daemon).await.unwrap();
+    let stopped = s.manager.stop(&daemon).await.unwrap();
+    assert!(
+        matches!(stopped, Stopped::Stopped { pid, .. } if pid == claimed.pid),
+        "{stopped:?}"
+    );
+    assert!(lifecycle_tests::harness::wait_exit(
+        claimed.pid,
+        Duration::from_secs(5)
+    ));
+}

@@ -411,3 +411,122 @@ async fn a_broken_log_probe_fails_the_start_at_once() {
     );
     assert_eq!(s.manager.status(&daemon).await.unwrap().pid, None);
 }
+
+/// Rewrites the record of `key` in `dir` as a stop under way by a process that is gone.
+fn abandoned_stop(dir: &std::path::Path, key: &str) {
+    let path = dir.join(format!("daemons/{key}.record"));
+    let mut record =
+        lifecycle_core::Record::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut gone = Command::new("true").spawn().unwrap();
+    let stopper = (
+        gone.id(),
+        lifecycle_tests::harness::start_time(gone.id()).unwrap_or(1),
+    );
+    gone.wait().unwrap();
+    record.state = lifecycle_core::RecordState::Stopping {
+        by: stopper,
+        until_ms: u64::MAX,
+    };
+    record.generation += 1;
+    write_record(dir, &record);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_whose_stopper_is_gone_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = HttpDaemon {
+        binary: BINARY.into(),
+        port: free_port(),
+        test: "abandoned-stop".into(),
+        flags: String::new(),
+    };
+    // Started by one manager, then a stop began by a process that died mid-chain.
+    let starter = manager_in(dir.path());
+    let first = starter.ensure_running(&daemon).await.unwrap();
+    let _guard = KillOnDrop::new(first.pid);
+    lifecycle_tests::harness::wait_for_record(
+        dir.path(),
+        "td-http@abandoned-stop",
+        Duration::from_secs(5),
+        |r| r.state == lifecycle_core::RecordState::Ready,
+    )
+    .unwrap();
+    abandoned_stop(dir.path(), "td-http@abandoned-stop");
+    // A start takes the stop over, then starts afresh: no wait, no `Busy`.
+    let manager = manager_in(dir.path());
+    let asked = Instant::now();
+    let running = manager.ensure_running(&daemon).await.unwrap();
+    assert!(running.started && running.pid != first.pid, "{running:?}");
+    assert!(!is_alive(first.pid));
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        asked.elapsed()
+    );
+    // A stop takes it over too.
+    lifecycle_tests::harness::wait_for_record(
+        dir.path(),
+        "td-http@abandoned-stop",
+        Duration::from_secs(5),
+        |r| r.state == lifecycle_core::RecordState::Ready,
+    )
+    .unwrap();
+    abandoned_stop(dir.path(), "td-http@abandoned-stop");
+    let other = manager_in(dir.path());
+    let stopped = other.stop(&daemon).await.unwrap();
+    assert!(
+        matches!(stopped, Stopped::Stopped { pid, .. } if pid == running.pid),
+        "{stopped:?}"
+    );
+}
+
+#[test]
+fn a_manager_outlives_the_runtimes_it_is_used_from() {
+    let dir = tempfile::tempdir().unwrap();
+    lifecycle_tests::harness::strict_tracing();
+    // Daemons outlive the runtime (and the owner) they were started from.
+    let manager = DaemonManager::builder()
+        .state_dir(dir.path())
+        .build()
+        .unwrap();
+    let daemon = PostStopDaemon {
+        binary: BINARY.into(),
+        port: free_port(),
+        stop_port: free_port(),
+        test: "two-runtimes".into(),
+        flags: "--exit-after 1500 --exit-code 0".into(),
+    };
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    // One runtime per call, as a blocking wrapper would do: the first one's owner is gone.
+    let pid = runtime()
+        .block_on(manager.ensure_running(&daemon))
+        .unwrap()
+        .pid;
+    let _guard = KillOnDrop::new(pid);
+    runtime().block_on(async {
+        let mut events = manager.subscribe();
+        let again = manager.ensure_running(&daemon).await.unwrap();
+        assert_eq!((again.pid, again.started), (pid, false));
+        // Its exit is seen, and it is reaped by this process, its parent.
+        let seen = transitions_until(
+            &mut events,
+            "td-post-stop@two-runtimes",
+            Duration::from_secs(10),
+            |s| !s.is_running(),
+        )
+        .await
+        .expect("its exit is handled");
+        assert_eq!(seen.last().unwrap().to, State::Stopped, "{seen:?}");
+    });
+    assert_eq!(
+        lifecycle_tests::harness::process_state(pid),
+        None,
+        "reaped: no zombie"
+    );
+}

@@ -239,6 +239,12 @@ impl Actor {
             })?;
         let pidfd = match liveness {
             Liveness::Alive(pidfd) => Arc::new(pidfd),
+            Liveness::Exited(_) if record.parent == ctx.me => {
+                // Exited, and this process is its parent (its owner here is gone): reap it; its
+                // record is a stale one now.
+                let _ = crate::process::exit::try_reap(record.pid);
+                return Ok(Next::Stale(record, Liveness::Gone));
+            }
             Liveness::Exited(pidfd) => {
                 // Exited, not yet reaped: its parent is about to decide what comes next.
                 return Ok(Next::WaitFor(Pending::verdict(
