@@ -55,6 +55,10 @@ fn change<T>(
 
 type Decide = Box<dyn FnOnce(Option<Record>) -> Change + Send>;
 
+/// What an [`Owed`] change is made with: the decision, and the lock once `pay` has it; taken by
+/// whoever makes the change.
+type Slot = Arc<Mutex<Option<(Decide, Option<Held>)>>>;
+
 /// A record change its owner owes even if it goes away before making it (the runtime shut
 /// down right after a caller had its answer: a command-line `up` or `down` that exits at once).
 /// [`Owed::pay`] makes it on a blocking thread, under the daemon's lock; if this is dropped
@@ -66,7 +70,7 @@ pub(crate) struct Owed {
     locks: Arc<Locks>,
     lock_timeout: Duration,
     key: String,
-    slot: Arc<Mutex<Option<(Decide, Option<Held>)>>>,
+    slot: Slot,
 }
 
 impl Owed {
