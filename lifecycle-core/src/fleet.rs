@@ -45,20 +45,23 @@ impl Fleet {
         owner
     }
 
-    /// The owner of daemon `key`, if there is one.
+    /// The owner of daemon `key`, if there is one that runs.
     fn known(&self, key: &str) -> Option<Arc<DaemonRef>> {
         self.owners
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(key)
+            .filter(|d| d.is_alive())
             .cloned()
     }
 
+    /// Every owner that runs.
     fn all(&self) -> Vec<(String, Arc<DaemonRef>)> {
         self.owners
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
+            .filter(|(_, d)| d.is_alive())
             .map(|(k, d)| (k.clone(), d.clone()))
             .collect()
     }

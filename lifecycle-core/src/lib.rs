@@ -30,12 +30,15 @@
 //! reaped, its status recorded, when it exits), or is killed with `stop_on_drop(true)`.
 //!
 //! **One truth across processes: the record.** `<state dir>/daemons/<key>.record` says what
-//! runs under the key (PID, start time, boot id, process group, the process that spawned it),
-//! in which state (`starting`, `ready`, `stopping`, `backoff` with the restart to come,
-//! `exited` with how), and carries a generation. Every write happens under the daemon's lock (a
-//! byte-range lock on `<state dir>/lock`, held for a read-decide-write only, never across a
-//! wait) after checking that the record is still the generation the writer read; a record is
-//! removed only by whoever still finds in it the process they expect. A PID read from a record
+//! runs under the key (PID, start time, boot id, process group, session, the process that
+//! spawned it), in which state (`starting`, `ready`, `stopping` with who stops it and until
+//! when, `backoff` with the restart to come, `exited` with how), and carries a generation. Every
+//! write happens under the daemon's lock (a byte-range lock on `<state dir>/lock`, held for a
+//! read-decide-write — with at most one bounded probe — never across a readiness wait, a sweep
+//! or a stop chain) after checking that the record is still the generation the writer read; a
+//! record is removed only by whoever still finds in it the process they expect. Where a caller
+//! is told before the record follows (a start's `ready`, a stop's removal), the write is owed:
+//! made even if the owner goes first. A PID read from a record
 //! is a claim: it names the recorded process only if the boot is this one and the process
 //! behind it, pinned by a pidfd, has the recorded start time. Only `ESRCH` means a process is
 //! gone; any other error (`EMFILE`) is an error, and nothing is concluded from it.
@@ -44,10 +47,12 @@
 //! already, the answer is at once. Otherwise, under the lock, the record decides: a ready
 //! process of ours is adopted (one probe first); a starting one, started by another process,
 //! is awaited with its deadline counted from its recorded start (its probe; its log from where
-//! its output begins; for `notify`, its record turning ready); one being stopped is waited for;
-//! a pending restart is claimed; a record of another boot, or whose PID is someone else's now,
+//! its output begins; for `notify`, its record turning ready); one being stopped is waited for
+//! while its stopper lives and its time lasts, then the stop is taken over; a pending restart is
+//! claimed; a record of another boot, or whose PID is someone else's now,
 //! is dropped and nothing signalled; one whose process is gone is dropped after what is left of
-//! its group is swept. A handle whose values differ from the running daemon's is a
+//! its group is swept — and if that outlives SIGKILL, the start is refused (`Leftovers`): no
+//! second copy beside processes stuck in the kernel. A handle whose values differ from the running daemon's is a
 //! `Conflict`; a port that answers while nothing of ours runs there is `PortTaken`. Else a fresh
 //! process: binary resolved (absolute path, `$PATH`, the workspace's `target/`), spawned on a
 //! blocking thread with stdin from `/dev/null`, output appended to its log (rotated at start once
@@ -60,11 +65,13 @@
 //!
 //! **A stop**: the daemons that depend on this one first (found through markers every process
 //! leaves, each confirmed by its dependent's record; independent ones concurrently). Then the
-//! record says `stopping`, and the chain runs with no lock held: each step's signal goes to the
-//! process group (or the HTTP shutdown POST; one nobody answers moves on at once), each wait the
-//! group's end bounded by the step's grace, SIGKILL to the group after the last; it returns when
-//! no process of the group is left, and removes the record. The chain is the one the daemon was
-//! started with (its record's). A pending restart is cancelled by removing its record.
+//! record says `stopping` (by this process, until its chain is over at the latest), and the
+//! chain runs with no lock held: each step's signal goes to the process group, followed by
+//! SIGCONT (a stopped process handles it then), or the HTTP shutdown POST (one nobody answers
+//! moves on at once); each wait is the group's end bounded by the step's grace; SIGKILL to the
+//! group after the last; it returns when no process of the group is left, and the record goes.
+//! The chain is the one the daemon was started with (its record's). A pending restart is
+//! cancelled by removing its record (a restart that came meanwhile is stopped).
 //!
 //! **Signals** reach only what this library started. A group signal goes through a pidfd on the
 //! leader (`PIDFD_SIGNAL_PROCESS_GROUP`, Linux 6.9+): the kernel finds the group through the
@@ -72,7 +79,9 @@
 //! signalled through a pidfd of its own, after checking its group, and only while the group is
 //! provably ours: its leader pinned and not reaped, or — for what a dead leader left — no
 //! process holding the PID equal to the group ID (a group ID can be re-created only by a
-//! process with that PID), and never the manager's own group. Cleaning up after a crash or a
+//! process with that PID) and only its members of the recorded leader's session started after
+//! it (a stranger that took the number over and left a group of its own behind is of another
+//! session) — and never, on any path, the manager's own group. Cleaning up after a crash or a
 //! stale record is a *sweep*: the chain's signals to what is left of our group, never its HTTP
 //! step, and nothing at all when the group is empty. Waiting for a group's end is an event: the
 //! leader's pidfd, the reap (a hang-up on the pidfd), the group's emptiness asked through the
@@ -81,10 +90,14 @@
 //! **Exits and restarts.** The daemon's parent (the process that spawned it) reaps it at once
 //! and reads its status; it sweeps what the leader left in its group and records its verdict
 //! under the `restart` policy: `backoff` with the count of restarts in a row (shared by every
-//! supervisor; reset after `reset_after` of running), or `exited`. An adopter, which cannot read
+//! supervisor; reset after `reset_after` of running; a restart that fails before it runs, or
+//! before it is ready, counts as one), or `exited`. If what the leader left outlives SIGKILL,
+//! nothing is restarted and the record stays `stopping`. An adopter, which cannot read
 //! the status, defers to the parent while it lives and decides itself only when the parent is
 //! gone (an unknown status counts as a failure). Whoever wrote `backoff` restarts the daemon when
 //! it is due; other supervisors follow, and claim the restart only if it does not come in time.
+//! A manager that outlives the runtime an owner ran on makes a new owner at the next call, which
+//! adopts a daemon this process spawned as its child (and reaps it).
 //!
 //! **The state directory** (`$LIFECYCLE_STATE_DIR`, else `$XDG_STATE_HOME/lifecycle`, else
 //! `$HOME/.local/state/lifecycle`; never a shared directory) must be the user's own: it and its
@@ -104,6 +117,7 @@ mod manager;
 mod outcome;
 mod plan;
 mod process;
+mod random;
 mod readiness;
 mod stable_hash;
 mod state;

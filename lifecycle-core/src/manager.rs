@@ -139,6 +139,11 @@ impl ManagerBuilder {
                 bus,
                 stop_on_drop: self.stop_on_drop,
                 me: (me, me_started),
+                manager: u64::try_from(
+                    crate::random::random_u128().map_err(ManagerError::Identity)?
+                        & u128::from(u64::MAX),
+                )
+                .unwrap_or(0),
             })),
         })
     }

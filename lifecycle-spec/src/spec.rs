@@ -48,7 +48,6 @@ pub struct Spec {
 /// The program a spec runs.
 ///
 /// ```
-/// use lifecycle_spec::{Command, Template};
 /// use lifecycle_spec::{Command, InheritEnv, Template};
 /// let command = Command {
 ///     binary: Template::parse("queen-rbee").unwrap(),

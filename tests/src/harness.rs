@@ -181,6 +181,7 @@ pub fn record(key: &str, pid: u32, start_time: u64) -> lifecycle_core::Record {
         session: this_session(),
         started_at_ms: 0,
         parent: (1, 1),
+        manager: 0,
         log: "/dev/null".into(),
         log_offset: 0,
         spec_file: "(test)".into(),

@@ -157,6 +157,7 @@ async fn a_record_naming_an_unrelated_process_is_never_signalled() {
         state: lifecycle_core::RecordState::Ready,
         generation: 1,
         parent: (1, 1),
+        manager: 0,
         log_offset: 0,
         pid: unrelated.id(),
         start_time: 1,

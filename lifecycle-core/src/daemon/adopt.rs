@@ -52,7 +52,7 @@ impl Pending {
         };
         let left = Duration::from_millis(until_ms.saturating_sub(now_ms()));
         Pending::Stop {
-            group: LocalGroup::adopted(pidfd, record.parent == ctx.me),
+            group: LocalGroup::adopted(pidfd, ctx.spawned_here(record)),
             deadline: deadline_in(left + Duration::from_secs(1)),
         }
     }
@@ -140,7 +140,7 @@ impl Actor {
     /// The `Live` of a process of ours that another owner spawned; a child of this process if
     /// its record says this process is its parent.
     fn adopted(&self, plan: &Arc<Plan>, record: &Record, pidfd: Arc<PidFd>) -> Live {
-        let child = record.parent == self.ctx.me;
+        let child = self.ctx.spawned_here(record);
         let facts = Facts {
             start_time: record.start_time,
             session: record.session,
@@ -330,7 +330,9 @@ async fn record_turns_ready(
         }
         let (parent, _) = record.parent;
         // Gone for sure: nobody will record its READY=1. (An error checking it is no proof.)
-        if !identity::may_live(record.parent, &record.boot_id) {
+        // Spawned by this very manager: its owner then was another task, gone now (its runtime
+        // ended), and its notify socket with it.
+        if !identity::may_live(record.parent, &record.boot_id) || ctx.spawned_here(record) {
             return Outcome::TimedOut {
                 attempts: 1,
                 last_error: format!(

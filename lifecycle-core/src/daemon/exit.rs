@@ -14,7 +14,7 @@ use std::time::Duration;
 use lifecycle_spec::RestartPolicy;
 
 use crate::daemon::actor::{Actor, Backoff, Phase, Starting};
-use crate::daemon::live::{Live, ms_from_now, now_ms, stopping};
+use crate::daemon::live::{Live, ms_from_now, now_ms, stuck};
 use crate::daemon::start::log_tail;
 use crate::daemon::{Context, Mode, Until, chain};
 use crate::plan::Plan;
@@ -297,6 +297,7 @@ impl Actor {
             None
         };
         let mut rounds = 0;
+        let mut adopter_swept = false;
         loop {
             // Watching before reading: a verdict written in between is not missed.
             let watch = (!live.parent)
@@ -338,6 +339,7 @@ impl Actor {
             // The parent reads the status and decides, while it may live (an error checking it
             // is no proof it is gone): wait for its record.
             if !live.parent
+                && !adopter_swept
                 && rounds < VERDICT_ROUNDS
                 && identity::may_live(record.parent, &record.boot_id)
             {
@@ -351,22 +353,26 @@ impl Actor {
                 }
                 continue;
             }
-            if !live.parent {
-                // This owner decides after all: what the dead leader left goes first.
+            if !live.parent && !adopter_swept {
+                // This owner decides after all: what the dead leader left goes first, without
+                // the lock; then the record is read again.
+                drop(held);
                 leftovers = self.sweep(live).await;
+                adopter_swept = true;
+                continue;
             }
             let generation = record.generation;
             if let Some(members) = leftovers.take() {
                 // A stop under way that nobody can finish: no second copy beside what remains.
-                let mut stuck = record.clone();
-                stuck.state = stopping(self.ctx.me, &live.plan.stop);
-                stuck.generation += 1;
+                let mut stuck_record = record.clone();
+                stuck_record.state = stuck(self.ctx.me);
+                stuck_record.generation += 1;
                 let written = self
                     .ctx
                     .store
                     .update(&self.key, held, move |current| match current {
                         Some(r) if r.generation == generation => {
-                            (Change::Write(Box::new(stuck)), ())
+                            (Change::Write(Box::new(stuck_record)), ())
                         }
                         _ => (Change::Keep, ()),
                     })
@@ -493,6 +499,8 @@ impl Actor {
         let Some(attempt) = restart else { return };
         let next = next_restart(plan, Some(attempt));
         let Ok(held) = self.ctx.store.lock(&self.key).await else {
+            tracing::warn!(parent: self.machine.span(), "cannot take the lock to record a failed restart");
+            self.retry_restart(plan, Some(attempt));
             return;
         };
         let due_ms = next.map(|n| ms_from_now(plan.restart.backoff.delay(n - 1)));

@@ -38,6 +38,15 @@ pub(crate) fn stopping(me: (u32, u64), steps: &[StopPlan]) -> RecordState {
     }
 }
 
+/// The record state of a stop by process `me` that could not end it (what is left outlived
+/// SIGKILL): over as far as `me` goes, so that another process takes it over at once.
+pub(crate) fn stuck(me: (u32, u64)) -> RecordState {
+    RecordState::Stopping {
+        by: me,
+        until_ms: now_ms(),
+    }
+}
+
 /// What is known of a process when its owner takes it: its identity and where it stands.
 #[derive(Debug)]
 pub(crate) struct Facts {
@@ -125,12 +134,13 @@ impl Live {
     }
 
     /// This process's record in `state`, one generation on from `previous` (or the first);
-    /// `me`: this manager's process, the parent of a process it spawns.
+    /// `me`, `manager`: this manager's process and identity, the parent of a process it spawns.
     pub(crate) fn record(
         &self,
         state: RecordState,
         previous: Option<&Record>,
         me: (u32, u64),
+        manager: u64,
     ) -> Record {
         let plan = &self.plan;
         let same = previous.filter(|r| self.is_recorded_by(r));
@@ -146,6 +156,7 @@ impl Live {
             session: self.session,
             started_at_ms: same.map_or_else(now_ms, |r| r.started_at_ms),
             parent: same.map_or(me, |r| r.parent),
+            manager: same.map_or(manager, |r| r.manager),
             log: self.log.clone(),
             log_offset: self.log_offset,
             spec_file: plan.spec_file.clone(),

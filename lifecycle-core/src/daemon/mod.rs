@@ -33,6 +33,16 @@ pub(crate) struct Context {
     pub(crate) stop_on_drop: bool,
     /// This process (PID and start time): the parent recorded for what it spawns.
     pub(crate) me: (u32, u64),
+    /// This manager, among the managers of this process: recorded with what it spawns.
+    pub(crate) manager: u64,
+}
+
+impl Context {
+    /// Whether this manager spawned the recorded process (so this process is its parent, and
+    /// this manager the one to reap it and read its status).
+    pub(crate) fn spawned_here(&self, record: &crate::Record) -> bool {
+        record.parent == self.me && record.manager == self.manager
+    }
 }
 
 /// `ensure_running` adopts a running daemon; `start` refuses to.

@@ -239,7 +239,7 @@ impl Actor {
             })?;
         let pidfd = match liveness {
             Liveness::Alive(pidfd) => Arc::new(pidfd),
-            Liveness::Exited(_) if record.parent == ctx.me => {
+            Liveness::Exited(_) if ctx.spawned_here(&record) => {
                 // Exited, and this process is its parent (its owner here is gone): reap it; its
                 // record is a stale one now.
                 let _ = crate::process::exit::try_reap(record.pid);
@@ -355,6 +355,7 @@ impl Actor {
         if let Err(err) = self.machine.apply(event) {
             drop(held);
             self.phase = Phase::Idle;
+            self.restart_failed(&plan, restart, &err.to_string()).await;
             self.fail_waiters(waiters, err.into());
             return;
         }
@@ -430,7 +431,7 @@ impl Actor {
             .unwrap_or_else(|| self.ctx.store.dir().logs())
             .join(format!("{}.log", file_name(&plan.key)));
         let dir = self.ctx.store.dir().clone();
-        let (me, stop_on_drop) = (self.ctx.me, self.ctx.stop_on_drop);
+        let (me, manager, stop_on_drop) = (self.ctx.me, self.ctx.manager, self.ctx.stop_on_drop);
         let task_plan = plan.clone();
         let task_log = log_path.clone();
         let spawned = crate::store::blocking(move || -> Result<_, StartError> {
@@ -459,7 +460,7 @@ impl Actor {
                 generation: previous.as_ref().map_or(1, |r| r.generation + 1),
             };
             let mut live = Live::new(group, plan.clone(), facts, true, stop_on_drop);
-            let record = live.record(RecordState::Starting, previous.as_ref(), me);
+            let record = live.record(RecordState::Starting, previous.as_ref(), me, manager);
             if let Err(source) = dir.write_record(&record) {
                 kill_and_reap(&mut live);
                 return Err(StartError::Record {
@@ -510,7 +511,8 @@ impl Actor {
             Err(_) => false,
         };
         if !gone {
-            tracing::warn!(parent: self.machine.span(), pid = live.pid, "a start that could not go on left its process running: its record is kept");
+            tracing::warn!(parent: self.machine.span(), pid = live.pid, "a start that could not go on left its process running: its record says so");
+            self.record_stuck(&live).await;
             return;
         }
         stop::remove_if_names(
@@ -611,7 +613,7 @@ impl Actor {
     /// The ready record of `live`, owed: written only if the record still names the process at
     /// the generation this owner wrote (else another process has taken over: a stop).
     fn owe_ready(&self, live: &Live) -> crate::store::Owed {
-        let ready = live.record(RecordState::Ready, None, self.ctx.me);
+        let ready = live.record(RecordState::Ready, None, self.ctx.me, self.ctx.manager);
         let (pid, start_time, generation) = (live.pid, live.start_time, live.generation);
         self.ctx
             .store
@@ -621,6 +623,7 @@ impl Actor {
                     ready.generation = r.generation + 1;
                     ready.started_at_ms = r.started_at_ms;
                     ready.parent = r.parent;
+                    ready.manager = r.manager;
                     Change::Write(Box::new(ready))
                 }
                 _ => Change::Keep,
@@ -659,6 +662,7 @@ impl Actor {
                 let _ = self.machine.apply(Event::KillFailed {
                     members: still.members.clone(),
                 });
+                self.record_stuck(&live).await;
                 self.publish_process();
                 return Some(still.members);
             }
@@ -676,6 +680,18 @@ impl Actor {
     /// know; the stop goes on whatever happens to the record.
     async fn record_stopping(&mut self, live: &Live) {
         let state = crate::daemon::live::stopping(self.ctx.me, &live.plan.stop);
+        self.record_state(live, state).await;
+    }
+
+    /// Records that `live` could not be stopped by this owner (it outlived SIGKILL): a stop
+    /// another process takes over at once.
+    async fn record_stuck(&mut self, live: &Live) {
+        self.record_state(live, crate::daemon::live::stuck(self.ctx.me))
+            .await;
+    }
+
+    /// Writes `state` into `live`'s record, if it names `live`.
+    async fn record_state(&mut self, live: &Live, state: RecordState) {
         let (pid, start_time) = (live.pid, live.start_time);
         let written = match self.ctx.store.lock(&self.key).await {
             Ok(held) => self
@@ -695,7 +711,7 @@ impl Actor {
             Err(err) => Err(err.to_string()),
         };
         if let Err(err) = written {
-            tracing::warn!(parent: self.machine.span(), %err, "cannot record the stop; stopping anyway");
+            tracing::warn!(parent: self.machine.span(), %err, "cannot record it; going on");
         }
     }
 

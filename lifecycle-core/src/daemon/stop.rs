@@ -298,7 +298,7 @@ async fn stop_record(
             // It exited (its parent has not reaped it yet): what it left in its group goes,
             // by signals only — no HTTP step to whoever answers on its port now.
             drop(held);
-            let group = LocalGroup::adopted(Arc::new(pidfd), record.parent == ctx.me);
+            let group = LocalGroup::adopted(Arc::new(pidfd), ctx.spawned_here(&record));
             let reason = sweep_reason(key, chain::sweep(&group, &recorded_steps).await)?;
             remove(ctx.store.lock(key).await?).await?;
             not_running();
@@ -353,11 +353,12 @@ async fn stop_record(
     {
         // Another process is stopping it: wait for its stop while it lives and its time
         // lasts; then take it over.
-        let group = LocalGroup::adopted(pidfd.clone(), record.parent == ctx.me);
+        let group = LocalGroup::adopted(pidfd.clone(), ctx.spawned_here(&record));
         let left = std::time::Duration::from_millis(until_ms.saturating_sub(now_ms()));
         let deadline = crate::readiness::wait::deadline_in(left);
         let started = std::time::Instant::now();
         if matches!(group.gone(deadline).await, Ok(true)) {
+            not_running();
             return Ok((
                 Stopped::Stopped {
                     key: key.to_owned(),
@@ -415,9 +416,10 @@ pub(super) async fn stop_process(
         Err(err) => Err(err.into()),
     };
     if let Err(err) = recorded {
-        return (Err(err), None);
+        // The process is pinned: the stop goes on; other processes will find it stale.
+        tracing::warn!(key, %err, "cannot record the stop; stopping anyway");
     }
-    let group = LocalGroup::adopted(pidfd, record.parent == ctx.me);
+    let group = LocalGroup::adopted(pidfd, ctx.spawned_here(record));
     let result = run_chain(ctx, machine, key, &group, steps, record.pid).await;
     let remove = result.is_ok().then_some((record.pid, record.start_time));
     (result, remove)

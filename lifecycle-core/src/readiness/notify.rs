@@ -21,7 +21,7 @@ pub(crate) struct NotifySocket {
 
 impl NotifySocket {
     pub(crate) fn bind() -> io::Result<NotifySocket> {
-        let name = format!("lifecycle/{:032x}", random_u128()?);
+        let name = format!("lifecycle/{:032x}", crate::random::random_u128()?);
         let fd = socket(
             AddressFamily::Unix,
             SockType::Datagram,
@@ -66,14 +66,6 @@ impl NotifySocket {
             }
         }
     }
-}
-
-/// 128 bits from the kernel's random source.
-fn random_u128() -> io::Result<u128> {
-    use std::io::Read;
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(u128::from_ne_bytes(bytes))
 }
 
 /// Receives one datagram: the sender's PID (from `SCM_CREDENTIALS`) and the text.

@@ -27,6 +27,7 @@ use crate::Exit;
 ///     session: 4000,
 ///     started_at_ms: 1_795_000_000_000,
 ///     parent: (4000, 1234),
+///     manager: 77,
 ///     log: "/var/log/queen.log".into(),
 ///     log_offset: 0,
 ///     spec_file: "specs/queen.yaml".into(),
@@ -67,6 +68,8 @@ pub struct Record {
     /// The process that spawned it (its parent: PID and start time), the only one that can
     /// read its exit status.
     pub parent: (u32, u64),
+    /// The manager (of that process) that spawned it: the one to reap it.
+    pub manager: u64,
     /// Its log file.
     pub log: PathBuf,
     /// Where its output begins in the log (for a log-line probe read by another process).
@@ -208,7 +211,7 @@ impl Record {
     /// The record as `key=value` lines, the last one a checksum of the others.
     ///
     /// ```
-    /// # let record = lifecycle_core::Record::parse("version=2\nkey=q\nname=q\nstate=ready\ngeneration=1\npid=7\nstart_time=1\nboot_id=b\npgid=7\nsession=7\nstarted_at_ms=0\nparent=1:1\nlog=/l\nlog_offset=0\nspec_file=q.yaml\ncommand=q\nfingerprint=f\nrestarts=0\n").unwrap();
+    /// # let record = lifecycle_core::Record::parse("version=2\nkey=q\nname=q\nstate=ready\ngeneration=1\npid=7\nstart_time=1\nboot_id=b\npgid=7\nsession=7\nstarted_at_ms=0\nparent=1:1\nmanager=1\nlog=/l\nlog_offset=0\nspec_file=q.yaml\ncommand=q\nfingerprint=f\nrestarts=0\n").unwrap();
     /// assert!(record.to_text().contains("pid=7\n"));
     /// ```
     pub fn to_text(&self) -> String {
@@ -253,6 +256,7 @@ impl Record {
         line("session", &self.session.to_string());
         line("started_at_ms", &self.started_at_ms.to_string());
         line("parent", &format!("{}:{}", self.parent.0, self.parent.1));
+        line("manager", &format!("{:016x}", self.manager));
         line("log", &self.log.to_string_lossy());
         line("log_offset", &self.log_offset.to_string());
         line("spec_file", &self.spec_file);
@@ -277,7 +281,7 @@ impl Record {
     /// checksum line, when present, must match (a record read while being rewritten, or torn).
     ///
     /// ```
-    /// let text = "version=2\nkey=q\nname=q\nstate=starting\ngeneration=1\npid=7\nstart_time=1\nboot_id=b\npgid=7\nsession=7\nstarted_at_ms=0\nparent=1:1\nlog=/l\nlog_offset=0\nspec_file=q.yaml\ncommand=q\nfingerprint=f\nrestarts=0\n";
+    /// let text = "version=2\nkey=q\nname=q\nstate=starting\ngeneration=1\npid=7\nstart_time=1\nboot_id=b\npgid=7\nsession=7\nstarted_at_ms=0\nparent=1:1\nmanager=1\nlog=/l\nlog_offset=0\nspec_file=q.yaml\ncommand=q\nfingerprint=f\nrestarts=0\n";
     /// assert_eq!(lifecycle_core::Record::parse(text).unwrap().pid, 7);
     /// ```
     pub fn parse(text: &str) -> Result<Record, RecordError> {
@@ -355,6 +359,7 @@ impl Record {
             "session",
             "started_at_ms",
             "parent",
+            "manager",
             "log",
             "log_offset",
             "spec_file",
@@ -366,7 +371,12 @@ impl Record {
             "stop",
         ];
         if let Some((k, _)) = fields.iter().find(|(k, _)| !KNOWN.contains(k)) {
-            return Err(bad(format!("unknown key `{k}`")));
+            // Whole (its checksum matched) but with a key this version does not know: written by
+            // a newer version, and it may name a running daemon. Left alone, not taken for none.
+            return Err(RecordError::UnknownVersion {
+                path: PathBuf::new(),
+                version: format!("{VERSION} with a key this version does not know (`{k}`)"),
+            });
         }
         let state = match one("state")? {
             "starting" => RecordState::Starting,
@@ -411,6 +421,8 @@ impl Record {
             session: small("session")?,
             started_at_ms: number("started_at_ms")?,
             parent,
+            manager: u64::from_str_radix(one("manager")?, 16)
+                .map_err(|_| bad("`manager` is not a number".into()))?,
             log: PathBuf::from(one("log")?),
             log_offset: number("log_offset")?,
             spec_file: one("spec_file")?.to_owned(),
@@ -450,6 +462,7 @@ mod tests {
             session: 9,
             started_at_ms: 1,
             parent: (5, 6),
+            manager: 0xabc,
             log: "/tmp/d.log".into(),
             log_offset: 12,
             spec_file: "specs/d.yaml".into(),
@@ -504,7 +517,10 @@ mod tests {
         let body = &text[..text.rfind("sum=").unwrap()];
         assert!(Record::parse(&body.replace("pid=10\n", "pid=-1\n")).is_err());
         assert!(Record::parse(&body.replace("pid=10\n", "pid=0\n")).is_err());
-        assert!(Record::parse(&format!("{body}extra=1\n")).is_err());
+        assert!(matches!(
+            Record::parse(&format!("{body}extra=1\n")),
+            Err(RecordError::UnknownVersion { .. })
+        ));
         assert!(matches!(
             Record::parse(&body.replace("version=2", "version=7")),
             Err(RecordError::UnknownVersion { .. })

@@ -201,6 +201,7 @@ mod tests {
             session: pid,
             started_at_ms: 1,
             parent: (1, 1),
+            manager: 0,
             log: "/tmp/d.log".into(),
             log_offset: 0,
             spec_file: "specs/d.yaml".into(),

@@ -302,6 +302,7 @@ async fn own_group_stop(args: Args) -> i32 {
         session: lifecycle_tests::harness::this_session(),
         started_at_ms: 0,
         parent: (1, 1),
+        manager: 0,
         log: "/dev/null".into(),
         log_offset: 0,
         spec_file: "(test)".into(),
