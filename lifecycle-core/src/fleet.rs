@@ -98,11 +98,7 @@ impl Fleet {
     async fn dependents_of(&self, key: &str) -> std::io::Result<Vec<String>> {
         let mut keys = self.ctx.store.marked_dependents(key).await?;
         for (dependent, owner) in self.all() {
-            let snapshot = owner.snapshot();
-            if snapshot.pid.is_some()
-                && snapshot.depends_on.iter().any(|d| d == key)
-                && !keys.contains(&dependent)
-            {
+            if owner.depends_on(key) && !keys.contains(&dependent) {
                 keys.push(dependent);
             }
         }

@@ -445,3 +445,59 @@ pub fn wait_for_record(
         }
     }
 }
+
+/// Another process (the test client at `client`) holding the lock of daemon `key` (or any lock
+/// name, such as `log:<key>`) in `state_dir` until dropped.
+pub struct LockHolder(std::process::Child);
+
+impl LockHolder {
+    /// Starts the holder and waits until it holds the lock.
+    pub fn take(client: &str, state_dir: &Path, key: &str) -> LockHolder {
+        use std::io::BufRead;
+        let spawned = std::process::Command::new(client)
+            .arg("hold-lock")
+            .arg("--state")
+            .arg(state_dir)
+            .args(["--key", key])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn();
+        let Ok(mut child) = spawned else {
+            eprintln!("cannot run {client}");
+            std::process::abort()
+        };
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufReader::new(out).read_line(&mut line);
+        }
+        if line.trim() != "held" {
+            eprintln!("the lock holder said {line:?}");
+            std::process::abort()
+        }
+        LockHolder(child)
+    }
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
+
+/// A record naming a dead leader whose group still has a member is stopped by `manager`
+/// (on `state_dir`): the member is swept, the stop says so.
+pub async fn assert_a_dead_leaders_group_is_swept(manager: &DaemonManager, state_dir: &Path) {
+    let (leader, started, member) = orphaned_group();
+    let _guard = KillOnDrop::new(member);
+    write_record(state_dir, &record("td-http@orphans", leader, started));
+    let stopped = manager.stop_by_key("td-http@orphans").await;
+    assert!(
+        matches!(&stopped, Ok(lifecycle_core::Stopped::StaleRecord { reason, .. }) if reason.contains("what was left of its group was stopped")),
+        "{stopped:?}"
+    );
+    assert!(
+        wait_exit(member, std::time::Duration::from_secs(5)),
+        "the member was left"
+    );
+}

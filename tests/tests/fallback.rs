@@ -10,8 +10,7 @@ use std::time::Duration;
 use lifecycle_core::{State, Stopped};
 use lifecycle_tests::handles::{CrashGroupDaemon, ShortDaemon};
 use lifecycle_tests::harness::{
-    KillOnDrop, free_port, is_alive, manager_in, orphaned_group, record, setup, transitions_until,
-    wait_exit, wait_for_file, write_record,
+    free_port, is_alive, manager_in, setup, transitions_until, wait_exit, wait_for_file,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
@@ -88,16 +87,5 @@ async fn a_crash_sweeps_the_forks() {
 async fn what_a_dead_leader_left_in_its_group_is_swept() {
     fallback();
     let s = setup();
-    let (leader, started, member) = orphaned_group();
-    let _guard = KillOnDrop::new(member);
-    write_record(s.dir.path(), &record("td-http@orphans", leader, started));
-    let stopped = s.manager.stop_by_key("td-http@orphans").await.unwrap();
-    assert!(
-        matches!(&stopped, Stopped::StaleRecord { reason, .. } if reason.contains("what was left of its group was stopped")),
-        "{stopped:?}"
-    );
-    assert!(
-        wait_exit(member, Duration::from_secs(5)),
-        "the member was left"
-    );
+    lifecycle_tests::harness::assert_a_dead_leaders_group_is_swept(&s.manager, s.dir.path()).await;
 }

@@ -5,43 +5,15 @@
 // Test helpers fail loudly: a panic is a test failure with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lifecycle_core::{DaemonManager, StartError};
 use lifecycle_tests::handles::HttpDaemon;
-use lifecycle_tests::harness::free_port;
+use lifecycle_tests::harness::{LockHolder, free_port};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
 const CLIENT: &str = env!("CARGO_BIN_EXE_client");
-
-/// Another process holding daemon `key`'s lock until dropped.
-struct Holder(Child);
-
-impl Holder {
-    fn take(state: &std::path::Path, key: &str) -> Holder {
-        let mut child = Command::new(CLIENT)
-            .arg("hold-lock")
-            .arg("--state")
-            .arg(state)
-            .args(["--key", key])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        assert_eq!(lines.next().unwrap().unwrap(), "held");
-        Holder(child)
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        drop(self.0.stdin.take());
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_held_elsewhere_times_out_and_leaves_nothing_behind() {
@@ -58,7 +30,7 @@ async fn a_lock_held_elsewhere_times_out_and_leaves_nothing_behind() {
         test: "locked".into(),
         flags: String::new(),
     };
-    let holder = Holder::take(dir.path(), "td-http@locked");
+    let holder = LockHolder::take(CLIENT, dir.path(), "td-http@locked");
     let asked = Instant::now();
     let err = manager.ensure_running(&daemon).await.unwrap_err();
     assert!(
@@ -94,13 +66,13 @@ async fn a_lock_held_elsewhere_times_out_and_leaves_nothing_behind() {
     );
     drop(holder);
     // Free now, and the abandoned waits took nothing: another process takes it at once ...
-    drop(Holder::take(dir.path(), "td-http@locked"));
+    drop(LockHolder::take(CLIENT, dir.path(), "td-http@locked"));
     // ... and this one starts the daemon.
     let running = manager.ensure_running(&daemon).await.unwrap();
     assert!(running.started);
     // While a holder holds it again, a manager that has to read the record is kept out: the
     // lock still excludes.
-    let holder = Holder::take(dir.path(), "td-http@locked");
+    let holder = LockHolder::take(CLIENT, dir.path(), "td-http@locked");
     let other = DaemonManager::builder()
         .state_dir(dir.path())
         .lock_timeout(Duration::from_millis(300))

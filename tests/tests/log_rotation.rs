@@ -5,12 +5,10 @@
 // Test helpers fail loudly: a panic is a test failure with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use lifecycle_tests::handles::LogsDaemon;
-use lifecycle_tests::harness::{setup, wait_for_file};
+use lifecycle_tests::harness::{LockHolder, setup, wait_for_file};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
 const CLIENT: &str = env!("CARGO_BIN_EXE_client");
@@ -59,25 +57,14 @@ async fn no_rotation_while_another_process_rotates() {
         flags: "--log-bytes 100000".into(),
     };
     // Another process holds the rotation lock: this manager leaves the log to it.
-    let mut holder = Command::new(CLIENT)
-        .arg("hold-lock")
-        .arg("--state")
-        .arg(s.dir.path())
-        .args(["--key", "log:td-logs@rotate-once"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "held");
+    let holder = LockHolder::take(CLIENT, s.dir.path(), "log:td-logs@rotate-once");
     let running = s.manager.ensure_running(&daemon).await.unwrap();
     let rotated = running.log.with_extension("log.1");
     assert!(
         !wait_for_file(&rotated, Duration::from_secs(5)),
         "rotated while another process held the rotation"
     );
-    drop(holder.stdin.take());
-    holder.wait().unwrap();
+    drop(holder);
     assert!(wait_for_file(&rotated, Duration::from_secs(10)));
     assert!(std::fs::metadata(&rotated).unwrap().len() >= 100_000);
     s.manager.stop(&daemon).await.unwrap();

@@ -15,8 +15,8 @@ use std::time::Duration;
 use lifecycle_core::{Record, RecordState, StartError, State, Stopped};
 use lifecycle_tests::handles::{HttpDaemon, Worker};
 use lifecycle_tests::harness::{
-    KillOnDrop, boot_id, free_port, is_alive, manager_in, orphaned_group, record, setup,
-    start_time, wait_exit, wait_for_record, wait_for_removal, write_record,
+    KillOnDrop, boot_id, free_port, is_alive, manager_in, record, setup, start_time, wait_exit,
+    wait_for_record, wait_for_removal, write_record,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
@@ -356,16 +356,5 @@ async fn a_descriptor_shortage_is_an_error_not_a_dead_daemon() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_dead_leader_left_in_its_group_is_swept() {
     let s = setup();
-    let (leader, started, member) = orphaned_group();
-    let _guard = KillOnDrop::new(member);
-    write_record(s.dir.path(), &record("td-http@orphans", leader, started));
-    let stopped = s.manager.stop_by_key("td-http@orphans").await.unwrap();
-    assert!(
-        matches!(&stopped, Stopped::StaleRecord { reason, .. } if reason.contains("what was left of its group was stopped")),
-        "{stopped:?}"
-    );
-    assert!(
-        wait_exit(member, Duration::from_secs(5)),
-        "the member was left"
-    );
+    lifecycle_tests::harness::assert_a_dead_leaders_group_is_swept(&s.manager, s.dir.path()).await;
 }

@@ -5,16 +5,47 @@
 // Test helpers fail loudly: a panic is a test failure with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use lifecycle_core::{DaemonManager, Event, RecordState, State, Stopped, Transition};
 use lifecycle_tests::handles::{GrowthDaemon, ResetDaemon, SlowRestartDaemon};
-use lifecycle_tests::harness::{manager_in, setup, transitions_until};
+use lifecycle_tests::harness::{LockHolder, manager_in, setup, transitions_until};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
 const CLIENT: &str = env!("CARGO_BIN_EXE_client");
+
+/// A daemon restarted after a 1s backoff, started by `s`'s manager and killed (a crash, as far
+/// as its supervisor can tell): returned in its backoff, with its first PID and `s`'s events.
+async fn crashed_into_its_backoff(
+    s: &lifecycle_tests::harness::Setup,
+    test: &str,
+) -> (
+    SlowRestartDaemon,
+    u32,
+    tokio::sync::broadcast::Receiver<Transition>,
+) {
+    let daemon = SlowRestartDaemon {
+        binary: BINARY.into(),
+        test: test.into(),
+        flags: String::new(),
+    };
+    let mut events = s.manager.subscribe();
+    let first = s.manager.ensure_running(&daemon).await.unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(first.pid).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    transitions_until(
+        &mut events,
+        &format!("td-slow-restart@{test}"),
+        Duration::from_secs(10),
+        |s| matches!(s, State::Backoff { .. }),
+    )
+    .await
+    .unwrap();
+    (daemon, first.pid, events)
+}
 
 fn gap(from: &Transition, to: &Transition) -> Duration {
     to.at.duration_since(from.at).unwrap_or_default()
@@ -160,31 +191,11 @@ async fn a_pending_restart_is_seen_claimed_and_cancelled_by_other_managers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ensure_from_another_manager_during_the_backoff_claims_the_restart_once() {
     let s = setup();
-    let daemon = SlowRestartDaemon {
-        binary: BINARY.into(),
-        test: "claim-restart".into(),
-        flags: String::new(),
-    };
-    let mut events = s.manager.subscribe();
-    let first = s.manager.ensure_running(&daemon).await.unwrap();
-    // It dies (a crash, as far as its supervisor can tell): a restart is pending.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(first.pid).unwrap()),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    transitions_until(
-        &mut events,
-        "td-slow-restart@claim-restart",
-        Duration::from_secs(10),
-        |s| matches!(s, State::Backoff { .. }),
-    )
-    .await
-    .unwrap();
+    let (daemon, first, mut events) = crashed_into_its_backoff(&s, "claim-restart").await;
     let other = manager_in(s.dir.path());
     let mut other_events = other.subscribe();
     let claimed = other.ensure_running(&daemon).await.unwrap();
-    assert!(claimed.started && claimed.pid != first.pid, "{claimed:?}");
+    assert!(claimed.started && claimed.pid != first, "{claimed:?}");
     // When its restart was due, the first manager finds it claimed and follows it.
     let seen = transitions_until(
         &mut events,
@@ -261,17 +272,7 @@ async fn a_supervisor_that_cannot_take_the_lock_does_not_stay_ready() {
     manager.ensure_running(&daemon).await.unwrap();
     let mut events = manager.subscribe();
     // Another process holds the daemon's lock when it exits.
-    let mut holder = Command::new(CLIENT)
-        .arg("hold-lock")
-        .arg("--state")
-        .arg(dir.path())
-        .args(["--key", "td-slow-restart@lock-held-at-exit"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "held");
+    let holder = LockHolder::take(CLIENT, dir.path(), "td-slow-restart@lock-held-at-exit");
     let seen = transitions_until(
         &mut events,
         "td-slow-restart@lock-held-at-exit",
@@ -284,8 +285,7 @@ async fn a_supervisor_that_cannot_take_the_lock_does_not_stay_ready() {
         matches!(&seen.last().unwrap().to, State::Failed { reason } if reason.contains("exit code 1")),
         "{seen:?}"
     );
-    drop(holder.stdin.take());
-    holder.wait().unwrap();
+    drop(holder);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,26 +347,7 @@ async fn a_restart_that_cannot_spawn_is_retried_then_gives_up_in_the_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_during_a_backoff_stops_a_restart_that_came_elsewhere() {
     let s = setup();
-    let daemon = SlowRestartDaemon {
-        binary: BINARY.into(),
-        test: "stop-claimed".into(),
-        flags: String::new(),
-    };
-    let mut events = s.manager.subscribe();
-    let first = s.manager.ensure_running(&daemon).await.unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(first.pid).unwrap()),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    transitions_until(
-        &mut events,
-        "td-slow-restart@stop-claimed",
-        Duration::from_secs(10),
-        |s| matches!(s, State::Backoff { .. }),
-    )
-    .await
-    .unwrap();
+    let (daemon, _, _) = crashed_into_its_backoff(&s, "stop-claimed").await;
     // Another manager restarts it during the backoff; this one, still in its backoff, is asked
     // to stop: it stops the process the record names now.
     let other = manager_in(s.dir.path());

@@ -149,6 +149,12 @@ impl DaemonRef {
         !self.commands.is_closed()
     }
 
+    /// Whether the process the owner has depends on `key`.
+    pub(crate) fn depends_on(&self, key: &str) -> bool {
+        let snapshot = self.snapshot.borrow();
+        snapshot.pid.is_some() && snapshot.depends_on.iter().any(|d| d == key)
+    }
+
     /// What the owner last published.
     pub(crate) fn snapshot(&self) -> Snapshot {
         self.snapshot.borrow().clone()

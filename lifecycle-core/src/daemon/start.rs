@@ -692,24 +692,16 @@ impl Actor {
 
     /// Writes `state` into `live`'s record, if it names `live`.
     async fn record_state(&mut self, live: &Live, state: RecordState) {
-        let (pid, start_time) = (live.pid, live.start_time);
-        let written = match self.ctx.store.lock(&self.key).await {
-            Ok(held) => self
-                .ctx
-                .store
-                .update(&self.key, held, move |current| match current {
-                    Some(mut r) if r.names(pid, start_time) => {
-                        r.state = state;
-                        r.generation += 1;
-                        (Change::Write(Box::new(r)), ())
-                    }
-                    _ => (Change::Keep, ()),
-                })
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            Err(err) => Err(err.to_string()),
-        };
+        let written = self
+            .ctx
+            .store
+            .change_if_names(
+                &self.key,
+                live.pid,
+                live.start_time,
+                stop::with_state(state),
+            )
+            .await;
         if let Err(err) = written {
             tracing::warn!(parent: self.machine.span(), %err, "cannot record it; going on");
         }

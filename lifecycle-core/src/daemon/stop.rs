@@ -163,29 +163,25 @@ fn stop_live(
         let key = live.plan.key.clone();
         let (pid, start_time) = (live.pid, live.start_time);
         let steps = steps.unwrap_or_else(|| live.plan.stop.clone());
-        // Tell every other process first; a stop of a process we hold goes on even if the
-        // record cannot be written.
-        let state = stopping(ctx.me, &steps);
-        let written = match ctx.store.lock(&key).await {
-            Ok(held) => ctx
+        // Every other process is told; a stop of a process we hold goes on even if the record
+        // cannot be written. When this process is its parent, nobody but this owner decides
+        // about its exit, so the signals need not wait for the write: both go on at once.
+        let record = async {
+            let written = ctx
                 .store
-                .update(&key, held, move |current| match current {
-                    Some(mut r) if r.names(pid, start_time) => {
-                        r.state = state;
-                        r.generation += 1;
-                        (Change::Write(Box::new(r)), ())
-                    }
-                    _ => (Change::Keep, ()),
-                })
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            Err(err) => Err(err.to_string()),
+                .change_if_names(&key, pid, start_time, with_state(stopping(ctx.me, &steps)))
+                .await;
+            if let Err(err) = written {
+                tracing::warn!(parent: machine.span(), %err, "cannot record the stop; stopping anyway");
+            }
         };
-        if let Err(err) = written {
-            tracing::warn!(parent: machine.span(), %err, "cannot record the stop; stopping anyway");
-        }
-        let result = run_chain(&ctx, Some(&machine), &key, &*live.group, &steps, pid).await;
+        let chain = run_chain(&ctx, Some(&machine), &key, &*live.group, &steps, pid);
+        let result = if live.parent {
+            tokio::join!(record, chain).1
+        } else {
+            record.await;
+            chain.await
+        };
         live.disarm();
         let remove = result.is_ok().then_some((pid, start_time));
         StopOutcome { result, remove }
@@ -487,6 +483,15 @@ async fn run_chain(
     }
 }
 
+/// The change that sets a record's state (a new generation of it).
+pub(super) fn with_state(state: RecordState) -> impl FnOnce(Record) -> Change + Send + 'static {
+    move |mut record| {
+        record.state = state;
+        record.generation += 1;
+        Change::Write(Box::new(record))
+    }
+}
+
 /// Removes the record after a stop, if it still names the process stopped.
 pub(super) async fn remove_if_names(
     ctx: &Context,
@@ -495,18 +500,10 @@ pub(super) async fn remove_if_names(
     start_time: u64,
     machine: &Machine,
 ) {
-    let removed = match ctx.store.lock(key).await {
-        Ok(held) => ctx
-            .store
-            .update(key, held, move |current| match current {
-                Some(r) if r.names(pid, start_time) => (Change::Remove, ()),
-                _ => (Change::Keep, ()),
-            })
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        Err(err) => Err(err.to_string()),
-    };
+    let removed = ctx
+        .store
+        .change_if_names(key, pid, start_time, |_| Change::Remove)
+        .await;
     if let Err(err) = removed {
         tracing::warn!(parent: machine.span(), %err, "the daemon is stopped, but its record could not be removed; it will be found stale");
     }

@@ -223,6 +223,25 @@ impl Store {
         .map_err(|source| RecordError::Io { path, source })?
     }
 
+    /// Under the daemon's lock, applies `change` to the record of `key` if it still names
+    /// process `pid` started at `start_time` (else leaves it as it is).
+    pub(crate) async fn change_if_names(
+        &self,
+        key: &str,
+        pid: u32,
+        start_time: u64,
+        change: impl FnOnce(Record) -> Change + Send + 'static,
+    ) -> Result<(), String> {
+        let held = self.lock(key).await.map_err(|e| e.to_string())?;
+        self.update(key, held, move |current| match current {
+            Some(r) if r.names(pid, start_time) => (change(r), ()),
+            _ => (Change::Keep, ()),
+        })
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+    }
+
     /// A change of `key`'s record that its owner owes: see [`Owed`].
     pub(crate) fn owe(
         &self,
@@ -248,6 +267,9 @@ impl Store {
 
     /// The dependents of `key` its markers name (and their records confirm).
     pub(crate) async fn marked_dependents(&self, key: &str) -> std::io::Result<Vec<String>> {
+        if !self.dir.has_dependents(key)? {
+            return Ok(Vec::new());
+        }
         let (dir, key) = (self.dir.clone(), key.to_owned());
         blocking(move || dir.marked_dependents(&key)).await?
     }

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use lifecycle_core::{DaemonManager, Event, Record, RecordState, Running, StartError};
+use lifecycle_core::{DaemonManager, Event, Running, StartError};
 use lifecycle_tests::handles::{
     HttpDaemon, LogDaemon, LogsDaemon, NotifyDaemon, PlainDaemon, ShortDaemon, SlowRestartDaemon,
     Worker,
@@ -290,29 +290,8 @@ async fn own_group_stop(args: Args) -> i32 {
     let pid = gone.id();
     let start_time = lifecycle_tests::harness::start_time(pid).unwrap_or(1);
     let _ = gone.wait();
-    let record = Record {
-        key: "own-group".into(),
-        name: "own-group".into(),
-        state: RecordState::Ready,
-        generation: 1,
-        pid,
-        start_time,
-        boot_id: lifecycle_tests::harness::boot_id(),
-        pgid: nix::unistd::getpgrp().as_raw().unsigned_abs(),
-        session: lifecycle_tests::harness::this_session(),
-        started_at_ms: 0,
-        parent: (1, 1),
-        manager: 0,
-        log: "/dev/null".into(),
-        log_offset: 0,
-        spec_file: "(test)".into(),
-        probe: None,
-        command: "true".into(),
-        fingerprint: "0000000000000000".into(),
-        restarts: 0,
-        depends_on: vec![],
-        stop: vec!["signal SIGTERM 1000".into()],
-    };
+    let mut record = lifecycle_tests::harness::record("own-group", pid, start_time);
+    record.pgid = nix::unistd::getpgrp().as_raw().unsigned_abs();
     let path = manager.state_dir().join("daemons/own-group.record");
     std::fs::write(&path, record.to_text()).unwrap_or_else(|e| fail(&e.to_string()));
     match manager.stop_by_key("own-group").await {
