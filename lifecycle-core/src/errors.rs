@@ -7,8 +7,27 @@ use std::time::Duration;
 use lifecycle_spec::DisplayDuration;
 
 use crate::{
-    BinaryNotFound, Exit, IllegalTransition, LockError, ManagerError, PlanError, RecordError,
+    BinaryNotFound, Exit, IllegalTransition, LockError, PlanError, RecordError, StateDirError,
 };
+
+/// A manager could not be made.
+///
+/// ```
+/// let err = lifecycle_core::DaemonManager::builder().state_dir("/proc/no/such/dir").build().unwrap_err();
+/// assert!(err.to_string().contains("/proc/no/such/dir"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    /// The state directory is not usable.
+    #[error(transparent)]
+    StateDir(#[from] StateDirError),
+    /// The HTTP client for probes could not be built.
+    #[error("cannot build the HTTP client for probes: {0}")]
+    HttpClient(std::sync::Arc<reqwest::Error>),
+    /// This process's own start time could not be read from `/proc/self/stat`.
+    #[error("cannot read this process's identity from /proc: {0}")]
+    Identity(std::io::Error),
+}
 
 /// A daemon could not be started (or ensured running).
 ///

@@ -6,7 +6,6 @@ use std::time::SystemTime;
 
 use tokio::sync::{broadcast, watch};
 
-use crate::daemon::Snapshot;
 use crate::state::{Event, IllegalTransition, State, transition};
 
 /// One published change of state.
@@ -31,6 +30,16 @@ pub struct Transition {
     pub event: Event,
     /// When.
     pub at: SystemTime,
+}
+
+/// What the owner publishes of a daemon, readable without asking it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Snapshot {
+    pub(crate) state: State,
+    /// The PID of the process it owns or follows.
+    pub(crate) pid: Option<u32>,
+    /// The keys that process depends on.
+    pub(crate) depends_on: Vec<String>,
 }
 
 /// The current state of one daemon, changed only through the transition table, every change

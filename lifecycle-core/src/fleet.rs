@@ -97,9 +97,9 @@ impl Fleet {
     /// leaves (each confirmed by its daemon's record) and from this manager's owners.
     async fn dependents_of(&self, key: &str) -> std::io::Result<Vec<String>> {
         let mut keys = self.ctx.store.marked_dependents(key).await?;
-        for (dependent, owner) in self.all() {
-            if owner.depends_on(key) && !keys.contains(&dependent) {
-                keys.push(dependent);
+        for (dependent, owner) in self.owners.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            if owner.is_alive() && owner.depends_on(key) && !keys.contains(dependent) {
+                keys.push(dependent.clone());
             }
         }
         keys.sort();

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::spec::{Spec, Template};
-use crate::{DaemonManager, PlanError, Running, StartError, Status, StopError, Stopped};
+use crate::{DaemonManager, PlanError, Running, StartError, Status, StopError, Stopped, VarError};
 
 /// A daemon handle: a validated spec and the values of its variables. Implemented by
 /// `#[derive(Lifecycle)]`, which supplies [`spec`](Lifecycle::spec) and [`var`](Lifecycle::var);
@@ -181,29 +181,4 @@ pub enum StatusError {
     /// The handle's values do not make a valid plan.
     #[error(transparent)]
     Plan(#[from] PlanError),
-}
-
-/// A template variable had no value at run time. The derive rules this out for its handles;
-/// it can happen with specs read at run time.
-///
-/// ```
-/// let err = lifecycle_core::VarError {
-///     spec: "queen".into(),
-///     file: "specs/queen.yaml".into(),
-///     pos: lifecycle_core::spec::Pos::new(3, 9),
-///     var: "port".into(),
-/// };
-/// assert_eq!(err.to_string(), "--> specs/queen.yaml:3:9: daemon `queen`: `{port}` has no value (no field, no default)");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("--> {file}:{pos}: daemon `{spec}`: `{{{var}}}` has no value (no field, no default)")]
-pub struct VarError {
-    /// The spec's name.
-    pub spec: String,
-    /// The spec file.
-    pub file: String,
-    /// Where the template is.
-    pub pos: crate::spec::Pos,
-    /// The variable.
-    pub var: String,
 }

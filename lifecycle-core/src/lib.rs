@@ -107,8 +107,10 @@
 //! without following links and rotated files created anew.
 
 mod async_fd;
+mod blocking;
 mod compat;
 mod daemon;
+mod deadline;
 mod errors;
 mod events;
 mod fleet;
@@ -128,13 +130,13 @@ pub use compat::{
     ensure_daemon_running, graceful_shutdown, graceful_shutdown_by_pid, is_daemon_healthy,
     poll_until_healthy, spawn_daemon,
 };
-pub use errors::{PollError, StartError, StopError};
+pub use errors::{ManagerError, PollError, StartError, StopError};
 pub use events::Transition;
-pub use handle::{Lifecycle, StatusError, VarError};
+pub use handle::{Lifecycle, StatusError};
 pub use lifecycle_macros::Lifecycle;
-pub use manager::{DaemonManager, ManagerBuilder, ManagerError};
+pub use manager::{DaemonManager, ManagerBuilder};
 pub use outcome::{Running, Status, Stopped};
-pub use plan::PlanError;
+pub use plan::{PlanError, VarError};
 pub use process::binary::BinaryNotFound;
 pub use process::exit::Exit;
 pub use state::{Event, IllegalTransition, Restart, State, transition};

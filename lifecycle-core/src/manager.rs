@@ -13,8 +13,8 @@ use crate::fleet::Fleet;
 use crate::plan::Plan;
 use crate::process::proc_stat;
 use crate::store::Store;
-use crate::store::state_dir::{StateDirError, default_root};
-use crate::{Lifecycle, PlanError, Running, StartError, Status, StopError, Stopped};
+use crate::store::state_dir::default_root;
+use crate::{Lifecycle, ManagerError, PlanError, Running, StartError, Status, StopError, Stopped};
 
 /// How long a manager waits by default for a daemon's lock held by another process.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -147,25 +147,6 @@ impl ManagerBuilder {
             })),
         })
     }
-}
-
-/// A manager could not be made.
-///
-/// ```
-/// let err = lifecycle_core::DaemonManager::builder().state_dir("/proc/no/such/dir").build().unwrap_err();
-/// assert!(err.to_string().contains("/proc/no/such/dir"));
-/// ```
-#[derive(Debug, thiserror::Error)]
-pub enum ManagerError {
-    /// The state directory is not usable.
-    #[error(transparent)]
-    StateDir(#[from] StateDirError),
-    /// The HTTP client for probes could not be built.
-    #[error("cannot build the HTTP client for probes: {0}")]
-    HttpClient(Arc<reqwest::Error>),
-    /// This process's own start time could not be read from `/proc/self/stat`.
-    #[error("cannot read this process's identity from /proc: {0}")]
-    Identity(std::io::Error),
 }
 
 static GLOBAL: OnceLock<DaemonManager> = OnceLock::new();

@@ -9,6 +9,31 @@ use lifecycle_spec::{
     Template, WaitFor, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr,
 };
 
+/// A template variable had no value at run time. The derive rules this out for its handles;
+/// it can happen with specs read at run time.
+///
+/// ```
+/// let err = lifecycle_core::VarError {
+///     spec: "queen".into(),
+///     file: "specs/queen.yaml".into(),
+///     pos: lifecycle_core::spec::Pos::new(3, 9),
+///     var: "port".into(),
+/// };
+/// assert_eq!(err.to_string(), "--> specs/queen.yaml:3:9: daemon `queen`: `{port}` has no value (no field, no default)");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--> {file}:{pos}: daemon `{spec}`: `{{{var}}}` has no value (no field, no default)")]
+pub struct VarError {
+    /// The spec's name.
+    pub spec: String,
+    /// The spec file.
+    pub file: String,
+    /// Where the template is.
+    pub pos: Pos,
+    /// The variable.
+    pub var: String,
+}
+
 /// A spec's value could not be rendered or is invalid once rendered (only possible for values
 /// that a handle's fields fill, which the compile-time checks cannot see).
 ///
@@ -27,7 +52,7 @@ use lifecycle_spec::{
 pub enum PlanError {
     /// A variable has no value.
     #[error(transparent)]
-    Var(#[from] crate::VarError),
+    Var(#[from] VarError),
     /// A rendered value breaks its rule.
     #[error("--> {file}:{pos}: daemon `{daemon}`: {field} is `{value}`: {problem}")]
     Invalid {
@@ -176,7 +201,7 @@ impl Renderer<'_> {
     fn render(&self, template: &Template) -> Result<String, PlanError> {
         let text = template
             .render(|name| (self.values)(name))
-            .map_err(|err| crate::VarError {
+            .map_err(|err| VarError {
                 spec: self.spec.name.to_string(),
                 file: self.spec.file.to_string(),
                 pos: template.pos,

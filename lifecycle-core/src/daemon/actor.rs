@@ -10,8 +10,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::daemon::live::Live;
-use crate::daemon::{Command, Context, Snapshot};
-use crate::events::Machine;
+use crate::daemon::{Command, Context};
+use crate::events::{Machine, Snapshot};
 use crate::plan::Plan;
 use crate::process::exit::Exit;
 use crate::process::group::Group;
@@ -233,7 +233,7 @@ impl Actor {
                 return;
             }
         };
-        let rotated = crate::store::blocking(move || {
+        let rotated = crate::blocking::run(move || {
             let result = log_file::copy_truncate_if_over(&log, max, keep);
             drop(held);
             result
@@ -244,44 +244,6 @@ impl Actor {
             Ok(Err(err)) | Err(err) => {
                 tracing::warn!(parent: self.machine.span(), %err, "log rotation failed")
             }
-        }
-    }
-
-    /// The manager is gone. What it spawned is killed if it was built with `stop_on_drop`;
-    /// otherwise it runs on, and is reaped (its status recorded, as its parent's) when it exits.
-    async fn shutdown(mut self) {
-        let live = match std::mem::replace(&mut self.phase, Phase::Idle) {
-            Phase::Starting(s) => Some(s.live),
-            Phase::Up(live) => Some(*live),
-            // Dropping the stop's work kills (stop_on_drop) what it held.
-            _ => None,
-        };
-        let Some(mut live) = live.filter(|l| l.parent) else {
-            return;
-        };
-        live.disarm();
-        if self.ctx.stop_on_drop {
-            let deadline = crate::readiness::wait::deadline_in(super::chain::KILL_CONFIRM);
-            let gone = match live.group.signal(nix::sys::signal::Signal::SIGKILL).await {
-                Ok(()) => matches!(live.group.gone(deadline).await, Ok(true)),
-                Err(err) => {
-                    tracing::warn!(parent: self.machine.span(), %err, "cannot kill the daemon");
-                    false
-                }
-            };
-            // Its record goes only once nothing of it is left: else it must stay findable.
-            if gone {
-                super::stop::remove_if_names(
-                    &self.ctx,
-                    &self.key,
-                    live.pid,
-                    live.start_time,
-                    &self.machine,
-                )
-                .await;
-            }
-        } else {
-            tokio::spawn(super::exit::reap_when_it_exits(self.ctx.clone(), live));
         }
     }
 }

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal as NixSignal;
 
+use crate::deadline::deadline_in;
 use crate::plan::StopPlan;
 use crate::process::group::Group;
-use crate::readiness::wait::deadline_in;
 
 /// How long SIGKILL may take to end the group before the stop is reported as failed.
 pub(crate) const KILL_CONFIRM: Duration = Duration::from_secs(5);

@@ -16,9 +16,8 @@ use lifecycle_spec::RestartPolicy;
 use crate::daemon::actor::{Actor, Backoff, Phase, Starting};
 use crate::daemon::live::{Live, ms_from_now, now_ms, stuck};
 use crate::daemon::start::log_tail;
-use crate::daemon::{Context, Mode, Until, chain};
+use crate::daemon::{Mode, Until, chain};
 use crate::plan::Plan;
-use crate::process::group::Group;
 use crate::process::identity;
 use crate::store::Change;
 use crate::store::record::{Record, RecordState};
@@ -64,7 +63,7 @@ pub(super) fn next_restart(plan: &Plan, restart: Option<u32>) -> Option<u32> {
 }
 
 /// Why an exit with `restart` is a failure, if it is one (for the record).
-fn failure_of(exit: &Exit, restart: Restart, before_ready: bool) -> Option<String> {
+pub(super) fn failure_of(exit: &Exit, restart: Restart, before_ready: bool) -> Option<String> {
     match restart {
         Restart::LimitReached(max) => Some(format!(
             "exited on its own: {exit}; gave up after {max} restarts"
@@ -275,7 +274,7 @@ impl Actor {
         };
         self.phase = Phase::Backoff(Box::new(Backoff {
             attempt,
-            due: crate::readiness::wait::deadline_in(delay),
+            due: crate::deadline::deadline_in(delay),
             plan: plan.clone(),
             owner,
         }));
@@ -616,30 +615,4 @@ impl Actor {
         }
         self.publish_process();
     }
-}
-
-/// A daemon whose manager was dropped (without `stop_on_drop`) runs on; when it exits, this
-/// process, its parent, reaps it and records its status (nobody restarts it).
-pub(super) async fn reap_when_it_exits(ctx: Arc<Context>, live: Live) {
-    let exit = live.group.leader_exit().await;
-    let Ok(held) = ctx.store.lock(&live.plan.key).await else {
-        return;
-    };
-    let (pid, start_time) = (live.pid, live.start_time);
-    let _ = ctx
-        .store
-        .update(&live.plan.key, held, move |current| match current {
-            Some(r)
-                if r.names(pid, start_time)
-                    && matches!(r.state, RecordState::Starting | RecordState::Ready) =>
-            {
-                let failure = failure_of(&exit, Restart::No, false);
-                let mut next = r.clone();
-                next.generation += 1;
-                next.state = RecordState::Exited { exit, failure };
-                (Change::Write(Box::new(next)), ())
-            }
-            _ => (Change::Keep, ()),
-        })
-        .await;
 }

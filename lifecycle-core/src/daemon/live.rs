@@ -192,3 +192,11 @@ impl Drop for Live {
         }
     }
 }
+
+/// The recorded start of a process, as an `Instant` in this process.
+pub(super) fn recorded_start(record: &Record) -> Instant {
+    let running_for = Duration::from_millis(now_ms().saturating_sub(record.started_at_ms));
+    Instant::now()
+        .checked_sub(running_for)
+        .unwrap_or_else(Instant::now)
+}

@@ -2,7 +2,7 @@
 //! its state and its supervision, and takes commands (ensure, stop) from a channel. Nothing else
 //! mutates a daemon. What the owner does is in one file each: starting ([`start`]), adopting a
 //! daemon another process started ([`adopt`]), the exit of its process ([`exit`]), stopping
-//! ([`stop`]); the stop chain over the process group is [`chain`]. The owner reaches the world
+//! ([`stop`]), its end when the manager goes ([`shutdown`]); the stop chain over the process group is [`chain`]. The owner reaches the world
 //! through a [`Context`] (store, HTTP client, event bus), never through the manager.
 
 pub(crate) mod actor;
@@ -10,6 +10,7 @@ mod adopt;
 pub(crate) mod chain;
 mod exit;
 mod live;
+mod shutdown;
 mod start;
 pub(crate) mod status;
 mod stop;
@@ -18,10 +19,11 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::events::Transition;
+use crate::events::{Machine, Snapshot, Transition};
 use crate::plan::{Plan, StopPlan};
-use crate::store::Store;
-use crate::{Running, StartError, State, StopError, Stopped};
+use crate::store::record::RecordError;
+use crate::store::{Change, Store};
+use crate::{Running, StartError, StopError, Stopped};
 
 /// What every daemon owner of one manager shares.
 #[derive(Debug)]
@@ -42,6 +44,31 @@ impl Context {
     /// this manager the one to reap it and read its status).
     pub(crate) fn spawned_here(&self, record: &crate::Record) -> bool {
         record.parent == self.me && record.manager == self.manager
+    }
+
+    /// Removes daemon `key`'s record after a stop, if it still names the process stopped.
+    pub(crate) async fn remove_if_names(
+        &self,
+        key: &str,
+        pid: u32,
+        start_time: u64,
+        machine: &Machine,
+    ) {
+        let removed = self
+            .store
+            .change_if_names(key, pid, start_time, |_| Change::Remove)
+            .await;
+        if let Err(err) = removed {
+            tracing::warn!(parent: machine.span(), %err, "the daemon is stopped, but its record could not be removed; it will be found stale");
+        }
+    }
+}
+
+/// Turns a record error of daemon `plan` into a start error.
+pub(crate) fn record_error(plan: &Plan) -> impl Fn(RecordError) -> StartError + '_ {
+    move |source| StartError::Record {
+        daemon: plan.key.clone(),
+        source,
     }
 }
 
@@ -75,16 +102,6 @@ pub(crate) enum Command {
         steps: Option<Vec<StopPlan>>,
         reply: oneshot::Sender<Result<Stopped, StopError>>,
     },
-}
-
-/// What the owner publishes of a daemon, readable without asking it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Snapshot {
-    pub(crate) state: State,
-    /// The PID of the process it owns or follows.
-    pub(crate) pid: Option<u32>,
-    /// The keys that process depends on.
-    pub(crate) depends_on: Vec<String>,
 }
 
 /// A handle on one daemon's owner.

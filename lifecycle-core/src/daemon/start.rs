@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::daemon::actor::{Actor, Phase, StartReply, Starting};
 use crate::daemon::adopt::Pending;
 use crate::daemon::live::{Facts, Live, now_ms};
-use crate::daemon::{Mode, Until, chain, stop};
+use crate::daemon::{Mode, Until, chain, record_error, stop};
 use crate::events::Machine;
 use crate::plan::{Place, Plan, ProbePlan, StopPlan};
 use crate::process::group::{Group, Lineage, LocalGroup};
@@ -43,13 +43,6 @@ pub(super) fn conflict(plan: &Plan, pid: u32, running: String) -> StartError {
         pid,
         running,
         wanted: plan.command_line(),
-    }
-}
-
-pub(super) fn record_error(plan: &Plan) -> impl Fn(RecordError) -> StartError + '_ {
-    move |source| StartError::Record {
-        daemon: plan.key.clone(),
-        source,
     }
 }
 
@@ -167,7 +160,8 @@ impl Actor {
                     let (result, remove) =
                         stop::stop_process(&self.ctx, None, &record, pidfd, &steps).await;
                     if let Some((pid, start_time)) = remove {
-                        stop::remove_if_names(&self.ctx, &plan.key, pid, start_time, &self.machine)
+                        self.ctx
+                            .remove_if_names(&plan.key, pid, start_time, &self.machine)
                             .await;
                     }
                     if let Err(err) = result {
@@ -434,7 +428,7 @@ impl Actor {
         let (me, manager, stop_on_drop) = (self.ctx.me, self.ctx.manager, self.ctx.stop_on_drop);
         let task_plan = plan.clone();
         let task_log = log_path.clone();
-        let spawned = crate::store::blocking(move || -> Result<_, StartError> {
+        let spawned = crate::blocking::run(move || -> Result<_, StartError> {
             let plan = task_plan;
             let binary = binary::resolve(&plan.key, &plan.binary)?;
             let spawn_error = |source| StartError::Spawn {
@@ -505,7 +499,7 @@ impl Actor {
     /// of it is left (else it stays, for the process to be found and stopped).
     async fn abandon(&mut self, mut live: Live) {
         live.disarm();
-        let deadline = crate::readiness::wait::deadline_in(chain::KILL_CONFIRM);
+        let deadline = crate::deadline::deadline_in(chain::KILL_CONFIRM);
         let gone = match live.group.signal(nix::sys::signal::Signal::SIGKILL).await {
             Ok(()) => matches!(live.group.gone(deadline).await, Ok(true)),
             Err(_) => false,
@@ -515,14 +509,9 @@ impl Actor {
             self.record_stuck(&live).await;
             return;
         }
-        stop::remove_if_names(
-            &self.ctx,
-            &self.key,
-            live.pid,
-            live.start_time,
-            &self.machine,
-        )
-        .await;
+        self.ctx
+            .remove_if_names(&self.key, live.pid, live.start_time, &self.machine)
+            .await;
     }
 
     /// The readiness wait of a process this owner started (or awaited) ended.
@@ -773,15 +762,7 @@ fn readiness(
 /// The last lines of a log from `offset` on, read on a blocking thread.
 pub(super) async fn log_tail(log: &std::path::Path, offset: u64) -> Vec<String> {
     let log = log.to_path_buf();
-    crate::store::blocking(move || log_file::tail(&log, offset, TAIL_LINES))
+    crate::blocking::run(move || log_file::tail(&log, offset, TAIL_LINES))
         .await
         .unwrap_or_default()
-}
-
-/// The recorded start of a process, as an `Instant` in this process.
-pub(super) fn recorded_start(record: &Record) -> Instant {
-    let running_for = Duration::from_millis(now_ms().saturating_sub(record.started_at_ms));
-    Instant::now()
-        .checked_sub(running_for)
-        .unwrap_or_else(Instant::now)
 }

@@ -1,7 +1,8 @@
 //! What is known of a daemon now: its owner's snapshot if this manager owns or follows a
 //! process of it, else its record (checked against the process it names), and one probe.
 
-use crate::daemon::{Context, Snapshot};
+use crate::daemon::Context;
+use crate::events::Snapshot;
 use crate::plan::Plan;
 use crate::process::identity::{self, Liveness};
 use crate::readiness::probe;

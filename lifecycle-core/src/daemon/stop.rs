@@ -9,6 +9,7 @@
 //! is dropped and nothing signalled.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::daemon::actor::{Actor, Phase, StopOutcome, StopReply, Stopping};
 use crate::daemon::live::{Live, now_ms, stopping};
@@ -144,6 +145,10 @@ impl Actor {
     }
 }
 
+/// How long a stop by the daemon's parent runs before it is recorded: most daemons are gone
+/// sooner, and a stop that ends at once costs no record write.
+const ANNOUNCE_AFTER: Duration = Duration::from_millis(20);
+
 fn record_err(key: &str) -> impl Fn(RecordError) -> StopError + '_ {
     move |source| StopError::Record {
         daemon: key.to_owned(),
@@ -165,7 +170,9 @@ fn stop_live(
         let steps = steps.unwrap_or_else(|| live.plan.stop.clone());
         // Every other process is told; a stop of a process we hold goes on even if the record
         // cannot be written. When this process is its parent, nobody but this owner decides
-        // about its exit, so the signals need not wait for the write: both go on at once.
+        // about its exit, so the signals need not wait for the write: the stop is recorded
+        // once it has lasted `ANNOUNCE_AFTER`, and not at all if the group is gone by then
+        // (the removal is next; until either, other processes see the daemon as it was).
         let record = async {
             let written = ctx
                 .store
@@ -177,7 +184,16 @@ fn stop_live(
         };
         let chain = run_chain(&ctx, Some(&machine), &key, &*live.group, &steps, pid);
         let result = if live.parent {
-            tokio::join!(record, chain).1
+            let announce = async {
+                tokio::time::sleep(ANNOUNCE_AFTER).await;
+                record.await;
+            };
+            let (mut announce, mut chain) = (std::pin::pin!(announce), std::pin::pin!(chain));
+            tokio::select! {
+                biased;
+                result = &mut chain => result,
+                () = &mut announce => chain.await,
+            }
         } else {
             record.await;
             chain.await
@@ -351,7 +367,7 @@ async fn stop_record(
         // lasts; then take it over.
         let group = LocalGroup::adopted(pidfd.clone(), ctx.spawned_here(&record));
         let left = std::time::Duration::from_millis(until_ms.saturating_sub(now_ms()));
-        let deadline = crate::readiness::wait::deadline_in(left);
+        let deadline = crate::deadline::deadline_in(left);
         let started = std::time::Instant::now();
         if matches!(group.gone(deadline).await, Ok(true)) {
             not_running();
@@ -489,22 +505,5 @@ pub(super) fn with_state(state: RecordState) -> impl FnOnce(Record) -> Change + 
         record.state = state;
         record.generation += 1;
         Change::Write(Box::new(record))
-    }
-}
-
-/// Removes the record after a stop, if it still names the process stopped.
-pub(super) async fn remove_if_names(
-    ctx: &Context,
-    key: &str,
-    pid: u32,
-    start_time: u64,
-    machine: &Machine,
-) {
-    let removed = ctx
-        .store
-        .change_if_names(key, pid, start_time, |_| Change::Remove)
-        .await;
-    if let Err(err) = removed {
-        tracing::warn!(parent: machine.span(), %err, "the daemon is stopped, but its record could not be removed; it will be found stale");
     }
 }

@@ -218,7 +218,7 @@ impl LocalGroup {
             exit: Mutex::new(self.exit()),
             lineage: self.lineage,
         };
-        crate::store::blocking(move || me.members()).await?
+        crate::blocking::run(move || me.members()).await?
     }
 
     /// Whether the kernel signals the group through the leader's pidfd here.

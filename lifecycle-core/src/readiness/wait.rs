@@ -5,6 +5,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use crate::deadline::deadline_of;
 use crate::plan::ReadinessPlan;
 use crate::readiness::log_watch::LogWatch;
 use crate::readiness::notify::NotifySocket;
@@ -27,24 +28,6 @@ pub(crate) enum Listener {
     Poll,
     Notify(NotifySocket),
     Log(LogWatch, regex_lite::Regex),
-}
-
-/// The instant `started + deadline` (far ahead when that overflows).
-pub(crate) fn deadline_of(started: Instant, deadline: Duration) -> tokio::time::Instant {
-    match started.checked_add(deadline) {
-        Some(at) => tokio::time::Instant::from_std(at),
-        None => far_future(),
-    }
-}
-
-/// `now + duration`, or far in the future when that overflows (a grace of `Duration::MAX`).
-pub(crate) fn deadline_in(duration: Duration) -> tokio::time::Instant {
-    let now = tokio::time::Instant::now();
-    now.checked_add(duration).unwrap_or_else(far_future)
-}
-
-fn far_future() -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
 }
 
 /// Waits for `pid` to become ready per `plan`, the deadline counted from `started`.

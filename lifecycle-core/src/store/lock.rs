@@ -102,7 +102,7 @@ impl Locks {
             key: name.to_owned(),
             source,
         };
-        let deadline = crate::readiness::wait::deadline_in(timeout);
+        let deadline = crate::deadline::deadline_in(timeout);
         // The sections it guards take tens of microseconds: try again at once for a moment
         // (yielding to the runtime), before the timer's millisecond steps.
         let spin_until = std::time::Instant::now() + SPIN;

@@ -85,7 +85,7 @@ impl Owed {
             *lock = Some(held);
         }
         let (dir, key, slot) = (self.dir.clone(), self.key.clone(), self.slot.clone());
-        let submitted = submit(move || {
+        let submitted = crate::blocking::submit(move || {
             let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
             let Some((decide, held)) = taken else {
                 return Ok(false);
@@ -97,9 +97,7 @@ impl Owed {
             });
             drop(held);
             changed
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        });
         match submitted.done().await {
             Ok(Ok(changed)) => Ok(changed),
             Ok(Err(err)) => Err(err.to_string()),
@@ -124,42 +122,6 @@ impl Drop for Owed {
         let _ = change(&self.dir, &self.key, |current| (decide(current), ()));
         drop(held);
     }
-}
-
-/// How many blocking operations of this library run at once, in the whole process: enough to
-/// keep a disk and two cores busy, few enough that hundreds of concurrent starts do not grow
-/// the runtime's blocking pool (and the process's memory) by a thread each.
-const BLOCKING_AT_ONCE: usize = 8;
-
-/// Blocking file work handed to a blocking thread: it runs to its end even if nobody awaits
-/// it any more (a runtime that shuts down waits for it).
-pub(crate) struct Submitted<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Submitted<T> {
-    /// Waits for the work's end.
-    pub(crate) async fn done(self) -> std::io::Result<T> {
-        self.0.await.map_err(std::io::Error::other)
-    }
-}
-
-/// Hands blocking file work to a blocking thread (at most [`BLOCKING_AT_ONCE`] at a time) and
-/// returns once it is on its way.
-pub(crate) async fn submit<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> std::io::Result<Submitted<T>> {
-    static PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BLOCKING_AT_ONCE);
-    let permit = PERMITS.acquire().await.map_err(std::io::Error::other)?;
-    Ok(Submitted(tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        work()
-    })))
-}
-
-/// Runs blocking file work off the runtime's workers (see [`submit`]).
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> std::io::Result<T> {
-    submit(work).await?.done().await
 }
 
 impl Store {
@@ -199,7 +161,7 @@ impl Store {
     pub(crate) async fn read(&self, key: &str) -> Result<Option<Record>, RecordError> {
         let (dir, key) = (self.dir.clone(), key.to_owned());
         let path = self.dir.record_path(&key);
-        blocking(move || dir.read_record(&key))
+        crate::blocking::run(move || dir.read_record(&key))
             .await
             .map_err(|source| RecordError::Io { path, source })?
     }
@@ -215,7 +177,7 @@ impl Store {
     ) -> Result<(T, Held), RecordError> {
         let (dir, key) = (self.dir.clone(), key.to_owned());
         let path = self.dir.record_path(&key);
-        blocking(move || {
+        crate::blocking::run(move || {
             let out = change(&dir, &key, decide)?;
             Ok((out, held))
         })
@@ -260,7 +222,7 @@ impl Store {
     /// Every readable record.
     pub(crate) async fn all_records(&self) -> Vec<Record> {
         let dir = self.dir.clone();
-        blocking(move || dir.all_records())
+        crate::blocking::run(move || dir.all_records())
             .await
             .unwrap_or_default()
     }
@@ -271,6 +233,6 @@ impl Store {
             return Ok(Vec::new());
         }
         let (dir, key) = (self.dir.clone(), key.to_owned());
-        blocking(move || dir.marked_dependents(&key)).await?
+        crate::blocking::run(move || dir.marked_dependents(&key)).await?
     }
 }

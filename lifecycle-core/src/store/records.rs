@@ -82,7 +82,9 @@ impl StateDir {
             tracing::warn!(path = %path.display(), uid = stat.st_uid, "a record not owned by this user (or not a file): ignored");
             return Ok(None);
         }
-        let mut text = String::new();
+        // Room for the whole file and the end-of-file read: two reads, not a doubling series.
+        let size = usize::try_from(stat.st_size).unwrap_or(usize::MAX);
+        let mut text = String::with_capacity(size.saturating_add(64).min(1 << 16));
         File::from(fd)
             .take(MAX_RECORD)
             .read_to_string(&mut text)
