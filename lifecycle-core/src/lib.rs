@@ -65,9 +65,8 @@
 //!
 //! **A stop**: the daemons that depend on this one first (found through markers every process
 //! leaves, each confirmed by its dependent's record; independent ones concurrently). Then the
-//! record says `stopping` (by this process, until its chain is over at the latest; a stop by
-//! the daemon's parent says so once it has lasted 20 ms, so one that ends sooner writes no
-//! record), and the chain runs with no lock held: each step's signal goes to the process group, followed by
+//! record says `stopping` (by this process, until its chain is over at the latest), and the
+//! chain runs with no lock held: each step's signal goes to the process group, followed by
 //! SIGCONT (a stopped process handles it then), or the HTTP shutdown POST (one nobody answers
 //! moves on at once); each wait is the group's end bounded by the step's grace; SIGKILL to the
 //! group after the last; it returns when no process of the group is left, and the record goes.
@@ -101,8 +100,9 @@
 //! adopts a daemon this process spawned as its child (and reaps it).
 //!
 //! **Threads.** Nothing blocks the runtime's workers: file work, spawns and `/proc` reads go
-//! into one queue per process, run by at most four of the runtime's blocking threads, which
-//! take work until the queue is empty and then end. Owners are tasks on the caller's runtime.
+//! into a queue per runtime, run by at most one of its blocking threads per CPU (2 to 8), which
+//! take work until the queue is empty and then end (a log rotation, long, gets a thread of its
+//! own). Owners are tasks on the caller's runtime.
 //!
 //! **The state directory** (`$LIFECYCLE_STATE_DIR`, else `$XDG_STATE_HOME/lifecycle`, else
 //! `$HOME/.local/state/lifecycle`; never a shared directory) must be the user's own: it and its

@@ -233,7 +233,7 @@ impl Actor {
                 return;
             }
         };
-        let rotated = crate::blocking::run(move || {
+        let rotated = crate::blocking::run_long(move || {
             let result = log_file::copy_truncate_if_over(&log, max, keep);
             drop(held);
             result

@@ -9,7 +9,6 @@
 //! is dropped and nothing signalled.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::daemon::actor::{Actor, Phase, StopOutcome, StopReply, Stopping};
 use crate::daemon::live::{Live, now_ms, stopping};
@@ -145,10 +144,6 @@ impl Actor {
     }
 }
 
-/// How long a stop by the daemon's parent runs before it is recorded: most daemons are gone
-/// sooner, and a stop that ends at once costs no record write.
-const ANNOUNCE_AFTER: Duration = Duration::from_millis(20);
-
 fn record_err(key: &str) -> impl Fn(RecordError) -> StopError + '_ {
     move |source| StopError::Record {
         daemon: key.to_owned(),
@@ -170,9 +165,8 @@ fn stop_live(
         let steps = steps.unwrap_or_else(|| live.plan.stop.clone());
         // Every other process is told; a stop of a process we hold goes on even if the record
         // cannot be written. When this process is its parent, nobody but this owner decides
-        // about its exit, so the signals need not wait for the write: the stop is recorded
-        // once it has lasted `ANNOUNCE_AFTER`, and not at all if the group is gone by then
-        // (the removal is next; until either, other processes see the daemon as it was).
+        // about its exit, so the signals need not wait for the write: both go on at once (and
+        // the write ends before the stop does: the removal that follows must not overtake it).
         let record = async {
             let written = ctx
                 .store
@@ -184,16 +178,7 @@ fn stop_live(
         };
         let chain = run_chain(&ctx, Some(&machine), &key, &*live.group, &steps, pid);
         let result = if live.parent {
-            let announce = async {
-                tokio::time::sleep(ANNOUNCE_AFTER).await;
-                record.await;
-            };
-            let (mut announce, mut chain) = (std::pin::pin!(announce), std::pin::pin!(chain));
-            tokio::select! {
-                biased;
-                result = &mut chain => result,
-                () = &mut announce => chain.await,
-            }
+            tokio::join!(record, chain).1
         } else {
             record.await;
             chain.await
