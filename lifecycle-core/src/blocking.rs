@@ -64,9 +64,13 @@ pub(crate) fn submit<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
         let _ = tx.send(work());
     });
     let Ok(runtime) = Handle::try_current() else {
-        work();
+        // A panic loses the work's result here too (see `Runner`), not the caller.
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(work));
         return Submitted(rx);
     };
+    // Runtime ids are unique among live runtimes (tokio takes them from a counter that only
+    // grows): a lane is never shared by two runtimes, even one left by a runtime that shut
+    // down in the background.
     let id = runtime.id();
     let start_runner = {
         let mut lanes = lanes();
@@ -103,8 +107,9 @@ pub(crate) async fn run<T: Send + 'static>(
     submit(work).done().await
 }
 
-/// Runs long blocking work on a blocking thread of its own and waits for its result; it runs
-/// to its end even if nobody awaits it.
+/// Runs long blocking work on a blocking thread of its own and waits for its result; once
+/// started it runs to its end even if nobody awaits it (work not yet started when the runtime
+/// shuts down is dropped: only what can be skipped goes here).
 pub(crate) async fn run_long<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> std::io::Result<T> {
@@ -185,16 +190,25 @@ mod tests {
             .unwrap();
         let id = runtime.handle().id();
         let (tx, rx) = std::sync::mpsc::channel();
+        let tx_late = tx.clone();
         runtime.block_on(async move {
             for i in 0..16 {
                 let tx = tx.clone();
                 drop(submit(move || tx.send(i).unwrap()));
             }
         });
+        let handle = runtime.handle().clone();
         drop(runtime);
+        // Submitted after the shutdown: the runner cannot be started and runs the lane here.
+        let late = {
+            let _context = handle.enter();
+            let tx = tx_late;
+            submit(move || tx.send(16).unwrap())
+        };
+        drop(late);
         let mut got: Vec<i32> = rx.try_iter().collect();
         got.sort_unstable();
-        assert_eq!(got, (0..16).collect::<Vec<_>>());
+        assert_eq!(got, (0..17).collect::<Vec<_>>());
         assert!(lanes().iter().all(|l| l.runtime != id));
     }
 }
