@@ -85,6 +85,11 @@ pub(crate) fn run(sizes: &[usize], runs: usize, baseline_runs: usize) -> Result<
         "| daemons | state dir | all ready | per daemon | all stopped | per daemon | peak RSS | by hand: all ready | by hand: all stopped | ready: by hand / ours | stop: by hand / ours |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    // One run of each, not counted: the first spawns of a freshly built binary read it from
+    // disk, and would be measured against warm runs.
+    eprintln!("warming up");
+    run_child("scale-baseline", 10, None)?;
+    run_child("scale-worker", 10, None)?;
     for &n in sizes {
         eprint!("{n} daemons, by hand ");
         let theirs = measure("scale-baseline", n, baseline_runs, None)?;
