@@ -39,12 +39,17 @@ pub fn free_port() -> u16 {
 /// A manager whose state directory is `dir`, killing what it started when dropped. Installs
 /// [`strict_tracing`] first.
 pub fn manager_in(dir: &Path) -> DaemonManager {
+    built_in(dir, DaemonManager::builder())
+}
+
+/// Like [`manager_in`], giving up on a daemon's lock after `timeout`.
+pub fn manager_with_lock_timeout(dir: &Path, timeout: std::time::Duration) -> DaemonManager {
+    built_in(dir, DaemonManager::builder().lock_timeout(timeout))
+}
+
+fn built_in(dir: &Path, builder: lifecycle_core::ManagerBuilder) -> DaemonManager {
     strict_tracing();
-    match DaemonManager::builder()
-        .state_dir(dir)
-        .stop_on_drop(true)
-        .build()
-    {
+    match builder.state_dir(dir).stop_on_drop(true).build() {
         Ok(manager) => manager,
         Err(err) => {
             eprintln!("cannot build a manager in {}: {err}", dir.display());
@@ -305,6 +310,15 @@ pub async fn transitions_until(
             }
         }
     }
+}
+
+/// The PID a daemon wrote to `path` (waiting up to 10 s for the file to appear); `None` if it
+/// never did, or holds no PID.
+pub fn pid_in_file(path: &Path) -> Option<u32> {
+    if !wait_for_file(path, std::time::Duration::from_secs(10)) {
+        return None;
+    }
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Waits, for at most `timeout`, until `path` exists: inotify on its directory, not a poll.

@@ -10,22 +10,13 @@ use std::time::Duration;
 use lifecycle_core::{State, Stopped};
 use lifecycle_tests::handles::{CrashGroupDaemon, ShortDaemon};
 use lifecycle_tests::harness::{
-    free_port, is_alive, manager_in, setup, transitions_until, wait_exit, wait_for_file,
+    free_port, is_alive, manager_in, pid_in_file, setup, transitions_until, wait_exit,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
 
 fn fallback() {
     lifecycle_core::__private::force_group_signal_fallback(true);
-}
-
-fn grandchild_of(file: &std::path::Path) -> u32 {
-    assert!(wait_for_file(file, Duration::from_secs(10)));
-    std::fs::read_to_string(file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,7 +32,7 @@ async fn a_stop_takes_the_whole_group_and_so_does_a_stop_from_another_manager() 
             flags: format!("--fork-grandchild --grandchild-pid-file {}", file.display()),
         };
         let running = s.manager.ensure_running(&daemon).await.unwrap();
-        let grandchild = grandchild_of(&file);
+        let grandchild = pid_in_file(&file).unwrap();
         let stopper = if other_manager {
             manager_in(s.dir.path())
         } else {
@@ -71,7 +62,7 @@ async fn a_crash_sweeps_the_forks() {
     };
     let mut events = s.manager.subscribe();
     s.manager.ensure_running(&daemon).await.unwrap();
-    let grandchild = grandchild_of(&file);
+    let grandchild = pid_in_file(&file).unwrap();
     transitions_until(
         &mut events,
         "td-crash-group@fallback-crash",

@@ -15,7 +15,7 @@ use lifecycle_core::{
 };
 use lifecycle_tests::handles::{HttpDaemon, PlainDaemon};
 use lifecycle_tests::harness::{
-    KillOnDrop, assert_backoff_schedule, free_port, is_alive, process_state,
+    KillOnDrop, assert_backoff_schedule, free_port, is_alive, pid_in_file, process_state,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
@@ -204,11 +204,7 @@ async fn shutdown_by_name_takes_the_grandchild_too() {
     ensure_daemon_running("with-grandchild", &url(port), BINARY, args(port, &flags))
         .await
         .unwrap();
-    let grandchild: u32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let grandchild: u32 = pid_in_file(&pid_file).unwrap();
     let _guard = KillOnDrop::new(grandchild);
     graceful_shutdown("with-grandchild", Some(Duration::from_millis(200)))
         .await

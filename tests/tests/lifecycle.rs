@@ -16,7 +16,8 @@ use lifecycle_tests::handles::{
     TcpDaemon, Worker,
 };
 use lifecycle_tests::harness::{
-    assert_backoff_schedule, free_port, is_alive, manager_in, setup, transitions_until, wait_exit,
+    assert_backoff_schedule, free_port, is_alive, manager_in, pid_in_file, setup,
+    transitions_until, wait_exit,
 };
 
 /// The readiness backoff of the HTTP and TCP test specs.
@@ -292,11 +293,7 @@ async fn the_grandchild_dies_with_the_group() {
         ),
     );
     s.manager.ensure_running(&daemon).await.unwrap();
-    let grandchild: u32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let grandchild: u32 = pid_in_file(&pid_file).unwrap();
     assert!(is_alive(grandchild));
     let stopped = s.manager.stop(&daemon).await.unwrap();
     // The daemon dies on SIGTERM; the grandchild ignores it and is killed after the 1s grace.
@@ -747,15 +744,6 @@ async fn wait_started_does_not_wait_for_readiness() {
     s.manager.stop(&dep).await.unwrap();
 }
 
-/// Reads the PID a daemon wrote to `file`.
-fn pid_in(file: &std::path::Path) -> u32 {
-    std::fs::read_to_string(file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exit_before_ready_takes_its_forks_along() {
     let s = setup();
@@ -772,7 +760,7 @@ async fn an_exit_before_ready_takes_its_forks_along() {
         .unwrap_err();
     assert!(matches!(err, StartError::Exited { .. }), "{err}");
     assert!(
-        !is_alive(pid_in(&file)),
+        !is_alive(pid_in_file(&file).unwrap()),
         "the grandchild outlived its daemon's failed start"
     );
 }
@@ -793,7 +781,7 @@ async fn a_crash_after_ready_takes_its_forks_along() {
     };
     let mut events = s.manager.subscribe();
     s.manager.ensure_running(&daemon).await.unwrap();
-    let grandchild = pid_in(&file);
+    let grandchild = pid_in_file(&file).unwrap();
     until(&mut events, "td-crash-group@forks-after-ready", |s| {
         matches!(s, State::Failed { .. })
     })

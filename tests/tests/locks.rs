@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use lifecycle_core::{DaemonManager, StartError};
 use lifecycle_tests::handles::HttpDaemon;
-use lifecycle_tests::harness::{LockHolder, free_port};
+use lifecycle_tests::harness::{LockHolder, free_port, manager_with_lock_timeout};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
 const CLIENT: &str = env!("CARGO_BIN_EXE_client");
@@ -18,12 +18,7 @@ const CLIENT: &str = env!("CARGO_BIN_EXE_client");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_held_elsewhere_times_out_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let manager = DaemonManager::builder()
-        .state_dir(dir.path())
-        .stop_on_drop(true)
-        .lock_timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let manager = manager_with_lock_timeout(dir.path(), Duration::from_millis(300));
     let daemon = HttpDaemon {
         binary: BINARY.into(),
         port: free_port(),

@@ -7,9 +7,11 @@
 
 use std::time::Duration;
 
-use lifecycle_core::{DaemonManager, Event, RecordState, State, Stopped, Transition};
+use lifecycle_core::{Event, RecordState, State, Stopped, Transition};
 use lifecycle_tests::handles::{GrowthDaemon, ResetDaemon, SlowRestartDaemon};
-use lifecycle_tests::harness::{LockHolder, manager_in, setup, transitions_until};
+use lifecycle_tests::harness::{
+    LockHolder, manager_in, manager_with_lock_timeout, setup, transitions_until,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
 const CLIENT: &str = env!("CARGO_BIN_EXE_client");
@@ -258,12 +260,7 @@ async fn an_ensure_during_the_backoff_restarts_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_that_cannot_take_the_lock_does_not_stay_ready() {
     let dir = tempfile::tempdir().unwrap();
-    let manager = DaemonManager::builder()
-        .state_dir(dir.path())
-        .stop_on_drop(true)
-        .lock_timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let manager = manager_with_lock_timeout(dir.path(), Duration::from_millis(300));
     let daemon = SlowRestartDaemon {
         binary: BINARY.into(),
         test: "lock-held-at-exit".into(),

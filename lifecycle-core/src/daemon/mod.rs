@@ -21,7 +21,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::events::{Machine, Snapshot, Transition};
 use crate::plan::{Plan, StopPlan};
-use crate::store::record::RecordError;
+use crate::process::identity::{self, Liveness};
+use crate::store::record::{Record, RecordError};
 use crate::store::{Change, Store};
 use crate::{Running, StartError, StopError, Stopped};
 
@@ -42,8 +43,20 @@ pub(crate) struct Context {
 impl Context {
     /// Whether this manager spawned the recorded process (so this process is its parent, and
     /// this manager the one to reap it and read its status).
-    pub(crate) fn spawned_here(&self, record: &crate::Record) -> bool {
+    pub(crate) fn spawned_here(&self, record: &Record) -> bool {
         record.parent == self.me && record.manager == self.manager
+    }
+
+    /// Whether the process `record` names runs, has exited, is gone, or is another now; an
+    /// error when that cannot be told (no descriptor left, `/proc` unreadable): never "gone".
+    pub(crate) fn liveness(&self, record: &Record) -> Result<Liveness, RecordError> {
+        identity::check(record.pid, record.start_time, &record.boot_id).map_err(|source| {
+            RecordError::Check {
+                path: self.store.dir().record_path(&record.key),
+                pid: record.pid,
+                source,
+            }
+        })
     }
 
     /// Removes daemon `key`'s record after a stop, if it still names the process stopped.

@@ -24,7 +24,7 @@ use crate::readiness::notify::NotifySocket;
 use crate::readiness::probe;
 use crate::readiness::wait::{self, Listener, Outcome};
 use crate::store::lock::Held;
-use crate::store::record::{Record, RecordError, RecordState};
+use crate::store::record::{Record, RecordState};
 use crate::store::state_dir::file_name;
 use crate::store::{Change, log_file};
 use crate::{Event, Running, StartError};
@@ -222,15 +222,7 @@ impl Actor {
             }
             RecordState::Starting | RecordState::Ready | RecordState::Stopping { .. } => {}
         }
-        let path = ctx.store.dir().record_path(&plan.key);
-        let liveness =
-            identity::check(record.pid, record.start_time, &record.boot_id).map_err(|source| {
-                record_error(plan)(RecordError::Check {
-                    path,
-                    pid: record.pid,
-                    source,
-                })
-            })?;
+        let liveness = ctx.liveness(&record).map_err(record_error(plan))?;
         let pidfd = match liveness {
             Liveness::Alive(pidfd) => Arc::new(pidfd),
             Liveness::Exited(_) if ctx.spawned_here(&record) => {

@@ -274,15 +274,7 @@ async fn stop_record(
         }
         RecordState::Starting | RecordState::Ready | RecordState::Stopping { .. } => {}
     }
-    let path = ctx.store.dir().record_path(key);
-    let liveness =
-        identity::check(record.pid, record.start_time, &record.boot_id).map_err(|source| {
-            record_err(key)(RecordError::Check {
-                path,
-                pid: record.pid,
-                source,
-            })
-        })?;
+    let liveness = ctx.liveness(&record).map_err(record_err(key))?;
     let recorded_steps = StopPlan::from_record(&record.stop);
     let stale = |reason: String| Stopped::StaleRecord {
         key: key.to_owned(),
