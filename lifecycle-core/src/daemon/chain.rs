@@ -10,7 +10,8 @@ use nix::sys::signal::Signal as NixSignal;
 
 use crate::deadline::deadline_in;
 use crate::plan::StopPlan;
-use crate::process::group::Group;
+use crate::process::group::{Group, Lineage, LocalGroup};
+use crate::store::record::Record;
 
 /// How long SIGKILL may take to end the group before the stop is reported as failed.
 pub(crate) const KILL_CONFIRM: Duration = Duration::from_secs(5);
@@ -106,6 +107,17 @@ pub(crate) async fn run(
             error: None,
         })
     }
+}
+
+/// Sweeps what the dead leader named by `record` left in its group, with the record's chain:
+/// only members of its lineage (see [`LocalGroup::leaderless`]), never anyone else.
+pub(crate) async fn sweep_left_by(record: &Record) -> Result<Option<Gone>, StillAlive> {
+    let lineage = Lineage {
+        session: record.session,
+        since: record.start_time,
+    };
+    let group = LocalGroup::leaderless(record.pgid, lineage);
+    sweep(&group, &StopPlan::from_record(&record.stop)).await
 }
 
 /// Stops what is left of a group whose leader has exited: the chain's signals only (no HTTP

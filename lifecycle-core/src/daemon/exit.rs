@@ -369,12 +369,12 @@ impl Actor {
                 let written = self
                     .ctx
                     .store
-                    .update(&self.key, held, move |current| match current {
-                        Some(r) if r.generation == generation => {
-                            (Change::Write(Box::new(stuck_record)), ())
-                        }
-                        _ => (Change::Keep, ()),
-                    })
+                    .change_if_generation(
+                        &self.key,
+                        held,
+                        generation,
+                        Change::Write(Box::new(stuck_record)),
+                    )
                     .await;
                 if let Err(err) = written {
                     tracing::warn!(parent: self.machine.span(), %err, "cannot record the exit");
@@ -409,10 +409,7 @@ impl Actor {
             let written = self
                 .ctx
                 .store
-                .update(&self.key, held, move |current| match current {
-                    Some(r) if r.generation == generation => (Change::Write(Box::new(next)), ()),
-                    _ => (Change::Keep, ()),
-                })
+                .change_if_generation(&self.key, held, generation, Change::Write(Box::new(next)))
                 .await;
             if let Err(err) = written {
                 tracing::warn!(parent: self.machine.span(), %err, "cannot record the exit");

@@ -15,7 +15,7 @@ use crate::daemon::live::{Facts, Live, now_ms};
 use crate::daemon::{Mode, Until, chain, record_error, stop};
 use crate::events::Machine;
 use crate::plan::{Place, Plan, ProbePlan, StopPlan};
-use crate::process::group::{Group, Lineage, LocalGroup};
+use crate::process::group::{Group, LocalGroup};
 use crate::process::identity::{self, Liveness};
 use crate::process::pidfd::PidFd;
 use crate::process::{binary, spawn};
@@ -280,13 +280,7 @@ impl Actor {
         match liveness {
             Liveness::Gone => {
                 tracing::warn!(parent: self.machine.span(), pid = record.pid, "stale record: the process is gone; what is left of its group is stopped, the record removed");
-                let steps = StopPlan::from_record(&record.stop);
-                let lineage = Lineage {
-                    session: record.session,
-                    since: record.start_time,
-                };
-                let group = LocalGroup::leaderless(record.pgid, lineage);
-                if let Err(still) = chain::sweep(&group, &steps).await {
+                if let Err(still) = chain::sweep_left_by(&record).await {
                     return Err(StartError::Leftovers {
                         daemon: plan.key.clone(),
                         reason: format!(
@@ -306,15 +300,10 @@ impl Actor {
             Liveness::Alive(_) | Liveness::Exited(_) => return Ok(()),
         }
         let held = self.ctx.store.lock(&plan.key).await?;
-        let generation = record.generation;
         self.ctx
             .store
-            .update(&plan.key, held, move |current| match current {
-                Some(r) if r.generation == generation => (Change::Remove, ()),
-                _ => (Change::Keep, ()),
-            })
+            .change_if_generation(&plan.key, held, record.generation, Change::Remove)
             .await
-            .map(drop)
             .map_err(record_error(plan))
     }
 

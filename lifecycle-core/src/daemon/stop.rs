@@ -15,7 +15,7 @@ use crate::daemon::live::{Live, now_ms, stopping};
 use crate::daemon::{Context, chain};
 use crate::events::Machine;
 use crate::plan::StopPlan;
-use crate::process::group::{Group, Lineage, LocalGroup};
+use crate::process::group::{Group, LocalGroup};
 use crate::process::identity::{self, Liveness};
 use crate::process::pidfd::PidFd;
 use crate::store::Change;
@@ -240,12 +240,8 @@ async fn stop_record(
         let ctx = ctx.clone();
         async move {
             ctx.store
-                .update(key, held, move |current| match current {
-                    Some(r) if r.generation == generation => (Change::Remove, ()),
-                    _ => (Change::Keep, ()),
-                })
+                .change_if_generation(key, held, generation, Change::Remove)
                 .await
-                .map(drop)
                 .map_err(record_err(key))
         }
     };
@@ -300,12 +296,7 @@ async fn stop_record(
             // Whatever the dead leader left in its group is still ours (its lineage, under the
             // rules of `LocalGroup`); nothing else is signalled.
             drop(held);
-            let lineage = Lineage {
-                session: record.session,
-                since: record.start_time,
-            };
-            let group = LocalGroup::leaderless(record.pgid, lineage);
-            let reason = sweep_reason(key, chain::sweep(&group, &recorded_steps).await)?;
+            let reason = sweep_reason(key, chain::sweep_left_by(&record).await)?;
             remove(ctx.store.lock(key).await?).await?;
             not_running();
             return Ok((stale(format!("the recorded process is gone{reason}")), None));
@@ -389,18 +380,16 @@ pub(super) async fn stop_process(
     let mut stopping_record = record.clone();
     stopping_record.state = stopping(ctx.me, steps);
     stopping_record.generation += 1;
-    let generation = record.generation;
     let recorded = match ctx.store.lock(key).await {
         Ok(held) => ctx
             .store
-            .update(key, held, move |current| match current {
-                Some(r) if r.generation == generation => {
-                    (Change::Write(Box::new(stopping_record)), ())
-                }
-                _ => (Change::Keep, ()),
-            })
+            .change_if_generation(
+                key,
+                held,
+                record.generation,
+                Change::Write(Box::new(stopping_record)),
+            )
             .await
-            .map(drop)
             .map_err(record_err(key)),
         Err(err) => Err(err.into()),
     };

@@ -42,19 +42,6 @@ impl StateDir {
         }
     }
 
-    /// Whether any marker names a dependent of `key` (one system call: most daemons have none).
-    pub(crate) fn has_dependents(&self, key: &str) -> io::Result<bool> {
-        match nix::sys::stat::fstatat(
-            self.dependents_fd(),
-            file_name(key).as_str(),
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) {
-            Ok(_) => Ok(true),
-            Err(Errno::ENOENT) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// The dependents of `key` that its markers name and whose records confirm it; stale
     /// markers are removed. An error (a descriptor shortage, an unreadable record) is an error,
     /// not "no dependents": a stop must not go on without stopping them first.

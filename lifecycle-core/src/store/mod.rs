@@ -185,6 +185,23 @@ impl Store {
         .map_err(|source| RecordError::Io { path, source })?
     }
 
+    /// Under `held` (the daemon's lock), makes `change` to the record of `key` if it is still
+    /// generation `generation` (else leaves what is there now: someone changed it meanwhile).
+    pub(crate) async fn change_if_generation(
+        &self,
+        key: &str,
+        held: Held,
+        generation: u64,
+        change: Change,
+    ) -> Result<(), RecordError> {
+        self.update(key, held, move |current| match current {
+            Some(r) if r.generation == generation => (change, ()),
+            _ => (Change::Keep, ()),
+        })
+        .await
+        .map(drop)
+    }
+
     /// Under the daemon's lock, applies `change` to the record of `key` if it still names
     /// process `pid` started at `start_time` (else leaves it as it is).
     pub(crate) async fn change_if_names(
@@ -229,9 +246,6 @@ impl Store {
 
     /// The dependents of `key` its markers name (and their records confirm).
     pub(crate) async fn marked_dependents(&self, key: &str) -> std::io::Result<Vec<String>> {
-        if !self.dir.has_dependents(key)? {
-            return Ok(Vec::new());
-        }
         let (dir, key) = (self.dir.clone(), key.to_owned());
         crate::blocking::run(move || dir.marked_dependents(&key)).await?
     }
