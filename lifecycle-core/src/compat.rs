@@ -24,7 +24,7 @@ use crate::readiness::wait::{self, Listener, Outcome};
 use crate::{DaemonManager, PollError, StartError, StopError, Stopped};
 
 /// The grace of `graceful_shutdown*` when none is given.
-const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// How long SIGKILL may take before `graceful_shutdown_by_pid` reports the process alive.
 const KILL_CONFIRM: Duration = Duration::from_secs(5);
 
@@ -39,7 +39,7 @@ fn literal(text: &str) -> Template {
 
 /// The daemon name of a binary path: its file name, lowercased, anything outside
 /// `[a-z0-9_-]` made `-`.
-fn name_of(binary_path: &str) -> String {
+pub(crate) fn name_of(binary_path: &str) -> String {
     let file = binary_path.rsplit('/').next().unwrap_or(binary_path);
     let name: String = file
         .chars()
@@ -91,7 +91,7 @@ fn ad_hoc_spec(
     }
 }
 
-fn ad_hoc_plan(
+pub(crate) fn ad_hoc_plan(
     name: &str,
     instance: Option<&str>,
     binary_path: &str,
@@ -141,7 +141,7 @@ pub async fn spawn_daemon(binary_path: &str, args: Vec<String>) -> Result<u32, S
 }
 
 /// A short stable hash of an argument list (its top 32 bits, in hex).
-fn args_hash(args: &[String]) -> String {
+pub(crate) fn args_hash(args: &[String]) -> String {
     format!(
         "{:08x}",
         crate::stable_hash::stable_hash(args.iter().map(String::as_str)) >> 32
@@ -298,7 +298,7 @@ pub async fn graceful_shutdown(
         match manager
             .fleet
             .clone()
-            .stop(key, steps.clone(), Vec::new())
+            .stop(key, steps.clone(), Vec::new(), None)
             .await?
         {
             Stopped::NotRunning { .. } => {}
@@ -352,7 +352,7 @@ pub async fn graceful_shutdown_by_pid(
         return manager
             .fleet
             .clone()
-            .stop(key, Some(steps), Vec::new())
+            .stop(key, Some(steps), Vec::new(), None)
             .await
             .map(drop);
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use lifecycle_spec::DisplayDuration;
 
+use crate::remote::RemoteError;
 use crate::{
     BinaryNotFound, Exit, IllegalTransition, LockError, PlanError, RecordError, StateDirError,
 };
@@ -151,15 +152,13 @@ pub enum StartError {
         /// Why.
         source: Box<StartError>,
     },
-    /// The daemon runs on another host; that needs the SSH driver.
-    #[error(
-        "daemon `{daemon}` runs on {host} over SSH, which this version cannot start yet (only local daemons)"
-    )]
+    /// The daemon's host could not be reached or used over SSH; nothing was left half-started.
+    #[error("daemon `{daemon}`: {source}")]
     Remote {
         /// The daemon.
         daemon: String,
-        /// The remote host.
-        host: String,
+        /// What went wrong there.
+        source: RemoteError,
     },
     /// The readiness probe could not be set up, or broke while it waited (the notify socket,
     /// the log file); the daemon was stopped.
@@ -260,6 +259,14 @@ pub enum StopError {
         members: Vec<u32>,
         /// Why.
         reason: String,
+    },
+    /// The daemon's host could not be reached or used over SSH.
+    #[error("daemon `{daemon}`: {source}")]
+    Remote {
+        /// The daemon.
+        daemon: String,
+        /// What went wrong there.
+        source: RemoteError,
     },
     /// A daemon that depends on it could not be stopped first.
     #[error("daemon `{daemon}`: its dependent `{dependent}` did not stop: {source}")]
@@ -461,9 +468,9 @@ impl StartError {
                 dependency: dependency.clone(),
                 source: Box::new(source.duplicate()),
             },
-            StartError::Remote { daemon, host } => StartError::Remote {
+            StartError::Remote { daemon, source } => StartError::Remote {
                 daemon: daemon.clone(),
-                host: host.clone(),
+                source: source.clone(),
             },
             StartError::Probe { daemon, source } => StartError::Probe {
                 daemon: daemon.clone(),
@@ -499,6 +506,10 @@ impl StopError {
             StopError::Record { daemon, source } => StopError::Record {
                 daemon: daemon.clone(),
                 source: source.duplicate(),
+            },
+            StopError::Remote { daemon, source } => StopError::Remote {
+                daemon: daemon.clone(),
+                source: source.clone(),
             },
             StopError::StillAlive {
                 daemon,

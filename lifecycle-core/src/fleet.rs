@@ -114,6 +114,7 @@ impl Fleet {
         key: String,
         steps: Option<Vec<StopPlan>>,
         path: Vec<String>,
+        remote: Option<Arc<Plan>>,
     ) -> Boxed<Result<Stopped, StopError>> {
         Box::pin(async move {
             let mut below = path;
@@ -133,7 +134,9 @@ impl Fleet {
                 if below.contains(&dependent) {
                     continue;
                 }
-                let stop = self.clone().stop(dependent.clone(), None, below.clone());
+                let stop = self
+                    .clone()
+                    .stop(dependent.clone(), None, below.clone(), None);
                 dependents.spawn(async move { (dependent, stop.await) });
             }
             // Dropping the set (an error, or the caller giving up) aborts what is left of the
@@ -149,7 +152,7 @@ impl Fleet {
                     source: Box::new(source),
                 })?;
             }
-            self.owner(&key).stop(&key, steps).await
+            self.owner(&key).stop(&key, steps, remote).await
         })
     }
 

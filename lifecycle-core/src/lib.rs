@@ -114,6 +114,7 @@
 mod async_fd;
 mod blocking;
 mod compat;
+mod compat_remote;
 mod daemon;
 mod deadline;
 mod errors;
@@ -126,6 +127,7 @@ mod plan;
 mod process;
 mod random;
 mod readiness;
+mod remote;
 mod stable_hash;
 mod state;
 mod store;
@@ -134,6 +136,10 @@ mod unknown_kind;
 pub use compat::{
     ensure_daemon_running, graceful_shutdown, graceful_shutdown_by_pid, is_daemon_healthy,
     poll_until_healthy, spawn_daemon,
+};
+pub use compat_remote::{
+    SshConfig, graceful_shutdown_remote, is_daemon_healthy_remote, spawn_daemon_remote,
+    stop_daemon_remote,
 };
 pub use errors::{ManagerError, PollError, StartError, StopError};
 pub use events::Transition;
@@ -144,6 +150,7 @@ pub use outcome::{Running, Status, Stopped};
 pub use plan::{PlanError, VarError};
 pub use process::binary::BinaryNotFound;
 pub use process::exit::Exit;
+pub use remote::RemoteError;
 pub use state::{Event, IllegalTransition, Restart, State, transition};
 pub use store::lock::LockError;
 pub use store::record::{Record, RecordError, RecordState};

@@ -57,6 +57,7 @@ pub struct ManagerBuilder {
     state_dir: Option<PathBuf>,
     stop_on_drop: bool,
     lock_timeout: Option<Duration>,
+    ssh: crate::remote::connection::Settings,
 }
 
 impl ManagerBuilder {
@@ -104,6 +105,59 @@ impl ManagerBuilder {
         self
     }
 
+    /// An OpenSSH client configuration file for connections to remote hosts (`ssh -F`), instead
+    /// of `~/.ssh/config`. Identities, known hosts, `ProxyJump` and the agent are the user's own
+    /// ssh's in any case.
+    ///
+    /// ```
+    /// let builder = lifecycle_core::DaemonManager::builder().ssh_config("/etc/rbee/ssh_config");
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn ssh_config(mut self, file: impl Into<PathBuf>) -> ManagerBuilder {
+        self.ssh.config_file = Some(file.into());
+        self
+    }
+
+    /// The state directory on remote hosts (records and logs of the daemons there); `~/` is the
+    /// remote home. Default: `~/.local/state/lifecycle`.
+    ///
+    /// ```
+    /// let builder = lifecycle_core::DaemonManager::builder().remote_state_dir("~/.rbee/state");
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn remote_state_dir(mut self, dir: impl Into<String>) -> ManagerBuilder {
+        self.ssh.state_dir = dir.into();
+        self
+    }
+
+    /// How long a connection to a remote host may take (`ConnectTimeout`; default 10 s).
+    ///
+    /// ```
+    /// let builder = lifecycle_core::DaemonManager::builder().ssh_connect_timeout(std::time::Duration::from_secs(3));
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn ssh_connect_timeout(mut self, timeout: Duration) -> ManagerBuilder {
+        self.ssh.connect_timeout = timeout;
+        self
+    }
+
+    /// Accepts the key of a host seen for the first time, and records it
+    /// (`StrictHostKeyChecking=accept-new`); a key that changed is refused all the same. Off by
+    /// default: a host must be in `known_hosts`.
+    ///
+    /// ```
+    /// let builder = lifecycle_core::DaemonManager::builder().accept_new_host_keys(true);
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn accept_new_host_keys(mut self, accept: bool) -> ManagerBuilder {
+        self.ssh.accept_new = accept;
+        self
+    }
+
     /// Opens (creating it, mode 0700) and checks the state directory, and makes the manager.
     ///
     /// ```
@@ -137,6 +191,7 @@ impl ManagerBuilder {
                 store,
                 client,
                 bus,
+                hosts: crate::remote::hosts::Hosts::new(self.ssh),
                 stop_on_drop: self.stop_on_drop,
                 me: (me, me_started),
                 manager: u64::try_from(
@@ -306,7 +361,11 @@ impl DaemonManager {
         handle: &H,
     ) -> impl Future<Output = Result<Stopped, StopError>> + Send + 'static {
         let (fleet, plan) = (self.fleet.clone(), plan_of(handle));
-        async move { fleet.stop(plan?.key, None, Vec::new()).await }
+        async move {
+            let plan = Arc::new(plan?);
+            let remote = crate::daemon::remote::destination(&plan).map(|_| plan.clone());
+            fleet.stop(plan.key.clone(), None, Vec::new(), remote).await
+        }
     }
 
     /// The daemon's state, PID and health now.
@@ -366,7 +425,7 @@ impl DaemonManager {
     pub async fn stop_by_key(&self, key: &str) -> Result<Stopped, StopError> {
         self.fleet
             .clone()
-            .stop(key.to_owned(), None, Vec::new())
+            .stop(key.to_owned(), None, Vec::new(), None)
             .await
     }
 }

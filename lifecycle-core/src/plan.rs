@@ -199,6 +199,16 @@ struct Renderer<'a> {
 
 impl Renderer<'_> {
     fn render(&self, template: &Template) -> Result<String, PlanError> {
+        self.render_allowing(template, &[])
+    }
+
+    /// An argument or an environment value: passed as itself (never through a shell, and never
+    /// into a record line as is), so a newline or a tab is as good as any other character.
+    fn render_arg(&self, template: &Template) -> Result<String, PlanError> {
+        self.render_allowing(template, &['\n', '\t'])
+    }
+
+    fn render_allowing(&self, template: &Template, allowed: &[char]) -> Result<String, PlanError> {
         let text = template
             .render(|name| (self.values)(name))
             .map_err(|err| VarError {
@@ -208,7 +218,10 @@ impl Renderer<'_> {
                 var: err.var,
             })?;
         // Rendered values become arguments, environment and record lines: no control characters.
-        if text.chars().any(|c| c.is_control()) {
+        if text
+            .chars()
+            .any(|c| c.is_control() && !allowed.contains(&c))
+        {
             return Err(self.invalid(template, "value", &text, "contains control characters"));
         }
         Ok(text)
@@ -340,13 +353,13 @@ impl Plan {
             .command
             .args
             .iter()
-            .map(|a| r.render(a))
+            .map(|a| r.render_arg(a))
             .collect::<Result<_, _>>()?;
         let env: Vec<(String, String)> = spec
             .command
             .env
             .iter()
-            .map(|e| Ok((e.name.to_string(), r.render(&e.value)?)))
+            .map(|e| Ok((e.name.to_string(), r.render_arg(&e.value)?)))
             .collect::<Result<_, PlanError>>()?;
         let fingerprint = fingerprint(
             &binary,

@@ -259,3 +259,52 @@ pub struct DrainWorker {
     /// Extra daemon flags.
     pub flags: String,
 }
+
+/// The test daemon on another host, over SSH (`specs/remote.yaml`); `host`, `user` and
+/// `ssh_port` name the test harness's sshd.
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/remote.yaml")]
+pub struct RemoteDaemon {
+    /// The test daemon's path (on the remote host: the same machine).
+    pub binary: String,
+    /// Its HTTP port.
+    pub port: u16,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+    /// The SSH host.
+    pub host: String,
+    /// The SSH user.
+    pub user: String,
+    /// The SSH port.
+    pub ssh_port: u16,
+}
+
+/// A remote `/bin/sh -c SCRIPT argv0 A1…A6` (`specs/remote_argv.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/remote_argv.yaml")]
+pub struct RemoteArgv {
+    /// The script.
+    pub script: String,
+    /// Arguments 1 to 6.
+    pub a1: String,
+    /// Argument 2.
+    pub a2: String,
+    /// Argument 3.
+    pub a3: String,
+    /// Argument 4.
+    pub a4: String,
+    /// Argument 5.
+    pub a5: String,
+    /// Argument 6.
+    pub a6: String,
+    /// The instance: the test's name.
+    pub test: String,
+    /// The SSH host.
+    pub host: String,
+    /// The SSH user.
+    pub user: String,
+    /// The SSH port.
+    pub ssh_port: u16,
+}

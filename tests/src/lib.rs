@@ -4,3 +4,4 @@
 pub mod daemon;
 pub mod handles;
 pub mod harness;
+pub mod sshd;

@@ -17,8 +17,8 @@ use lifecycle_tests::handles::{
     ChainDaemon, DrainWorker, HttpDaemon, LogDaemon, PostStopDaemon, ShutdownUrlDaemon, Worker,
 };
 use lifecycle_tests::harness::{
-    KillOnDrop, free_port, is_alive, manager_in, record, setup, transitions_until, wait_exit,
-    wait_for_removal, write_record,
+    KillOnDrop, free_port, is_alive, manager_in, pid_in_file, record, setup, transitions_until,
+    wait_exit, wait_for_removal, write_record,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
@@ -171,13 +171,17 @@ async fn an_http_step_nobody_answers_moves_on_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_step_of_a_chain_with_its_own_signal() {
     let s = setup();
+    // The PID file is written once SIGINT is ignored: the chain must not race the daemon's own
+    // start (the spec has no probe, so the ensure returns at the spawn).
+    let pid_file = s.dir.path().join("chain.pid");
     let daemon = ChainDaemon {
         binary: BINARY.into(),
         test: "chain".into(),
-        flags: "--ignore-sigint".into(),
+        flags: format!("--ignore-sigint --pid-file {}", pid_file.display()),
     };
     let mut events = s.manager.subscribe();
     s.manager.ensure_running(&daemon).await.unwrap();
+    assert!(pid_in_file(&pid_file).is_some());
     let stopped = s.manager.stop(&daemon).await.unwrap();
     let Stopped::Stopped {
         elapsed, killed, ..

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::daemon::live::Live;
+use crate::daemon::remote::RemoteLive;
 use crate::daemon::{Command, Context};
 use crate::events::{Machine, Snapshot};
 use crate::plan::Plan;
@@ -38,6 +39,8 @@ pub(super) enum Phase {
     Stopping(Box<Stopping>),
     /// A restart is pending.
     Backoff(Box<Backoff>),
+    /// The daemon runs on another host, started or found there by this owner.
+    Remote(Box<RemoteLive>),
 }
 
 pub(super) struct Starting {
@@ -82,6 +85,8 @@ pub(super) enum Wake {
     LogCheck,
     Stopped(StopOutcome),
     RestartDue,
+    /// The remote daemon exited (its status), or its connection went (`None`).
+    RemoteExited(Option<i32>),
 }
 
 /// The owner of one daemon.
@@ -122,6 +127,10 @@ impl Phase {
                 tokio::time::sleep_until(b.due).await;
                 Wake::RestartDue
             }
+            Phase::Remote(r) => match r.exit.as_mut() {
+                Some(exit) => Wake::RemoteExited(exit.await.ok()),
+                None => std::future::pending().await,
+            },
         }
     }
 }
@@ -179,6 +188,7 @@ impl Actor {
                 }
             }
             Wake::RestartDue => self.on_restart_due().await,
+            Wake::RemoteExited(status) => self.on_remote_exit(status).await,
         }
     }
 
@@ -189,8 +199,23 @@ impl Actor {
                 mode,
                 until,
                 reply,
+            } if crate::daemon::remote::destination(&plan).is_some() => {
+                self.remote_ensure(plan, mode, until, reply).await
+            }
+            Command::Ensure {
+                plan,
+                mode,
+                until,
+                reply,
             } => self.on_ensure(plan, mode, until, reply).await,
-            Command::Stop { steps, reply } => self.on_stop(steps, reply).await,
+            Command::Stop {
+                steps,
+                reply,
+                remote,
+            } if remote.is_some() || matches!(self.phase, Phase::Remote(_)) => {
+                self.remote_stop(remote, steps, reply).await
+            }
+            Command::Stop { steps, reply, .. } => self.on_stop(steps, reply).await,
         }
     }
 

@@ -10,6 +10,7 @@ mod adopt;
 pub(crate) mod chain;
 mod exit;
 mod live;
+pub(crate) mod remote;
 mod shutdown;
 mod start;
 pub(crate) mod status;
@@ -32,6 +33,8 @@ pub(crate) struct Context {
     pub(crate) store: Store,
     pub(crate) client: reqwest::Client,
     pub(crate) bus: broadcast::Sender<Transition>,
+    /// The connections to remote hosts.
+    pub(crate) hosts: crate::remote::hosts::Hosts,
     /// Kill what this manager spawned when the manager goes.
     pub(crate) stop_on_drop: bool,
     /// This process (PID and start time): the parent recorded for what it spawns.
@@ -114,6 +117,8 @@ pub(crate) enum Command {
         /// The chain to use instead of the daemon's own (the free functions' grace).
         steps: Option<Vec<StopPlan>>,
         reply: oneshot::Sender<Result<Stopped, StopError>>,
+        /// For a daemon on another host: its plan (where its record is).
+        remote: Option<Arc<Plan>>,
     },
 }
 
@@ -162,6 +167,7 @@ impl DaemonRef {
         &self,
         key: &str,
         steps: Option<Vec<StopPlan>>,
+        remote: Option<Arc<Plan>>,
     ) -> Result<Stopped, StopError> {
         let (reply, answer) = oneshot::channel();
         let gone = || StopError::Task {
@@ -169,7 +175,11 @@ impl DaemonRef {
             message: "its owner task is gone (the runtime is shutting down)".to_owned(),
         };
         self.commands
-            .send(Command::Stop { steps, reply })
+            .send(Command::Stop {
+                steps,
+                reply,
+                remote,
+            })
             .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }

@@ -22,6 +22,11 @@ impl Actor {
         let live = match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Starting(s) => Some(s.live),
             Phase::Up(live) => Some(*live),
+            // Killed only if this manager started it (it watches its exit) and stops on drop.
+            Phase::Remote(remote) if self.ctx.stop_on_drop && remote.exit.is_some() => {
+                crate::daemon::remote::kill(&remote).await;
+                None
+            }
             // Dropping the stop's work kills (stop_on_drop) what it held.
             _ => None,
         };

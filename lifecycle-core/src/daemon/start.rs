@@ -14,7 +14,7 @@ use crate::daemon::adopt::Pending;
 use crate::daemon::live::{Facts, Live, now_ms};
 use crate::daemon::{Mode, Until, chain, record_error, stop};
 use crate::events::Machine;
-use crate::plan::{Place, Plan, ProbePlan, StopPlan};
+use crate::plan::{Plan, ProbePlan, StopPlan};
 use crate::process::group::{Group, LocalGroup};
 use crate::process::identity::{self, Liveness};
 use crate::process::pidfd::PidFd;
@@ -73,6 +73,10 @@ impl Actor {
         reply: StartReply,
     ) {
         match &mut self.phase {
+            // The same key on another host (a handle whose host now means this machine).
+            Phase::Remote(live) => {
+                let _ = reply.send(Err(conflict(&plan, live.pid, live.plan.command_line())));
+            }
             Phase::Up(live) => {
                 let _ = reply.send(if live.plan.fingerprint != plan.fingerprint {
                     Err(conflict(&plan, live.pid, live.plan.command_line()))
@@ -113,13 +117,6 @@ impl Actor {
 
     /// Ensures from the record (this owner has no process of the daemon).
     async fn start(&mut self, plan: Arc<Plan>, mode: Mode, until: Until, reply: StartReply) {
-        if let Place::Ssh { host, .. } = &plan.place {
-            let _ = reply.send(Err(StartError::Remote {
-                daemon: plan.key.clone(),
-                host: host.clone(),
-            }));
-            return;
-        }
         let mut reply = Some(reply);
         for _ in 0..ROUNDS {
             let held = match self.ctx.store.lock(&plan.key).await {

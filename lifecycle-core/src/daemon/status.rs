@@ -9,6 +9,44 @@ use crate::readiness::probe;
 use crate::store::record::RecordState;
 use crate::{State, Status};
 
+/// What the record of a daemon on another host says, read there.
+async fn remote_record(
+    ctx: &Context,
+    destination: &crate::remote::Destination,
+    plan: &Plan,
+    status: &mut Status,
+) {
+    use crate::remote::ops::{self, Liveness as Remote};
+    let found = match ctx.hosts.get(destination).await {
+        Ok(connection) => {
+            let name = crate::store::state_dir::file_name(&plan.key);
+            ops::status(&connection, &name).await
+        }
+        Err(err) => Err(err),
+    };
+    match found {
+        Ok(Some((record, Remote::Live))) => {
+            status.pid = Some(record.pid);
+            status.state = match record.state {
+                RecordState::Starting => State::Starting,
+                RecordState::Stopping { .. } => State::Stopping { failure: None },
+                _ => State::Ready,
+            };
+        }
+        Ok(Some((record, Remote::Gone))) => {
+            status.stale = Some(format!("recorded pid {} is gone", record.pid));
+        }
+        Ok(Some((record, Remote::OtherBoot))) => {
+            status.stale = Some(format!(
+                "the record (pid {}) is of another boot of the host",
+                record.pid
+            ));
+        }
+        Ok(None) => {}
+        Err(err) => status.stale = Some(err.to_string()),
+    }
+}
+
 /// The status of `plan`'s daemon; `snapshot`: its owner's, if this manager has one.
 pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Plan) -> Status {
     let mut status = Status {
@@ -27,6 +65,8 @@ pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Pla
     if let Some(snapshot) = owned {
         status.state = snapshot.state.clone();
         status.pid = snapshot.pid;
+    } else if let Some(destination) = crate::daemon::remote::destination(plan) {
+        remote_record(ctx, &destination, plan, &mut status).await;
     } else {
         if let Some(snapshot) = &snapshot {
             status.state = snapshot.state.clone();

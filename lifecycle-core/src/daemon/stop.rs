@@ -25,6 +25,11 @@ use crate::{Event, StartError, State, StopError, Stopped};
 impl Actor {
     pub(super) async fn on_stop(&mut self, steps: Option<Vec<StopPlan>>, reply: StopReply) {
         let work = match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::Remote(live) => {
+                self.phase = Phase::Remote(live);
+                self.remote_stop(None, steps, reply).await;
+                return;
+            }
             Phase::Stopping(mut stopping) => {
                 // One stop at a time: this one ends with the one under way (and its chain).
                 stopping.waiters.push(reply);

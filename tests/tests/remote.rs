@@ -1,0 +1,424 @@
+//! Daemons on another host, against a real sshd on loopback started by the test harness (its
+//! own host and user keys, its own known_hosts: the user's `~/.ssh` is never touched). The
+//! remote host is this machine, so each test can check the remote processes directly.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lifecycle_core::{DaemonManager, RemoteError, StartError, State, StopError, Stopped};
+use lifecycle_tests::handles::{RemoteArgv, RemoteDaemon};
+use lifecycle_tests::harness::{free_port, is_alive, pid_in_file, wait_exit};
+use lifecycle_tests::sshd::Sshd;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
+
+/// A manager whose SSH connections go to `sshd` with the harness's client configuration, and
+/// whose remote state directory is `remote` (under the test's temporary directory).
+fn manager(dir: &Path, sshd: &Sshd) -> DaemonManager {
+    DaemonManager::builder()
+        .state_dir(dir.join("local"))
+        .remote_state_dir(dir.join("remote").to_string_lossy().into_owned())
+        .ssh_config(sshd.client_config())
+        .ssh_connect_timeout(Duration::from_secs(5))
+        .stop_on_drop(true)
+        .build()
+        .unwrap()
+}
+
+fn daemon(sshd: &Sshd, test: &str, flags: &str) -> RemoteDaemon {
+    RemoteDaemon {
+        binary: BINARY.into(),
+        port: free_port(),
+        test: test.into(),
+        flags: flags.into(),
+        host: sshd.host().into(),
+        user: sshd.user(),
+        ssh_port: sshd.port(),
+    }
+}
+
+fn record_path(dir: &Path, key: &str) -> PathBuf {
+    dir.join("remote/daemons").join(format!("{key}.record"))
+}
+
+/// The `ssh` processes this test process runs to `sshd` (its children named `ssh` whose
+/// command line has `-p PORT`): tests in parallel each have their own sshd.
+fn ssh_children(sshd: &Sshd) -> Vec<u32> {
+    let me = std::process::id();
+    let port = sshd.port().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let ppid: u32 = stat[close + 2..]
+            .split(' ')
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        let to_port = args
+            .windows(2)
+            .any(|w| w[0] == b"-p" && w[1] == port.as_bytes());
+        if ppid == me && comm == "ssh" && to_port {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_ready_stop_on_the_remote_host() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let handle = daemon(&sshd, "start-ready-stop", "");
+    let running = manager.ensure_running(&handle).await.unwrap();
+    assert!(running.started);
+    assert!(is_alive(running.pid));
+    let record = std::fs::read_to_string(record_path(dir.path(), "td-remote@start-ready-stop"))
+        .expect("the record is kept on the remote host");
+    assert!(
+        record.contains(&format!("pid={}\n", running.pid)),
+        "{record}"
+    );
+    assert!(record.contains("state=ready\n"), "{record}");
+    // Idempotent: the second ensure finds it.
+    let again = manager.ensure_running(&handle).await.unwrap();
+    assert!(!again.started);
+    assert_eq!(again.pid, running.pid);
+    let status = manager.status(&handle).await.unwrap();
+    assert_eq!(status.state, State::Ready);
+    assert_eq!(status.healthy, Some(true));
+    let stopped = manager.stop(&handle).await.unwrap();
+    match stopped {
+        Stopped::Stopped { pid, killed, .. } => {
+            assert_eq!(pid, running.pid);
+            assert!(!killed);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(wait_exit(running.pid, Duration::from_secs(5)));
+    assert!(!record_path(dir.path(), "td-remote@start-ready-stop").exists());
+    assert!(matches!(
+        manager.stop(&handle).await.unwrap(),
+        Stopped::NotRunning { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_at_start_fails_at_once_with_the_remote_log_tail() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let handle = daemon(&sshd, "crash", "--print-lines 3 --crash-at-start 7");
+    let began = Instant::now();
+    let err = manager.ensure_running(&handle).await.unwrap_err();
+    // Well before the 10 s deadline: the keeper tells the exit the moment it happens.
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    match &err {
+        StartError::Exited {
+            exit,
+            log_tail,
+            log,
+            ..
+        } => {
+            assert_eq!(exit.code, Some(7));
+            assert!(
+                log_tail.iter().any(|l| l.contains("line 3")),
+                "{log_tail:?}"
+            );
+            assert!(
+                log.to_string_lossy().contains(&sshd.port().to_string()),
+                "{}",
+                log.display()
+            );
+        }
+        other => panic!("{other}"),
+    }
+    assert!(!record_path(dir.path(), "td-remote@crash").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_that_ignores_sigterm_is_killed_after_its_grace_with_its_grandchild() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let grandchild_file = dir.path().join("grandchild.pid");
+    let flags = format!(
+        "--ignore-sigterm --fork-grandchild --grandchild-pid-file {}",
+        grandchild_file.display()
+    );
+    let handle = daemon(&sshd, "stubborn", &flags);
+    let running = manager.ensure_running(&handle).await.unwrap();
+    let grandchild = pid_in_file(&grandchild_file).expect("the grandchild's pid");
+    assert!(is_alive(grandchild));
+    let began = Instant::now();
+    let stopped = manager.stop(&handle).await.unwrap();
+    assert!(
+        matches!(stopped, Stopped::Stopped { killed: true, .. }),
+        "{stopped:?}"
+    );
+    // The grace is 1 s: SIGKILL after it, not long after.
+    let took = began.elapsed();
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    assert!(wait_exit(running.pid, Duration::from_secs(5)));
+    assert!(wait_exit(grandchild, Duration::from_secs(5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_of_one_binary_stopping_one_leaves_the_other() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let one = daemon(&sshd, "one", "");
+    let two = daemon(&sshd, "two", "");
+    let (a, b) = tokio::join!(manager.ensure_running(&one), manager.ensure_running(&two));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_ne!(a.pid, b.pid);
+    manager.stop(&one).await.unwrap();
+    assert!(wait_exit(a.pid, Duration::from_secs(5)));
+    assert!(is_alive(b.pid));
+    assert_eq!(manager.status(&two).await.unwrap().healthy, Some(true));
+    manager.stop(&two).await.unwrap();
+    assert!(wait_exit(b.pid, Duration::from_secs(5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_arrive_byte_for_byte() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let out = dir.path().join("argv");
+    let canary = dir.path().join("canary");
+    let hostile = [
+        "two words".to_owned(),
+        "'single' \"double\" \\back".to_owned(),
+        format!("$(touch {})", canary.display()),
+        format!("; touch {} ;", canary.display()),
+        "* ? [a-z] ~".to_owned(),
+        "line one\nline two\n".to_owned(),
+    ];
+    // The script writes each argument followed by a NUL, then waits to be stopped.
+    let script = format!(
+        "for a; do printf '%s\\0' \"$a\"; done > {}.tmp && mv {}.tmp {} && exec sleep 60",
+        out.display(),
+        out.display(),
+        out.display()
+    );
+    let handle = RemoteArgv {
+        script,
+        a1: hostile[0].clone(),
+        a2: hostile[1].clone(),
+        a3: hostile[2].clone(),
+        a4: hostile[3].clone(),
+        a5: hostile[4].clone(),
+        a6: hostile[5].clone(),
+        test: "argv".into(),
+        host: sshd.host().into(),
+        user: sshd.user(),
+        ssh_port: sshd.port(),
+    };
+    manager.ensure_running(&handle).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !out.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let written = std::fs::read(&out).expect("the remote script wrote its arguments");
+    let got: Vec<&[u8]> = written
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .collect();
+    let want: Vec<&[u8]> = hostile.iter().map(|a| a.as_bytes()).collect();
+    assert_eq!(got, want);
+    assert!(!canary.exists(), "an argument was run as code");
+    manager.stop(&handle).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_hostnames_are_refused_before_ssh_runs() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    for host in [
+        "-oProxyCommand=touch /tmp/x",
+        "a b",
+        "a;b",
+        "$(id)",
+        "host\nname",
+        "",
+    ] {
+        let mut handle = daemon(&sshd, "hostile", "");
+        handle.host = host.into();
+        let err = manager.ensure_running(&handle).await.unwrap_err();
+        assert!(matches!(err, StartError::Plan(_)), "{host:?}: {err}");
+        assert!(ssh_children(&sshd).is_empty(), "{host:?}: ssh ran");
+    }
+    let mut handle = daemon(&sshd, "hostile", "");
+    handle.user = "-lroot".into();
+    assert!(matches!(
+        manager.ensure_running(&handle).await.unwrap_err(),
+        StartError::Plan(_)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_host_key_is_refused() {
+    let mut sshd = Sshd::start();
+    sshd.change_host_key();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let handle = daemon(&sshd, "changed-key", "");
+    let err = manager.ensure_running(&handle).await.unwrap_err();
+    match &err {
+        StartError::Remote {
+            source: RemoteError::HostKey { destination, .. },
+            ..
+        } => assert!(destination.contains(&sshd.port().to_string()), "{err}"),
+        other => panic!("{other}"),
+    }
+    assert!(
+        !dir.path().join("remote/daemons").exists()
+            || std::fs::read_dir(dir.path().join("remote/daemons"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_remote_binary_is_named() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let mut handle = daemon(&sshd, "missing", "");
+    handle.binary = "/nonexistent/test-daemon".into();
+    let err = manager.ensure_running(&handle).await.unwrap_err();
+    match &err {
+        StartError::Remote {
+            source: RemoteError::MissingBinary { binary, .. },
+            ..
+        } => assert_eq!(binary, "/nonexistent/test-daemon"),
+        other => panic!("{other}"),
+    }
+    assert!(!record_path(dir.path(), "td-remote@missing").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_master_connection_serves_every_operation() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let handles: Vec<RemoteDaemon> = (0..4)
+        .map(|i| daemon(&sshd, &format!("shared-{i}"), ""))
+        .collect();
+    for handle in &handles {
+        manager.ensure_running(handle).await.unwrap();
+    }
+    for handle in &handles {
+        assert_eq!(manager.status(handle).await.unwrap().state, State::Ready);
+    }
+    assert_eq!(
+        ssh_children(&sshd).len(),
+        1,
+        "one ssh process for 4 daemons"
+    );
+    for handle in &handles {
+        manager.stop(handle).await.unwrap();
+    }
+    assert_eq!(
+        ssh_children(&sshd).len(),
+        1,
+        "still one after 12 operations"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_manager_stops_a_remote_daemon_from_its_record_there() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let first = manager(dir.path(), &sshd);
+    let handle = daemon(&sshd, "fresh", "");
+    let running = first.ensure_running(&handle).await.unwrap();
+    // Another manager (another local state directory: as another machine would be).
+    let other_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(other_dir.path().join("local")).unwrap();
+    let second = DaemonManager::builder()
+        .state_dir(other_dir.path().join("local"))
+        .remote_state_dir(dir.path().join("remote").to_string_lossy().into_owned())
+        .ssh_config(sshd.client_config())
+        .build()
+        .unwrap();
+    let status = second.status(&handle).await.unwrap();
+    assert_eq!(
+        (status.state, status.pid),
+        (State::Ready, Some(running.pid))
+    );
+    let found = second.ensure_running(&handle).await.unwrap();
+    assert!(!found.started);
+    assert_eq!(found.pid, running.pid);
+    match second.stop(&handle).await.unwrap() {
+        Stopped::Stopped { pid, .. } => assert_eq!(pid, running.pid),
+        other => panic!("{other:?}"),
+    }
+    assert!(wait_exit(running.pid, Duration::from_secs(5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sshd_killed_mid_operation_is_a_clear_error_not_a_hang() {
+    let mut sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let handle = daemon(&sshd, "sshd-killed", "");
+    let running = manager.ensure_running(&handle).await.unwrap();
+    sshd.kill();
+    let began = Instant::now();
+    let err = manager.stop(&handle).await.unwrap_err();
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(matches!(err, StopError::Remote { .. }), "{err}");
+    assert!(err.to_string().contains(&sshd.port().to_string()), "{err}");
+    // The daemon runs on; once sshd is back, the next operation reconnects and stops it.
+    assert!(is_alive(running.pid));
+    sshd.restart();
+    let stopped = manager.stop(&handle).await.unwrap();
+    assert!(matches!(stopped, Stopped::Stopped { .. }), "{stopped:?}");
+    assert!(wait_exit(running.pid, Duration::from_secs(5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_that_stops_on_drop_kills_what_it_started_there() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let handle = daemon(&sshd, "on-drop", "--ignore-sigterm");
+    let running = manager.ensure_running(&handle).await.unwrap();
+    drop(manager);
+    assert!(wait_exit(running.pid, Duration::from_secs(10)));
+    let record = record_path(dir.path(), "td-remote@on-drop");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while record.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!record.exists());
+}
