@@ -92,6 +92,9 @@ struct Loader {
     stack: Vec<PathBuf>,
     /// Their display names, for the cycle message.
     names: Vec<String>,
+    /// The display name of every file read, in the order read (root first): diagnostics are
+    /// sorted by it, then by position.
+    order: Vec<String>,
 }
 
 impl Loader {
@@ -102,6 +105,13 @@ impl Loader {
             let fresh = !seen.contains(&key);
             seen.push(key);
             fresh
+        });
+        // File order: the root's problems, then each dependency's, each file's by line and
+        // column. The sort is stable: two problems at one place keep the order found.
+        let order = &self.order;
+        self.errors.sort_by_key(|d| {
+            let file = order.iter().position(|f| *f == d.file);
+            (file.unwrap_or(usize::MAX), d.pos)
         });
         let result = match spec {
             Some(spec) if self.errors.is_empty() => Ok(spec),
@@ -121,6 +131,9 @@ impl Loader {
         fields: &[&str],
         depth: usize,
     ) -> Option<Spec> {
+        if !self.order.iter().any(|f| f == display) {
+            self.order.push(display.to_owned());
+        }
         let root = match parse_tree(display, text) {
             Ok(root) => root,
             Err(diagnostic) => {
@@ -135,6 +148,7 @@ impl Loader {
         let mut decoder = Decoder::new(display, text);
         let draft = decoder.spec(&root, stem, fields);
         self.errors.append(&mut decoder.errors);
+        // The dependencies are read and checked even when this spec has errors of its own.
         let draft = draft?;
 
         self.names.push(display.to_owned());
@@ -248,7 +262,7 @@ impl Loader {
             });
         }
         self.names.pop();
-        let mut spec = draft.spec;
+        let mut spec = draft.spec?;
         spec.depends_on = depends_on.into();
         Some(spec)
     }

@@ -318,11 +318,11 @@ stop:
     let errors = errors(yaml, &[]);
     assert_eq!(
         errors.rules(),
-        [Rule::BackoffOrder, Rule::Signal, Rule::UnknownVar],
+        [Rule::UnknownVar, Rule::BackoffOrder, Rule::Signal],
         "{errors}"
     );
     let lines: Vec<u32> = errors.iter().map(|d| d.pos.line).collect();
-    assert_eq!(lines, [5, 7, 1]);
+    assert_eq!(lines, [1, 5, 7]);
 }
 
 #[test]
@@ -502,7 +502,7 @@ fn a_bad_grace_does_not_hide_a_bad_signal() {
         "command: { binary: a }\nstop:\n  - { signal: TERM, grace: 5 }\n",
         &[],
     );
-    assert_eq!(e.rules(), [Rule::Duration, Rule::Signal], "{e}");
+    assert_eq!(e.rules(), [Rule::Signal, Rule::Duration], "{e}");
 }
 
 #[test]
