@@ -26,7 +26,8 @@ pub struct Loaded {
 }
 
 /// Reads and validates the spec at `path`, and the specs it depends on, collecting every problem.
-/// `display` names the file in diagnostics (the derive passes the path as the user wrote it);
+/// `display` names the file in diagnostics (the derive passes the path as the user wrote it),
+/// and its dependencies are named relative to it: `path` itself never shows in a diagnostic.
 /// `fields` are the variables the caller supplies (a handle's field names).
 ///
 /// ```no_run
@@ -51,8 +52,9 @@ pub fn load_spec(path: &Path, display: &str, fields: &[&str]) -> Loaded {
                     "",
                     "a readable spec file (paths are relative to the crate's Cargo.toml)",
                 )
-                .found_description(format!("an I/O error: {err}"))
-                .hint(format!("looked for {}", path.display())),
+                // `display` only: `path` may be absolute (the derive joins the manifest dir), and
+                // a diagnostic names a file the way the user wrote it.
+                .found_description(format!("an I/O error: {err}")),
             );
             None
         }
@@ -176,7 +178,8 @@ impl Loader {
                             "a readable spec file, relative to this spec",
                         )
                         .found(dep.path.clone())
-                        .hint(format!("{io}: {}", dep_real.display())),
+                        // Where it was looked for, named as the user names files.
+                        .hint(format!("{io}: {dep_display}")),
                     );
                     continue;
                 }
