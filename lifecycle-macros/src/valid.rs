@@ -81,9 +81,10 @@ pub(crate) fn load_dir(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Ve
                 &mut errors,
                 syn::Error::new_spanned(
                     lit,
+                    // Not `dir`: it is under the manifest dir, and a diagnostic names a path
+                    // the way the user wrote it.
                     format!(
-                        "--> {display_dir}\n    cannot read the spec directory {}: {err}",
-                        dir.display()
+                        "--> {display_dir}\n    expected a readable directory of spec files (paths are relative to the crate's Cargo.toml), found an I/O error: {err}"
                     ),
                 ),
             );
@@ -178,5 +179,50 @@ fn guess_variant(stem: &str) -> String {
         guess
     } else {
         format!("Kind{guess}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message the derive would emit for `lit` under `root`.
+    fn messages(errors: Option<syn::Error>) -> Vec<String> {
+        errors
+            .into_iter()
+            .flat_map(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// A diagnostic names paths as the user wrote them, never under the manifest dir: a build
+    /// directory elsewhere changes no message (trybuild builds its cases under the target dir).
+    #[test]
+    fn paths_show_as_written() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("specs")).unwrap();
+        std::fs::write(
+            root.path().join("specs/w.yaml"),
+            "command: { binary: w }\ndepends_on: [no-such-spec.yaml]\n",
+        )
+        .unwrap();
+        let root_text = root.path().to_str().unwrap();
+        let lit = |s: &str| LitStr::new(s, proc_macro2::Span::call_site());
+
+        let missing_file = messages(load_file(root.path(), &lit("specs/nope.yaml"), &[]).errors);
+        let missing_dep = messages(load_file(root.path(), &lit("specs/w.yaml"), &[]).errors);
+        let missing_dir = messages(load_dir(root.path(), &lit("specs/nope"), &[]).errors);
+        for (case, messages, names) in [
+            ("file", missing_file, "specs/nope.yaml"),
+            ("dependency", missing_dep, "specs/no-such-spec.yaml"),
+            ("dir", missing_dir, "specs/nope"),
+        ] {
+            assert_eq!(messages.len(), 1, "{case}: {messages:?}");
+            assert!(messages[0].contains(names), "{case}: {}", messages[0]);
+            assert!(
+                !messages[0].contains(root_text),
+                "{case}: the real path shows: {}",
+                messages[0]
+            );
+        }
     }
 }

@@ -26,7 +26,8 @@ pub struct Loaded {
 }
 
 /// Reads and validates the spec at `path`, and the specs it depends on, collecting every problem.
-/// `display` names the file in diagnostics (the derive passes the path as the user wrote it);
+/// `display` names the file in diagnostics (the derive passes the path as the user wrote it),
+/// and its dependencies are named relative to it: `path` itself never shows in a diagnostic.
 /// `fields` are the variables the caller supplies (a handle's field names).
 ///
 /// ```no_run
@@ -51,8 +52,9 @@ pub fn load_spec(path: &Path, display: &str, fields: &[&str]) -> Loaded {
                     "",
                     "a readable spec file (paths are relative to the crate's Cargo.toml)",
                 )
-                .found_description(format!("an I/O error: {err}"))
-                .hint(format!("looked for {}", path.display())),
+                // `display` only: `path` may be absolute (the derive joins the manifest dir), and
+                // a diagnostic names a file the way the user wrote it.
+                .found_description(format!("an I/O error: {err}")),
             );
             None
         }
@@ -92,6 +94,9 @@ struct Loader {
     stack: Vec<PathBuf>,
     /// Their display names, for the cycle message.
     names: Vec<String>,
+    /// The display name of every file read, in the order read (root first): diagnostics are
+    /// sorted by it, then by position.
+    order: Vec<String>,
 }
 
 impl Loader {
@@ -102,6 +107,13 @@ impl Loader {
             let fresh = !seen.contains(&key);
             seen.push(key);
             fresh
+        });
+        // File order: the root's problems, then each dependency's, each file's by line and
+        // column. The sort is stable: two problems at one place keep the order found.
+        let order = &self.order;
+        self.errors.sort_by_key(|d| {
+            let file = order.iter().position(|f| *f == d.file);
+            (file.unwrap_or(usize::MAX), d.pos)
         });
         let result = match spec {
             Some(spec) if self.errors.is_empty() => Ok(spec),
@@ -121,6 +133,9 @@ impl Loader {
         fields: &[&str],
         depth: usize,
     ) -> Option<Spec> {
+        if !self.order.iter().any(|f| f == display) {
+            self.order.push(display.to_owned());
+        }
         let root = match parse_tree(display, text) {
             Ok(root) => root,
             Err(diagnostic) => {
@@ -135,6 +150,7 @@ impl Loader {
         let mut decoder = Decoder::new(display, text);
         let draft = decoder.spec(&root, stem, fields);
         self.errors.append(&mut decoder.errors);
+        // The dependencies are read and checked even when this spec has errors of its own.
         let draft = draft?;
 
         self.names.push(display.to_owned());
@@ -162,7 +178,8 @@ impl Loader {
                             "a readable spec file, relative to this spec",
                         )
                         .found(dep.path.clone())
-                        .hint(format!("{io}: {}", dep_real.display())),
+                        // Where it was looked for, named as the user names files.
+                        .hint(format!("{io}: {dep_display}")),
                     );
                     continue;
                 }
@@ -248,7 +265,7 @@ impl Loader {
             });
         }
         self.names.pop();
-        let mut spec = draft.spec;
+        let mut spec = draft.spec?;
         spec.depends_on = depends_on.into();
         Some(spec)
     }

@@ -116,6 +116,25 @@ fn io() {
         errors.to_string().starts_with("--> specs/missing.yaml\n"),
         "{errors}"
     );
+    // The path read is not the path the user wrote: it does not show.
+    assert!(!errors.to_string().contains("/nonexistent"), "{errors}");
+}
+
+#[test]
+fn a_missing_dependency_is_named_as_written() {
+    let dir = spec_dir(&[(
+        "sub/w.yaml",
+        "command: { binary: w }\ndepends_on: [../no-such-spec.yaml]\n",
+    )]);
+    let errors = load_in(&dir, "sub/w.yaml", &[]).unwrap_err();
+    assert_eq!(errors.rules(), [Rule::DependencyFile], "{errors}");
+    let text = errors.to_string();
+    // Relative to the dependent, as `specs/sub/w.yaml` names it; never the real directory.
+    assert!(text.contains(": specs/no-such-spec.yaml"), "{text}");
+    assert!(
+        !text.contains(dir.path().to_str().unwrap()),
+        "the real path shows:\n{text}"
+    );
 }
 
 /// Writes `files` into a fresh directory; returns it.
@@ -318,11 +337,11 @@ stop:
     let errors = errors(yaml, &[]);
     assert_eq!(
         errors.rules(),
-        [Rule::BackoffOrder, Rule::Signal, Rule::UnknownVar],
+        [Rule::UnknownVar, Rule::BackoffOrder, Rule::Signal],
         "{errors}"
     );
     let lines: Vec<u32> = errors.iter().map(|d| d.pos.line).collect();
-    assert_eq!(lines, [5, 7, 1]);
+    assert_eq!(lines, [1, 5, 7]);
 }
 
 #[test]
@@ -502,7 +521,7 @@ fn a_bad_grace_does_not_hide_a_bad_signal() {
         "command: { binary: a }\nstop:\n  - { signal: TERM, grace: 5 }\n",
         &[],
     );
-    assert_eq!(e.rules(), [Rule::Duration, Rule::Signal], "{e}");
+    assert_eq!(e.rules(), [Rule::Signal, Rule::Duration], "{e}");
 }
 
 #[test]

@@ -45,21 +45,21 @@ impl Decoder<'_> {
             });
         }
         let map = self.mapping(node, field, &["spec", "wait", "vars"])?;
+        // The path, the wait and the bindings are each checked whatever is wrong with the others.
         let spec = map.require(
             self,
             "spec",
             "the dependency's spec file, relative to this one",
-        )?;
+        );
         let path_field = join(field, "spec");
-        let path = self.non_empty_text(spec, &path_field, "a spec path")?;
+        let path = spec.and_then(|n| self.non_empty_text(n, &path_field, "a spec path"));
         let wait = match map.get("wait") {
-            Some(n) => (
-                self.choice(n, &join(field, "wait"), &["healthy", "started"], |s| {
+            Some(n) => self
+                .choice(n, &join(field, "wait"), &["healthy", "started"], |s| {
                     s.parse().ok()
-                })?,
-                pos_of(n),
-            ),
-            None => (WaitFor::Healthy, pos_of(spec)),
+                })
+                .map(|wait| (wait, pos_of(n))),
+            None => spec.map(|n| (WaitFor::Healthy, pos_of(n))),
         };
         let mut vars = Vec::new();
         if let Some(bindings) = map.get("vars").and_then(|n| {
@@ -94,12 +94,13 @@ impl Decoder<'_> {
                 }
             }
         }
+        let (spec, path, (wait, wait_pos)) = (spec?, path?, wait?);
         Some(DependencyRef {
             field: field.to_owned(),
             path,
             path_pos: pos_of(spec),
-            wait: wait.0,
-            wait_pos: wait.1,
+            wait,
+            wait_pos,
             vars,
         })
     }

@@ -22,28 +22,15 @@ impl Decoder<'_> {
             return None;
         }
         let map = self.mapping(node, "location", &["ssh", "local_hosts"])?;
-        let ssh = map.require(
-            self,
-            "ssh",
-            "the SSH destination: `ssh: { host: …, user: …, port: … }`",
-        )?;
-        let ssh = self.mapping(ssh, "location.ssh", &["host", "user", "port"])?;
-        let host = ssh
-            .require(self, "host", "the host to reach over SSH, e.g. \"{host}\"")
-            .and_then(|n| {
-                let t = self.non_empty_template(n, "location.ssh.host")?;
-                self.deferred
-                    .push((Deferred::Host, "location.ssh.host".into(), t.clone()));
-                Some(t)
-            });
-        let user = match ssh.get("user") {
-            Some(n) => Some(self.checked_template(n, "location.ssh.user", Deferred::User)?),
-            None => None,
-        };
-        let port = match ssh.get("port") {
-            Some(n) => self.checked_template(n, "location.ssh.port", Deferred::Port),
-            None => Template::parse(Ssh::DEFAULT_PORT).ok(),
-        };
+        // `local_hosts` is checked whatever is wrong with `ssh`, and each `ssh` value whatever is
+        // wrong with the others.
+        let ssh = map
+            .require(
+                self,
+                "ssh",
+                "the SSH destination: `ssh: { host: …, user: …, port: … }`",
+            )
+            .and_then(|n| self.ssh(n));
         let mut local_hosts = Vec::new();
         if let Some(list) = map.get("local_hosts").and_then(|n| {
             self.list(
@@ -74,11 +61,37 @@ impl Decoder<'_> {
                 }
             }
         }
+        let (host, user, port) = ssh?;
         Some(Location::Ssh(Ssh {
-            host: host?,
+            host,
             user,
-            port: port?,
+            port,
             local_hosts: local_hosts.into(),
         }))
+    }
+
+    /// `ssh: { host, user, port }`: the host, the user if given, the port.
+    fn ssh(&mut self, node: &Spanned<Node>) -> Option<(Template, Option<Template>, Template)> {
+        let ssh = self.mapping(node, "location.ssh", &["host", "user", "port"])?;
+        let host = ssh
+            .require(self, "host", "the host to reach over SSH, e.g. \"{host}\"")
+            .and_then(|n| {
+                let t = self.non_empty_template(n, "location.ssh.host")?;
+                self.deferred
+                    .push((Deferred::Host, "location.ssh.host".into(), t.clone()));
+                Some(t)
+            });
+        // `Some(None)`: no `user:`; `None`: a `user:` that is wrong.
+        let user = match ssh.get("user") {
+            Some(n) => self
+                .checked_template(n, "location.ssh.user", Deferred::User)
+                .map(Some),
+            None => Some(None),
+        };
+        let port = match ssh.get("port") {
+            Some(n) => self.checked_template(n, "location.ssh.port", Deferred::Port),
+            None => Template::parse(Ssh::DEFAULT_PORT).ok(),
+        };
+        Some((host?, user?, port?))
     }
 }

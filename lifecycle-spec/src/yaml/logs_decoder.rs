@@ -9,9 +9,10 @@ use crate::{Logs, Rule, SizeError, parse_size};
 impl Decoder<'_> {
     pub(crate) fn logs(&mut self, node: &Spanned<Node>) -> Option<Logs> {
         let map = self.mapping(node, "logs", &["dir", "max_size", "keep"])?;
+        // `Some(None)`: no `dir:`, the default; `None`: a `dir:` that is wrong.
         let dir = match map.get("dir") {
-            Some(n) => Some(self.non_empty_template(n, "logs.dir")?),
-            None => None,
+            Some(n) => self.non_empty_template(n, "logs.dir").map(Some),
+            None => Some(None),
         };
         let max_size = match map.get("max_size") {
             Some(n) => self.size(n, "logs.max_size"),
@@ -22,7 +23,7 @@ impl Decoder<'_> {
             None => Some(Logs::DEFAULT.keep),
         };
         Some(Logs {
-            dir,
+            dir: dir?,
             max_size: max_size?,
             keep: keep?,
         })

@@ -2,12 +2,20 @@
 
 use serde_saphyr::Spanned;
 use std::borrow::Cow;
+use std::time::Duration;
 
 use super::decoder::{Decoder, Deferred, join};
 use super::node::{Node, pos_of};
 use crate::{Backoff, DisplayDuration, Pos, Probe, Readiness, Rule};
 
 const PROBES: &[&str] = &["http", "tcp", "notify", "log"];
+
+/// A decoded `backoff:`: the whole, if every part is valid, and `initial` on its own, if it is.
+pub(crate) struct DecodedBackoff {
+    pub(crate) backoff: Option<Backoff>,
+    /// `initial` and the position of its value (of the mapping when it is the default).
+    pub(crate) initial: Option<(Duration, Pos)>,
+}
 
 impl Decoder<'_> {
     pub(crate) fn readiness(&mut self, node: &Spanned<Node>) -> Option<Readiness> {
@@ -23,36 +31,33 @@ impl Decoder<'_> {
                 "one probe: `{ http: URL }`, `{ tcp: host:port }`, `notify` or `{ log: regex }`",
             )
             .and_then(|n| self.probe(n));
-        let deadline = map
-            .get("deadline")
-            .map(|n| (self.positive_duration(n, "readiness.deadline"), pos_of(n)));
-        let attempt = map.get("attempt_timeout").map(|n| {
-            (
+        // Each value is read on its own, and each cross-field check runs when both of its
+        // inputs are valid, whatever failed beside them.
+        let (deadline, deadline_pos) = match map.get("deadline") {
+            Some(n) => (self.positive_duration(n, "readiness.deadline"), pos_of(n)),
+            None => (Some(Readiness::DEFAULT_DEADLINE), map.pos),
+        };
+        let (attempt_timeout, attempt_pos) = match map.get("attempt_timeout") {
+            Some(n) => (
                 self.positive_duration(n, "readiness.attempt_timeout"),
                 pos_of(n),
-            )
-        });
-        let backoff = map
-            .get("backoff")
-            .map(|n| self.backoff(n, "readiness.backoff", Backoff::READINESS));
-
-        let (deadline, deadline_pos) = match deadline {
-            Some((value, pos)) => (value?, pos),
-            None => (Readiness::DEFAULT_DEADLINE, map.pos),
-        };
-        let (attempt_timeout, attempt_pos) = match attempt {
-            Some((value, pos)) => (value?, pos),
+            ),
             // The default never exceeds a short deadline the spec gives.
             None => (
-                Readiness::DEFAULT_ATTEMPT_TIMEOUT.min(deadline),
+                deadline.map(|deadline| Readiness::DEFAULT_ATTEMPT_TIMEOUT.min(deadline)),
                 deadline_pos,
             ),
         };
-        let (backoff, initial_pos) = match backoff {
-            Some(parsed) => parsed?,
-            None => (Backoff::READINESS, deadline_pos),
+        let backoff = match map.get("backoff") {
+            Some(n) => self.backoff(n, "readiness.backoff", Backoff::READINESS),
+            None => DecodedBackoff {
+                backoff: Some(Backoff::READINESS),
+                initial: Some((Backoff::READINESS.initial, deadline_pos)),
+            },
         };
-        if attempt_timeout > deadline {
+        if let (Some(attempt_timeout), Some(deadline)) = (attempt_timeout, deadline)
+            && attempt_timeout > deadline
+        {
             let d = self
                 .diag(
                     Rule::AttemptTimeout,
@@ -64,7 +69,9 @@ impl Decoder<'_> {
                 .hint("one attempt cannot outlast the whole start; lower attempt_timeout or raise deadline");
             self.report(d);
         }
-        if backoff.initial > deadline {
+        if let (Some((initial, initial_pos)), Some(deadline)) = (backoff.initial, deadline)
+            && initial > deadline
+        {
             let d = self
                 .diag(
                     Rule::InitialDelay,
@@ -72,15 +79,15 @@ impl Decoder<'_> {
                     "readiness.backoff.initial",
                     format!("at most readiness.deadline ({})", DisplayDuration(deadline)),
                 )
-                .found(DisplayDuration(backoff.initial).to_string())
+                .found(DisplayDuration(initial).to_string())
                 .hint("the first retry would come after the deadline");
             self.report(d);
         }
         Some(Readiness {
             probe: probe?,
-            deadline,
-            attempt_timeout,
-            backoff,
+            deadline: deadline?,
+            attempt_timeout: attempt_timeout?,
+            backoff: backoff.backoff?,
         })
     }
 
@@ -157,56 +164,56 @@ impl Decoder<'_> {
         }
     }
 
-    /// A `backoff:` mapping over `defaults`; returns it and the position of its `initial`.
+    /// A `backoff:` mapping over `defaults`. Its `initial` is returned on its own too: a
+    /// readiness deadline is checked against it even when `max` or `factor` is wrong.
     pub(crate) fn backoff(
         &mut self,
         node: &Spanned<Node>,
         field: &str,
         defaults: Backoff,
-    ) -> Option<(Backoff, Pos)> {
-        let map = self.mapping(node, field, &["initial", "max", "factor"])?;
-        let initial = map.get("initial").map(|n| {
-            (
+    ) -> DecodedBackoff {
+        let Some(map) = self.mapping(node, field, &["initial", "max", "factor"]) else {
+            return DecodedBackoff {
+                backoff: None,
+                initial: None,
+            };
+        };
+        let (initial, initial_pos) = match map.get("initial") {
+            Some(n) => (
                 self.positive_duration(n, &join(field, "initial")),
                 pos_of(n),
-            )
-        });
-        let max = map
-            .get("max")
-            .map(|n| (self.positive_duration(n, &join(field, "max")), pos_of(n)));
-        let factor = map.get("factor").map(|n| {
-            let value = self.number(n, &join(field, "factor"), "a number of at least 1");
-            (value, pos_of(n))
-        });
-        let (initial, initial_pos) = match initial {
-            Some((value, pos)) => (value?, pos),
-            None => (defaults.initial, map.pos),
+            ),
+            None => (Some(defaults.initial), map.pos),
         };
-        let (max, max_pos) = match max {
-            Some((value, pos)) => (value?, pos),
-            None => (defaults.max, map.pos),
+        let (max, max_pos) = match map.get("max") {
+            Some(n) => (self.positive_duration(n, &join(field, "max")), pos_of(n)),
+            None => (Some(defaults.max), map.pos),
         };
-        let factor = match factor {
-            Some((value, pos)) => {
-                let value = value?;
-                if !(value.is_finite() && value >= 1.0) {
+        let factor = match map.get("factor") {
+            Some(n) => self
+                .number(n, &join(field, "factor"), "a number of at least 1")
+                .and_then(|value| {
+                    if value.is_finite() && value >= 1.0 {
+                        return Some(value);
+                    }
                     let d = self
                         .diag(
                             Rule::BackoffFactor,
-                            pos,
+                            pos_of(n),
                             &join(field, "factor"),
                             "a number of at least 1",
                         )
                         .found(value.to_string())
                         .hint("delays grow by this factor; 1 keeps them constant");
                     self.report(d);
-                    return None;
-                }
-                value
-            }
-            None => defaults.factor,
+                    None
+                }),
+            None => Some(defaults.factor),
         };
-        if initial > max {
+        let mut ordered = true;
+        if let (Some(initial), Some(max)) = (initial, max)
+            && initial > max
+        {
             let pos = if initial_pos == map.pos {
                 max_pos
             } else {
@@ -222,15 +229,19 @@ impl Decoder<'_> {
                 .found(DisplayDuration(initial).to_string())
                 .hint("lower `initial` or raise `max`");
             self.report(d);
-            return None;
+            ordered = false;
         }
-        Some((
-            Backoff {
+        let backoff = match (initial, max, factor) {
+            (Some(initial), Some(max), Some(factor)) if ordered => Some(Backoff {
                 initial,
                 max,
                 factor,
-            },
-            initial_pos,
-        ))
+            }),
+            _ => None,
+        };
+        DecodedBackoff {
+            backoff,
+            initial: initial.map(|initial| (initial, initial_pos)),
+        }
     }
 }

@@ -24,9 +24,7 @@ impl Decoder<'_> {
             None => Some(Restart::DEFAULT_MAX),
         };
         let backoff = match map.get("backoff") {
-            Some(n) => self
-                .backoff(n, "restart.backoff", Backoff::RESTART)
-                .map(|(b, _)| b),
+            Some(n) => self.backoff(n, "restart.backoff", Backoff::RESTART).backoff,
             None => Some(Backoff::RESTART),
         };
         let reset_after = match map.get("reset_after") {

@@ -27,9 +27,10 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "logs",
 ];
 
-/// A decoded spec whose dependencies are still paths.
+/// A decoded spec whose dependencies are still paths. The dependencies are there even when the
+/// spec is not (it has errors): each is still read and checked.
 pub(crate) struct Draft {
-    pub(crate) spec: Spec,
+    pub(crate) spec: Option<Spec>,
     pub(crate) dependencies: Vec<DependencyRef>,
 }
 
@@ -139,24 +140,27 @@ impl Decoder<'_> {
         };
 
         self.check_vars(fields, &vars);
-        if !self.errors.is_empty() {
-            return None;
-        }
-        Some(Draft {
-            spec: Spec {
+        let spec = || {
+            Some(Spec {
                 file: Cow::Owned(self.file.to_owned()),
                 name: name?.into(),
                 variant: variant?.into(),
                 instance,
                 command: command?,
                 vars: vars.into(),
-                readiness: readiness.flatten(),
+                readiness: match readiness {
+                    Some(readiness) => Some(readiness?),
+                    None => None,
+                },
                 stop: stop?.into(),
                 location: location?,
                 restart: restart?,
                 depends_on: Cow::Owned(Vec::new()),
                 logs: logs?,
-            },
+            })
+        };
+        Some(Draft {
+            spec: if self.errors.is_empty() { spec() } else { None },
             dependencies,
         })
     }
@@ -282,14 +286,14 @@ impl Decoder<'_> {
             }
         }
         let inherit_env = match map.get("inherit_env") {
-            Some(node) => self.inherit_env(node)?,
-            None => InheritEnv::All,
+            Some(node) => self.inherit_env(node),
+            None => Some(InheritEnv::All),
         };
         Some(Command {
             binary: binary?,
             args: args.into(),
             env: env.into(),
-            inherit_env,
+            inherit_env: inherit_env?,
         })
     }
 

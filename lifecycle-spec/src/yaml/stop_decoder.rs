@@ -4,7 +4,7 @@ use serde_saphyr::Spanned;
 
 use super::decoder::{Decoder, Deferred, index, join};
 use super::node::{Node, pos_of};
-use crate::{Rule, Signal, SignalError, StopStep};
+use crate::{Rule, Signal, SignalError, StopStep, Template};
 
 const STEP: &str = "`{ signal: SIGTERM, grace: 5s }` or `{ http: { post: URL }, grace: 5s }`";
 
@@ -37,67 +37,22 @@ impl Decoder<'_> {
         position: usize,
     ) -> Option<StopStep> {
         let map = self.mapping(node, field, &["signal", "http", "grace"])?;
-        // A bad grace is reported, and the rest of the step is still read for its own problems.
+        // Each part is read for its own problems, whatever is wrong with the others.
         let grace = match map.get("grace") {
             Some(n) => self.duration(n, &join(field, "grace")),
             None => Some(StopStep::DEFAULT_GRACE),
         };
-        match (map.get("signal"), map.get("http")) {
-            (Some(signal), None) => {
-                let signal_field = join(field, "signal");
-                let expected = format!(
-                    "a signal name: {}",
-                    Signal::ALL.map(|s| s.name()).join(", ")
-                );
-                let name = self.text(signal, &signal_field, &expected)?;
-                match name.parse::<Signal>() {
-                    Ok(signal) => Some(StopStep::Signal {
-                        signal,
-                        grace: grace?,
-                    }),
-                    Err(SignalError::Kill) => {
-                        let d = self
-                            .diag(Rule::SigkillStep, pos_of(signal), &signal_field, expected)
-                            .found(name)
-                            .hint("SIGKILL to the process group always ends the chain; remove this step");
-                        self.report(d);
-                        None
-                    }
-                    Err(SignalError::Unknown { suggestion, .. }) => {
-                        let mut d = self
-                            .diag(Rule::Signal, pos_of(signal), &signal_field, expected)
-                            .found(name);
-                        if let Some(s) = suggestion {
-                            d = d.hint(format!("did you mean `{s}`?"));
-                        }
-                        self.report(d);
-                        None
-                    }
-                }
-            }
-            (None, Some(http)) => {
-                let http_field = join(field, "http");
-                let post = self.mapping(http, &http_field, &["post"])?;
-                let url = post
-                    .require(self, "post", "the shutdown URL to POST to")
-                    .and_then(|n| {
-                        self.checked_template(n, &join(&http_field, "post"), Deferred::HttpUrl)
-                    })?;
-                if position != 0 {
-                    let d = self
-                        .diag(
-                            Rule::HttpStopPosition,
-                            pos_of(http),
-                            &http_field,
-                            "an HTTP shutdown only as the first step",
-                        )
-                        .found_description(format!("it at step {}", position + 1))
-                        .hint("move it to the top of `stop:`; signals follow it");
-                    self.report(d);
-                    return None;
-                }
-                Some(StopStep::HttpPost { url, grace: grace? })
-            }
+        let signal = map.get("signal").map(|n| self.stop_signal(n, field));
+        let http = map.get("http").map(|n| self.stop_http(n, field, position));
+        match (signal, http) {
+            (Some(signal), None) => Some(StopStep::Signal {
+                signal: signal?,
+                grace: grace?,
+            }),
+            (None, Some(url)) => Some(StopStep::HttpPost {
+                url: url?,
+                grace: grace?,
+            }),
             (signal, _) => {
                 let found = if signal.is_some() {
                     "both `signal` and `http`"
@@ -116,5 +71,66 @@ impl Decoder<'_> {
                 None
             }
         }
+    }
+
+    /// A step's `signal:`.
+    fn stop_signal(&mut self, node: &Spanned<Node>, field: &str) -> Option<Signal> {
+        let signal_field = join(field, "signal");
+        let expected = format!(
+            "a signal name: {}",
+            Signal::ALL.map(|s| s.name()).join(", ")
+        );
+        let name = self.text(node, &signal_field, &expected)?;
+        match name.parse::<Signal>() {
+            Ok(signal) => Some(signal),
+            Err(SignalError::Kill) => {
+                let d = self
+                    .diag(Rule::SigkillStep, pos_of(node), &signal_field, expected)
+                    .found(name)
+                    .hint("SIGKILL to the process group always ends the chain; remove this step");
+                self.report(d);
+                None
+            }
+            Err(SignalError::Unknown { suggestion, .. }) => {
+                let mut d = self
+                    .diag(Rule::Signal, pos_of(node), &signal_field, expected)
+                    .found(name);
+                if let Some(s) = suggestion {
+                    d = d.hint(format!("did you mean `{s}`?"));
+                }
+                self.report(d);
+                None
+            }
+        }
+    }
+
+    /// A step's `http: { post: URL }`; its place in the chain is checked whatever the URL.
+    fn stop_http(
+        &mut self,
+        node: &Spanned<Node>,
+        field: &str,
+        position: usize,
+    ) -> Option<Template> {
+        let http_field = join(field, "http");
+        let url = self.mapping(node, &http_field, &["post"]).and_then(|post| {
+            post.require(self, "post", "the shutdown URL to POST to")
+                .and_then(|n| {
+                    self.checked_template(n, &join(&http_field, "post"), Deferred::HttpUrl)
+                })
+        });
+        if position != 0 {
+            let d = self
+                .diag(
+                    Rule::HttpStopPosition,
+                    pos_of(node),
+                    &http_field,
+                    "an HTTP shutdown only as the first step",
+                )
+                .found_description(format!("it at step {}", position + 1))
+                .hint("move it to the top of `stop:`; signals follow it");
+            self.report(d);
+            return None;
+        }
+        url
     }
 }

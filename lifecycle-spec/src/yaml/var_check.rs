@@ -37,12 +37,14 @@ impl Decoder<'_> {
             }
         }
         self.templates = templates;
-        if self.errors.iter().any(|d| d.rule == Rule::UnknownVar) {
-            return;
-        }
 
         let deferred = std::mem::take(&mut self.deferred);
         for (check, field, template) in &deferred {
+            // A value with an unknown variable is unknown: that is reported above. Every other
+            // value is checked, whatever is wrong elsewhere.
+            if template.vars().any(|v| !known(v)) {
+                continue;
+            }
             let from_outside = template.vars().any(|v| fields.contains(&v));
             // Grammar checks on values a handle supplies run when the handle renders them.
             let placeholder = match check {
