@@ -131,13 +131,13 @@ group_left() {
     kill -0 -- "-$1" 2>/dev/null
 }
 
-# Waits up to $2 polls of 20 ms for group $1 (led by $1 with start time $3) to be gone.
+# Waits up to $2 polls of 10 ms for group $1 (led by $1 with start time $3) to be gone.
 waitgone() {
     _n=$2
     while group_left "$1" || alive "$1" "$3"; do
         [ "$_n" -gt 0 ] || return 1
         _n=$((_n - 1))
-        sleep 0.02
+        sleep 0.01
     done
 }
 
@@ -174,7 +174,7 @@ op_stop() {
             sendsig "$pid" "$1"
             sendsig "$pid" CONT
         fi
-        if waitgone "$pid" $(($2 / 20)) "$want"; then
+        if waitgone "$pid" $(($2 / 10)) "$want"; then
             say "r $_id gone 0"
             return
         fi
@@ -182,7 +182,7 @@ op_stop() {
         shift 2
     done
     sendsig "$pid" KILL
-    if waitgone "$pid" $((confirm / 20)) "$want"; then
+    if waitgone "$pid" $((confirm / 10)) "$want"; then
         say "r $_id gone 1"
     else
         say "r $_id alive"

@@ -202,7 +202,7 @@ pub(crate) enum StopAnswer {
     Alive,
 }
 
-/// Runs the stop chain inside the host (polling every 20 ms there): one round trip.
+/// Runs the stop chain inside the host (polling every 10 ms there): one round trip.
 pub(crate) async fn stop(
     c: &Connection,
     pid: u32,
