@@ -59,6 +59,7 @@ impl SshConfig {
             host: self.hostname.clone(),
             user: Some(self.ssh_user.clone()),
             port: self.ssh_port,
+            accept_new: false,
         })
     }
 
@@ -68,6 +69,8 @@ impl SshConfig {
             host: d.host,
             user: d.user,
             port: d.port,
+            accept_new: false,
+            probe_from_host: false,
         })
     }
 }

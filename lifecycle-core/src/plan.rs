@@ -161,6 +161,10 @@ pub(crate) enum Place {
         host: String,
         user: Option<String>,
         port: u16,
+        /// `StrictHostKeyChecking=accept-new` (the spec's opt-in).
+        accept_new: bool,
+        /// The readiness probe runs on the host (through the connection), not from here.
+        probe_from_host: bool,
     },
 }
 
@@ -327,7 +331,13 @@ impl Plan {
                         None => None,
                     };
                     let (_, port) = r.checked(&ssh.port, "location.ssh.port", parse_port)?;
-                    Place::Ssh { host, user, port }
+                    Place::Ssh {
+                        host,
+                        user,
+                        port,
+                        accept_new: ssh.host_keys == lifecycle_spec::HostKeys::AcceptNew,
+                        probe_from_host: ssh.probe_from == lifecycle_spec::ProbeFrom::Host,
+                    }
                 }
             }
         };

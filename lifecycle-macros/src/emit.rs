@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use lifecycle_spec::{
-    Backoff, Command, Dependency, InheritEnv, Location, Logs, Part, Pos, Probe, Readiness, Restart,
-    RestartPolicy, Signal, Spec, StopStep, Template, WaitFor,
+    Backoff, Command, Dependency, HostKeys, InheritEnv, Location, Logs, Part, Pos, Probe,
+    ProbeFrom, Readiness, Restart, RestartPolicy, Signal, Spec, StopStep, Template, WaitFor,
 };
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
@@ -178,8 +178,16 @@ impl Emitter<'_> {
                 let user = option(ssh.user.as_ref().map(|u| self.template(u)));
                 let port = self.template(&ssh.port);
                 let local_hosts = cow_slice(ssh.local_hosts.iter().map(|h| cow_str(h)));
+                let host_keys = match ssh.host_keys {
+                    HostKeys::Strict => quote!(#k::spec::HostKeys::Strict),
+                    HostKeys::AcceptNew => quote!(#k::spec::HostKeys::AcceptNew),
+                };
+                let probe_from = match ssh.probe_from {
+                    ProbeFrom::Manager => quote!(#k::spec::ProbeFrom::Manager),
+                    ProbeFrom::Host => quote!(#k::spec::ProbeFrom::Host),
+                };
                 quote! {
-                    #k::spec::Location::Ssh(#k::spec::Ssh { host: #host, user: #user, port: #port, local_hosts: #local_hosts })
+                    #k::spec::Location::Ssh(#k::spec::Ssh { host: #host, user: #user, port: #port, host_keys: #host_keys, probe_from: #probe_from, local_hosts: #local_hosts })
                 }
             }
         }

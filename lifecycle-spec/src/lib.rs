@@ -67,7 +67,7 @@ pub use backoff::Backoff;
 pub use dependency::{Dependency, VarBinding, WaitFor};
 pub use diagnostic::{Diagnostic, Diagnostics, Found, Rule};
 pub use duration::{DisplayDuration, DurationError, MAX_DURATION, parse_duration};
-pub use location::{Location, Ssh};
+pub use location::{HostKeys, Location, ProbeFrom, Ssh};
 pub use logs::Logs;
 pub use pos::Pos;
 pub use readiness::{Probe, Readiness};

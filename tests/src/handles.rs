@@ -308,3 +308,24 @@ pub struct RemoteArgv {
     /// The SSH port.
     pub ssh_port: u16,
 }
+
+/// [`RemoteDaemon`] whose spec trusts a host key seen for the first time
+/// (`specs/remote_accept_new.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/remote_accept_new.yaml")]
+pub struct RemoteAcceptNew {
+    /// The test daemon's path (on the remote host: the same machine).
+    pub binary: String,
+    /// Its HTTP port.
+    pub port: u16,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+    /// The SSH host.
+    pub host: String,
+    /// The SSH user.
+    pub user: String,
+    /// The SSH port.
+    pub ssh_port: u16,
+}

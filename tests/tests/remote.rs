@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lifecycle_core::{DaemonManager, RemoteError, StartError, State, StopError, Stopped};
-use lifecycle_tests::handles::{RemoteArgv, RemoteDaemon};
+use lifecycle_tests::handles::{RemoteAcceptNew, RemoteArgv, RemoteDaemon};
 use lifecycle_tests::harness::{free_port, is_alive, pid_in_file, wait_exit};
 use lifecycle_tests::sshd::Sshd;
 
@@ -421,4 +421,90 @@ async fn a_manager_that_stops_on_drop_kills_what_it_started_there() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(!record.exists());
+}
+
+/// A client configuration like the harness's, but with a known_hosts file of its own (empty
+/// at first).
+fn config_with_own_known_hosts(dir: &Path, sshd: &Sshd) -> PathBuf {
+    let known = dir.join("known_hosts");
+    std::fs::write(&known, "").unwrap();
+    let config = dir.join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host *\n  IdentityFile {}\n  IdentitiesOnly yes\n  IdentityAgent none\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  UpdateHostKeys no\n",
+            sshd.identity_file().display(),
+            known.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn manager_with_config(dir: &Path, config: &Path) -> DaemonManager {
+    DaemonManager::builder()
+        .state_dir(dir.join("local"))
+        .remote_state_dir(dir.join("remote").to_string_lossy().into_owned())
+        .ssh_config(config)
+        .ssh_connect_timeout(Duration::from_secs(5))
+        .stop_on_drop(true)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_host_key_is_refused_unless_the_spec_accepts_new_ones() {
+    let mut sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_own_known_hosts(dir.path(), &sshd);
+    let manager = manager_with_config(dir.path(), &config);
+    // Strict (the default): an unknown key is refused, and nothing is recorded of it.
+    let strict = daemon(&sshd, "strict-keys", "");
+    let err = manager.ensure_running(&strict).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StartError::Remote {
+                source: RemoteError::HostKey { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("known_hosts")).unwrap(),
+        ""
+    );
+    // `host_keys: accept-new`: trusted and recorded.
+    let new_keys = RemoteAcceptNew {
+        binary: BINARY.into(),
+        port: free_port(),
+        test: "accept-new".into(),
+        flags: String::new(),
+        host: sshd.host().into(),
+        user: sshd.user(),
+        ssh_port: sshd.port(),
+    };
+    let running = manager.ensure_running(&new_keys).await.unwrap();
+    let known = std::fs::read_to_string(dir.path().join("known_hosts")).unwrap();
+    assert!(
+        known.contains(&format!("[127.0.0.1]:{}", sshd.port())),
+        "{known}"
+    );
+    manager.stop(&new_keys).await.unwrap();
+    assert!(wait_exit(running.pid, Duration::from_secs(5)));
+    // A key that changed is refused all the same.
+    sshd.change_host_key();
+    let later = manager_with_config(dir.path(), &config);
+    let err = later.ensure_running(&new_keys).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StartError::Remote {
+                source: RemoteError::HostKey { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

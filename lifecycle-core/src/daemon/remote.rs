@@ -18,7 +18,7 @@ use crate::daemon::chain::KILL_CONFIRM;
 use crate::daemon::live::now_ms;
 use crate::daemon::start::conflict;
 use crate::daemon::{Mode, Until};
-use crate::plan::{Place, Plan, StopPlan};
+use crate::plan::{Place, Plan, ProbePlan, ReadinessPlan, StopPlan};
 use crate::process::exit::Exit;
 use crate::readiness::wait::{self, Listener, Outcome};
 use crate::remote::connection::Connection;
@@ -47,11 +47,56 @@ pub(crate) struct RemoteLive {
 pub(crate) fn destination(plan: &Plan) -> Option<Destination> {
     match &plan.place {
         Place::Local => None,
-        Place::Ssh { host, user, port } => Some(Destination {
+        Place::Ssh {
+            host,
+            user,
+            port,
+            accept_new,
+            ..
+        } => Some(Destination {
             host: host.clone(),
             user: user.clone(),
             port: *port,
+            accept_new: *accept_new,
         }),
+    }
+}
+
+/// `probe` as it runs for a daemon on the other end of `connection`: as it is, or, for a spec
+/// that probes from the host, the same probe through a local forward to the address the host
+/// sees.
+pub(crate) async fn probe_here(
+    connection: &Connection,
+    plan: &Plan,
+    probe: &ProbePlan,
+) -> Result<ProbePlan, RemoteError> {
+    let from_host = matches!(
+        plan.place,
+        Place::Ssh {
+            probe_from_host: true,
+            ..
+        }
+    );
+    if !from_host {
+        return Ok(probe.clone());
+    }
+    match probe {
+        ProbePlan::Http { url } => {
+            let parsed = lifecycle_spec::parse_http_url(url).map_err(|e| RemoteError::Helper {
+                destination: connection.shown().to_owned(),
+                message: e.to_string(),
+            })?;
+            let local = connection.forward(parsed.host, parsed.port).await?;
+            let scheme = if parsed.tls { "https" } else { "http" };
+            Ok(ProbePlan::Http {
+                url: format!("{scheme}://127.0.0.1:{local}{}", parsed.path),
+            })
+        }
+        ProbePlan::Tcp { host, port } => Ok(ProbePlan::Tcp {
+            host: "127.0.0.1".to_owned(),
+            port: connection.forward(host, *port).await?,
+        }),
+        other => Ok(other.clone()),
     }
 }
 
@@ -256,7 +301,17 @@ impl Actor {
             exit: Some(exit),
             log,
         };
-        let (elapsed, attempts) = match (&plan.readiness, until) {
+        let readiness = match &plan.readiness {
+            Some(r) => match probe_here(&live.connection, &plan, &r.probe).await {
+                Ok(probe) => Some(ReadinessPlan { probe, ..r.clone() }),
+                Err(err) => {
+                    Actor::remote_kill(&live).await;
+                    return Err(self.remote_error(err));
+                }
+            },
+            None => None,
+        };
+        let (elapsed, attempts) = match (&readiness, until) {
             (Some(readiness), Until::Ready) => {
                 let machine = self.machine.clone();
                 let on_failure = move |error: &str| {

@@ -123,9 +123,22 @@ pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Pla
     if status.pid.is_some() && status.state == State::Ready {
         status.healthy = Some(match &plan.readiness {
             Some(r) if !r.probe.is_event() => {
-                probe::attempt(&ctx.client, &r.probe, r.attempt_timeout)
-                    .await
-                    .is_ok()
+                let probe = match crate::daemon::remote::destination(plan) {
+                    // A probe from the remote host goes through the connection's forward.
+                    Some(destination) => match ctx.hosts.get(&destination).await {
+                        Ok(connection) => {
+                            crate::daemon::remote::probe_here(&connection, plan, &r.probe).await
+                        }
+                        Err(err) => Err(err),
+                    },
+                    None => Ok(r.probe.clone()),
+                };
+                match probe {
+                    Ok(probe) => probe::attempt(&ctx.client, &probe, r.attempt_timeout)
+                        .await
+                        .is_ok(),
+                    Err(_) => false,
+                }
             }
             // No probe to repeat (none, notify, log line): alive counts as healthy.
             _ => true,

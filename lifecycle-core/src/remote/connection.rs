@@ -80,6 +80,10 @@ impl Shared {
 /// A live connection to one destination.
 #[derive(Debug)]
 pub(crate) struct Connection {
+    destination: Destination,
+    settings: Settings,
+    /// Local forwards made through the master: (remote host, port) to the local port.
+    forwards: tokio::sync::Mutex<HashMap<(String, u16), u16>>,
     shown: String,
     writer: tokio::sync::Mutex<tokio::process::ChildStdin>,
     shared: Arc<Shared>,
@@ -110,8 +114,22 @@ fn control_dir() -> std::io::Result<PathBuf> {
 /// The `ssh` command line: every option fixed here or from a checked value, `--` before the
 /// destination, the bootstrap as the remote command.
 fn command(d: &Destination, settings: &Settings, control: &Path) -> std::process::Command {
+    let mut cmd = ssh(d, settings, control);
+    cmd.args(["-T", "-M", "-o", "ControlPersist=no"])
+        .arg("--")
+        .arg(&d.host)
+        .arg(BOOTSTRAP);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// `ssh` with every option of a connection to `d` through control socket `control/m`: the
+/// options come before the destination and its `--`, which the caller adds.
+fn ssh(d: &Destination, settings: &Settings, control: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(&settings.program);
-    let strict = if settings.accept_new {
+    let strict = if settings.accept_new || d.accept_new {
         "StrictHostKeyChecking=accept-new"
     } else {
         "StrictHostKeyChecking=yes"
@@ -119,11 +137,8 @@ fn command(d: &Destination, settings: &Settings, control: &Path) -> std::process
     if let Some(config) = &settings.config_file {
         cmd.arg("-F").arg(config);
     }
-    cmd.arg("-T")
-        .arg("-M")
-        .arg("-S")
+    cmd.arg("-S")
         .arg(control.join("m"))
-        .args(["-o", "ControlPersist=no"])
         .args(["-o", "BatchMode=yes"])
         .args(["-o", strict])
         .arg("-o")
@@ -138,10 +153,6 @@ fn command(d: &Destination, settings: &Settings, control: &Path) -> std::process
     if let Some(user) = &d.user {
         cmd.arg("-l").arg(user);
     }
-    cmd.arg("--").arg(&d.host).arg(BOOTSTRAP);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
     cmd
 }
 
@@ -302,6 +313,9 @@ impl Connection {
         let reader = tokio::spawn(read_lines(stdout, shared.clone()));
         let errors = tokio::spawn(keep_stderr(stderr, shared.clone()));
         let mut connection = Connection {
+            destination: d.clone(),
+            settings: settings.clone(),
+            forwards: tokio::sync::Mutex::new(HashMap::new()),
             shown: shown.clone(),
             writer: tokio::sync::Mutex::new(stdin),
             shared,
@@ -356,6 +370,50 @@ impl Connection {
                 answer,
             }),
         }
+    }
+
+    /// A local port on 127.0.0.1 that the master forwards to `host:port` as the remote host
+    /// sees it (`ssh -O forward -L`): made once per connection and address.
+    pub(crate) async fn forward(&self, host: &str, port: u16) -> Result<u16, RemoteError> {
+        let mut forwards = self.forwards.lock().await;
+        if let Some(local) = forwards.get(&(host.to_owned(), port)) {
+            return Ok(*local);
+        }
+        let failed = |message: String| RemoteError::Helper {
+            destination: self.shown.clone(),
+            message: format!("cannot forward a local port to {host}:{port} there: {message}"),
+        };
+        let local = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| failed(e.to_string()))?
+            .port();
+        // An IPv6 address is bracketed in a forward specification.
+        let target = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        let mut cmd = ssh(&self.destination, &self.settings, &self.control_dir);
+        cmd.arg("-O")
+            .arg("forward")
+            .arg("-L")
+            .arg(format!("127.0.0.1:{local}:{target}:{port}"))
+            .arg("--")
+            .arg(&self.destination.host)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let output = crate::blocking::run(move || cmd.output())
+            .await
+            .and_then(|r| r)
+            .map_err(|e| failed(e.to_string()))?;
+        if !output.status.success() {
+            return Err(failed(
+                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            ));
+        }
+        forwards.insert((host.to_owned(), port), local);
+        Ok(local)
     }
 
     /// `user@host:port`.

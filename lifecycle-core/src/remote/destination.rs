@@ -10,6 +10,8 @@ pub(crate) struct Destination {
     /// A user name that passed `check_user`; `None`: ssh's own default.
     pub(crate) user: Option<String>,
     pub(crate) port: u16,
+    /// Trusts a key seen for the first time (`StrictHostKeyChecking=accept-new`).
+    pub(crate) accept_new: bool,
 }
 
 impl fmt::Display for Destination {
@@ -36,6 +38,7 @@ mod tests {
             host: host.into(),
             user: user.map(Into::into),
             port: 2222,
+            accept_new: false,
         };
         assert_eq!(d("gpu1", Some("rbee")).to_string(), "rbee@gpu1:2222");
         assert_eq!(d("::1", None).to_string(), "[::1]:2222");

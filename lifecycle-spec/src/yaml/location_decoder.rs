@@ -1,10 +1,13 @@
-//! `location:`: `local`, or `{ ssh: { host, user, port }, local_hosts: [...] }`.
+//! `location:`: `local`, or `{ ssh: { host, user, port, host_keys, probe }, local_hosts: [...] }`.
 
 use serde_saphyr::Spanned;
 
 use super::decoder::{Decoder, Deferred, index};
 use super::node::{Node, pos_of};
-use crate::{Location, Rule, Ssh, Template, check_host};
+use crate::{HostKeys, Location, ProbeFrom, Rule, Ssh, Template, check_host};
+
+/// What `ssh:` holds: host, user, port, host key policy, where the probe runs from.
+type SshParts = (Template, Option<Template>, Template, HostKeys, ProbeFrom);
 
 const EXPECTED: &str = "`local` or `{ ssh: { host: …, user: …, port: … } }`";
 
@@ -61,18 +64,25 @@ impl Decoder<'_> {
                 }
             }
         }
-        let (host, user, port) = ssh?;
+        let (host, user, port, host_keys, probe_from) = ssh?;
         Some(Location::Ssh(Ssh {
             host,
             user,
             port,
+            host_keys,
+            probe_from,
             local_hosts: local_hosts.into(),
         }))
     }
 
-    /// `ssh: { host, user, port }`: the host, the user if given, the port.
-    fn ssh(&mut self, node: &Spanned<Node>) -> Option<(Template, Option<Template>, Template)> {
-        let ssh = self.mapping(node, "location.ssh", &["host", "user", "port"])?;
+    /// `ssh: { host, user, port, host_keys, probe }`: the host, the user if given, the port,
+    /// the host key policy, where the probe runs from.
+    fn ssh(&mut self, node: &Spanned<Node>) -> Option<SshParts> {
+        let ssh = self.mapping(
+            node,
+            "location.ssh",
+            &["host", "user", "port", "host_keys", "probe"],
+        )?;
         let host = ssh
             .require(self, "host", "the host to reach over SSH, e.g. \"{host}\"")
             .and_then(|n| {
@@ -92,6 +102,19 @@ impl Decoder<'_> {
             Some(n) => self.checked_template(n, "location.ssh.port", Deferred::Port),
             None => Template::parse(Ssh::DEFAULT_PORT).ok(),
         };
-        Some((host?, user?, port?))
+        let host_keys = match ssh.get("host_keys") {
+            Some(n) => self.choice(
+                n,
+                "location.ssh.host_keys",
+                &HostKeys::NAMES,
+                HostKeys::parse,
+            ),
+            None => Some(HostKeys::Strict),
+        };
+        let probe_from = match ssh.get("probe") {
+            Some(n) => self.choice(n, "location.ssh.probe", &ProbeFrom::NAMES, ProbeFrom::parse),
+            None => Some(ProbeFrom::Manager),
+        };
+        Some((host?, user?, port?, host_keys?, probe_from?))
     }
 }
