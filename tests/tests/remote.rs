@@ -508,3 +508,62 @@ async fn an_unknown_host_key_is_refused_unless_the_spec_accepts_new_ones() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_key_is_an_authentication_error_naming_the_destination() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    // An identity the server does not know.
+    let stranger = dir.path().join("stranger");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&stranger)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let config = dir.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host *\n  IdentityFile {}\n  IdentitiesOnly yes\n  IdentityAgent none\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n",
+            stranger.display(),
+            sshd.known_hosts().display()
+        ),
+    )
+    .unwrap();
+    let manager = manager_with_config(dir.path(), &config);
+    let handle = daemon(&sshd, "refused", "");
+    let err = manager.ensure_running(&handle).await.unwrap_err();
+    match &err {
+        StartError::Remote {
+            source: RemoteError::Auth { destination, .. },
+            ..
+        } => assert_eq!(
+            destination,
+            &format!("{}@127.0.0.1:{}", sshd.user(), sshd.port())
+        ),
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("authorized_keys"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_host_is_reported_within_the_connect_timeout() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let mut handle = daemon(&sshd, "unreachable", "");
+    // Nothing listens there.
+    handle.ssh_port = free_port();
+    let began = Instant::now();
+    let err = manager.ensure_running(&handle).await.unwrap_err();
+    assert!(began.elapsed() < Duration::from_secs(8), "{:?}", began.elapsed());
+    match &err {
+        StartError::Remote {
+            source: RemoteError::Unreachable { destination, .. },
+            ..
+        } => assert!(destination.ends_with(&format!(":{}", handle.ssh_port)), "{err}"),
+        other => panic!("{other}"),
+    }
+    assert!(ssh_children(&sshd).is_empty());
+}
