@@ -104,6 +104,19 @@
 //! take work until the queue is empty and then end (a log rotation, long, gets a thread of its
 //! own). Owners are tasks on the caller's runtime.
 //!
+//! **Remote daemons.** A daemon whose location renders to another host has the same owner
+//! task; its process and its record are on that host. The manager keeps one `ssh` master per
+//! (user, host, port) whose session runs a fixed POSIX sh helper answering framed requests (one
+//! round trip per operation; no value is ever part of a shell line). The helper starts a daemon
+//! under the daemon's lock there (a `mkdir` lock whose holder is checked by PID and start time),
+//! writes its record (the manager's text with the process's identity filled in, renamed into
+//! place), and leaves a keeper as the daemon's parent that reports its exit at once; it runs a
+//! stop chain there in one round trip, polling the group every 10 ms. Without a pidfd in sh, a
+//! signal there goes to the recorded group right after checking that the recorded PID still has
+//! its recorded start time: a window of microseconds, not the local guarantee. A lost connection
+//! loses the exit watch, not the daemon: the record there stays the truth, and the next
+//! operation reconnects.
+//!
 //! **The state directory** (`$LIFECYCLE_STATE_DIR`, else `$XDG_STATE_HOME/lifecycle`, else
 //! `$HOME/.local/state/lifecycle`; never a shared directory) must be the user's own: it and its
 //! parents up to the home directory or a root-owned directory owned by the effective user and
