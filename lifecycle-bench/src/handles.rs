@@ -47,3 +47,28 @@ pub(crate) struct Stubborn {
     pub(crate) grandchild_file: String,
     pub(crate) log_dir: String,
 }
+
+/// The test daemon on another host over SSH, HTTP-probed from here.
+#[derive(Lifecycle)]
+#[lifecycle(spec = "specs/remote.yaml")]
+pub(crate) struct Remote {
+    pub(crate) binary: String,
+    pub(crate) id: String,
+    pub(crate) port: u16,
+    pub(crate) exit_after_sigterm: u64,
+    pub(crate) host: String,
+    pub(crate) user: String,
+    pub(crate) ssh_port: u16,
+}
+
+/// The test daemon on another host over SSH, without a readiness probe.
+#[derive(Lifecycle)]
+#[lifecycle(spec = "specs/remote_bare.yaml")]
+pub(crate) struct RemoteBare {
+    pub(crate) binary: String,
+    pub(crate) id: String,
+    pub(crate) port: u16,
+    pub(crate) host: String,
+    pub(crate) user: String,
+    pub(crate) ssh_port: u16,
+}

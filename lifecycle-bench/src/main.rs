@@ -5,6 +5,7 @@
 //! cargo run --release -p lifecycle-bench -- all            # everything below
 //! cargo run --release -p lifecycle-bench -- runtime [--runs N]
 //! cargo run --release -p lifecycle-bench -- scale [--runs N] [--baseline-runs N]
+//! cargo run --release -p lifecycle-bench -- remote [--runs N] [--fleet-runs N]
 //! cargo run --release -p lifecycle-bench -- compile-time [--runs N]
 //! ```
 //!
@@ -15,6 +16,7 @@
 mod baseline;
 mod compile_time;
 mod handles;
+mod remote;
 mod runtime;
 mod scale;
 mod stats;
@@ -78,6 +80,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("compile-time") => compile_time::run(flag(&args, "--runs", 10)).map_err(Error::from),
         Some("runtime") => runtime_block(flag(&args, "--runs", 20)),
+        Some("remote") => remote::run(flag(&args, "--runs", 20), flag(&args, "--fleet-runs", 5)),
         Some("scale") => scale::run(
             &sizes,
             flag(&args, "--runs", 20),
@@ -94,9 +97,10 @@ fn main() {
             flag(&args, "--baseline-runs", 3),
         )
         .and_then(|()| runtime_block(flag(&args, "--runs", 20)))
+        .and_then(|()| remote::run(flag(&args, "--runs", 20), flag(&args, "--fleet-runs", 5)))
         .and_then(|()| compile_time::run(flag(&args, "--runs", 10)).map_err(Error::from)),
         _ => Err(
-            "usage: lifecycle-bench all|runtime|scale|compile-time [--runs N] [--baseline-runs N]"
+            "usage: lifecycle-bench all|runtime|scale|remote|compile-time [--runs N] [--baseline-runs N] [--fleet-runs N]"
                 .into(),
         ),
     };

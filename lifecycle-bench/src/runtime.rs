@@ -31,7 +31,7 @@ pub(crate) fn free_ports(n: usize) -> Vec<u16> {
 }
 
 /// Waits until the daemon by hand on `port` answers its health check.
-async fn healthy(port: u16) -> Result<(), Error> {
+pub(crate) async fn healthy(port: u16) -> Result<(), Error> {
     let url = format!("http://127.0.0.1:{port}/health");
     Ok(lifecycle_core::poll_until_healthy(&url, Duration::from_secs(10), None, None).await?)
 }

@@ -71,6 +71,7 @@ impl SshConfig {
             port: d.port,
             accept_new: false,
             probe_from_host: false,
+            install: None,
         })
     }
 }

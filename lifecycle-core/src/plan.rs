@@ -165,6 +165,8 @@ pub(crate) enum Place {
         accept_new: bool,
         /// The readiness probe runs on the host (through the connection), not from here.
         probe_from_host: bool,
+        /// A local file to install as the binary there before a start.
+        install: Option<String>,
     },
 }
 
@@ -331,12 +333,17 @@ impl Plan {
                         None => None,
                     };
                     let (_, port) = r.checked(&ssh.port, "location.ssh.port", parse_port)?;
+                    let install = match &ssh.install {
+                        Some(file) => Some(r.render(file)?),
+                        None => None,
+                    };
                     Place::Ssh {
                         host,
                         user,
                         port,
                         accept_new: ssh.host_keys == lifecycle_spec::HostKeys::AcceptNew,
                         probe_from_host: ssh.probe_from == lifecycle_spec::ProbeFrom::Host,
+                        install,
                     }
                 }
             }
@@ -359,6 +366,21 @@ impl Plan {
             dependencies.push((Plan::new(dep_spec, &dep_values)?, dep.wait));
         }
         let binary = r.render(&spec.command.binary)?;
+        if matches!(
+            &place,
+            Place::Ssh {
+                install: Some(_),
+                ..
+            }
+        ) && !binary.starts_with('/')
+        {
+            return Err(r.invalid(
+                &spec.command.binary,
+                "command.binary",
+                &binary,
+                "not an absolute path, where `location.ssh.install` puts the file",
+            ));
+        }
         let args: Vec<String> = spec
             .command
             .args

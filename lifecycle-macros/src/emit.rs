@@ -186,8 +186,9 @@ impl Emitter<'_> {
                     ProbeFrom::Manager => quote!(#k::spec::ProbeFrom::Manager),
                     ProbeFrom::Host => quote!(#k::spec::ProbeFrom::Host),
                 };
+                let install = option(ssh.install.as_ref().map(|t| self.template(t)));
                 quote! {
-                    #k::spec::Location::Ssh(#k::spec::Ssh { host: #host, user: #user, port: #port, host_keys: #host_keys, probe_from: #probe_from, local_hosts: #local_hosts })
+                    #k::spec::Location::Ssh(#k::spec::Ssh { host: #host, user: #user, port: #port, host_keys: #host_keys, probe_from: #probe_from, install: #install, local_hosts: #local_hosts })
                 }
             }
         }

@@ -82,6 +82,8 @@ pub enum Rule {
     SshUser,
     /// A port outside 1–65535.
     Port,
+    /// `location.ssh.install` with a `command.binary` that is not an absolute path.
+    InstallPath,
     /// A `depends_on` spec file that cannot be read.
     DependencyFile,
     /// `depends_on` closes a cycle.
@@ -98,7 +100,7 @@ impl Rule {
     /// ```
     /// assert!(lifecycle_spec::Rule::ALL.contains(&lifecycle_spec::Rule::UnknownKey));
     /// ```
-    pub const ALL: [Rule; 38] = [
+    pub const ALL: [Rule; 39] = [
         Rule::Io,
         Rule::Syntax,
         Rule::DuplicateKey,
@@ -133,6 +135,7 @@ impl Rule {
         Rule::SshHost,
         Rule::SshUser,
         Rule::Port,
+        Rule::InstallPath,
         Rule::DependencyFile,
         Rule::DependencyCycle,
         Rule::DependencyProbe,
@@ -180,6 +183,7 @@ impl Rule {
             Rule::SshHost => "ssh-host",
             Rule::SshUser => "ssh-user",
             Rule::Port => "port",
+            Rule::InstallPath => "install-path",
             Rule::DependencyFile => "dependency-file",
             Rule::DependencyCycle => "dependency-cycle",
             Rule::DependencyProbe => "dependency-probe",

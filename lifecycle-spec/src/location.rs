@@ -27,6 +27,7 @@ pub enum Location {
 ///     port: Template::parse("22").unwrap(),
 ///     host_keys: HostKeys::Strict,
 ///     probe_from: ProbeFrom::Manager,
+///     install: None,
 ///     local_hosts: vec!["localhost".into()].into(),
 /// };
 /// assert!(ssh.is_local_host("localhost"));
@@ -44,6 +45,10 @@ pub struct Ssh {
     pub host_keys: HostKeys,
     /// Where the readiness probe runs from (`probe:`).
     pub probe_from: ProbeFrom,
+    /// A local file to install as `command.binary` on the host before a start (`install:`):
+    /// uploaded under a temporary name and renamed into place, skipped when the host's copy
+    /// has the same SHA-256.
+    pub install: Option<Template>,
     /// Hosts that mean "this machine": a handle whose host renders to one of them runs locally.
     pub local_hosts: List<Str>,
 }
@@ -60,7 +65,7 @@ impl Ssh {
     ///
     /// ```
     /// use lifecycle_spec::{HostKeys, ProbeFrom, Ssh, Template};
-    /// let ssh = Ssh { host: Template::parse("{host}").unwrap(), user: None, port: Template::parse("22").unwrap(), host_keys: HostKeys::Strict, probe_from: ProbeFrom::Manager, local_hosts: vec!["127.0.0.1".into()].into() };
+    /// let ssh = Ssh { host: Template::parse("{host}").unwrap(), user: None, port: Template::parse("22").unwrap(), host_keys: HostKeys::Strict, probe_from: ProbeFrom::Manager, install: None, local_hosts: vec!["127.0.0.1".into()].into() };
     /// assert!(ssh.is_local_host("127.0.0.1"));
     /// ```
     pub fn is_local_host(&self, rendered_host: &str) -> bool {

@@ -177,6 +177,7 @@ impl Spec {
             out.push(&ssh.host);
             out.extend(ssh.user.as_ref());
             out.push(&ssh.port);
+            out.extend(ssh.install.as_ref());
         }
         out.extend(self.logs.dir.as_ref());
         for dep in self.depends_on.iter() {

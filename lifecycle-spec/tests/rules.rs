@@ -82,6 +82,7 @@ rule_cases! {
     http_stop_position: "command: { binary: a }\nstop:\n  - { signal: SIGTERM }\n  - { http: { post: \"http://127.0.0.1:1/quit\" } }\n", &[] => HttpStopPosition at 4:13, "stop[1].http";
     ssh_host: "command: { binary: a }\nlocation: { ssh: { host: \"-oProxyCommand=x\" } }\n", &[] => SshHost at 2:26, "location.ssh.host";
     ssh_user: "command: { binary: a }\nlocation: { ssh: { host: h, user: \"a b\" } }\n", &[] => SshUser at 2:35, "location.ssh.user";
+    install_path: "command: { binary: rbee-hive }\nlocation: { ssh: { host: h, install: target/rbee-hive } }\n", &[] => InstallPath at 1:20, "command.binary";
     port: "command: { binary: a }\nlocation: { ssh: { host: h, port: 70000 } }\n", &[] => Port at 2:35, "location.ssh.port";
     dependency_file: "command: { binary: a }\ndepends_on: [no-such-spec.yaml]\n", &[] => DependencyFile at 2:14, "depends_on[0].spec";
 }

@@ -329,3 +329,24 @@ pub struct RemoteAcceptNew {
     /// The SSH port.
     pub ssh_port: u16,
 }
+
+/// The test daemon installed on the remote host from `local` as `target` before it starts
+/// (`specs/remote_install.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/remote_install.yaml")]
+pub struct RemoteInstall {
+    /// The file here.
+    pub local: String,
+    /// Where it goes there (absolute).
+    pub target: String,
+    /// Its HTTP port.
+    pub port: u16,
+    /// The instance: the test's name.
+    pub test: String,
+    /// The SSH host.
+    pub host: String,
+    /// The SSH user.
+    pub user: String,
+    /// The SSH port.
+    pub ssh_port: u16,
+}

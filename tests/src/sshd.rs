@@ -4,7 +4,9 @@
 //! from a temporary directory holding its host key, a client key it authorizes for the current
 //! user, and an `ssh -F` client configuration that makes the OpenSSH client use exactly those
 //! and nothing of `~/.ssh`. The tests can kill it mid-operation, restart it on the same port,
-//! or restart it with a new host key.
+//! or restart it with a new host key. [`Sshd::start_in`] runs one on another address, or inside
+//! a network namespace (see [`crate::netns`]); [`Sshd::shared_client_config`] writes one client
+//! configuration for several servers, for a manager with several hosts.
 //!
 //! The harness never skips: without an `sshd` binary it panics saying how to install one. It
 //! is test-support code: when something it needs fails it panics, with the tail of sshd's log.
@@ -26,8 +28,8 @@ use nix::unistd::Pid;
 
 use crate::harness::{free_port, is_alive, wait_exit};
 
-/// The address sshd listens on.
-const HOST: &str = "127.0.0.1";
+/// The port sshd listens on inside a network namespace of its own: nothing else is there.
+const NAMESPACE_PORT: u16 = 22;
 /// How long sshd has to answer with its banner once spawned.
 const READY_WITHIN: Duration = Duration::from_secs(10);
 /// The pause between two connection attempts while sshd is starting.
@@ -36,16 +38,33 @@ const RETRY_EVERY: Duration = Duration::from_millis(10);
 const PORT_ATTEMPTS: usize = 5;
 /// How many lines of sshd's log the panic messages quote.
 const TAIL_LINES: usize = 20;
+/// The client options of every configuration the harness writes, after the identities and
+/// known hosts (under `Host *`).
+const COMMON_CLIENT_OPTIONS: &str = "\x20 IdentitiesOnly yes\n\
+     \x20 IdentityAgent none\n\
+     \x20 GlobalKnownHostsFile /dev/null\n\
+     \x20 StrictHostKeyChecking yes\n\
+     \x20 UpdateHostKeys no\n\
+     \x20 BatchMode yes\n\
+     \x20 LogLevel ERROR\n\
+     \x20 ControlMaster no\n\
+     \x20 ControlPath none\n";
 
-/// A running OpenSSH server on 127.0.0.1 with its own host key, authorizing one client key
-/// for the current user. Dropping it kills sshd (the listener and every per-connection process)
-/// and removes its temporary directory.
+/// A running OpenSSH server (on 127.0.0.1 unless started by [`Sshd::start_in`]) with its own
+/// host key, authorizing one client key for the current user. Dropping it kills sshd (the
+/// listener and every per-connection process) and removes its temporary directory.
 #[derive(Debug)]
 pub struct Sshd {
     /// Everything of this server: keys, configurations, log. Removed when dropped.
     dir: tempfile::TempDir,
     /// The absolute path of the sshd binary (sshd re-executes itself, so it must be absolute).
     binary: PathBuf,
+    /// The address sshd listens on.
+    listen: Ipv4Addr,
+    /// [`listen`](Self::listen) as text, the host the client connects to.
+    host: String,
+    /// The network namespace sshd runs in (`ip netns exec`), if not this process's.
+    netns: Option<String>,
     /// The port sshd listens on, kept across restarts.
     port: u16,
     /// The user the client logs in as: the current one.
@@ -76,6 +95,19 @@ impl Sshd {
     /// tail of sshd's log if sshd does not come up. When running as root, creates sshd's
     /// privilege-separation directory (`/run/sshd`, mode 0755) if it is missing.
     pub fn start() -> Sshd {
+        Sshd::start_in(None, Ipv4Addr::LOCALHOST)
+    }
+
+    /// Like [`start`](Self::start), listening on `listen` (which must be an address of the
+    /// namespace sshd runs in), inside network namespace `netns` if given: sshd then runs as
+    /// `ip netns exec NETNS sshd -D -e -f CONFIG` (still this process's child, `ip` executing
+    /// sshd in its place) and listens on port 22, as a host's sshd would. Outside a namespace
+    /// it listens on a free port. Either way the known hosts name the address and port the
+    /// client uses: `[ADDRESS]:PORT`, or plain `ADDRESS` for port 22.
+    ///
+    /// The harness checks that sshd serves by connecting to `listen` from this process's
+    /// namespace: a namespace's address must be routed from here (as a veth pair does).
+    pub fn start_in(netns: Option<&str>, listen: Ipv4Addr) -> Sshd {
         let binary = sshd_binary();
         if nix::unistd::geteuid().is_root() {
             privilege_separation_dir(Path::new("/run/sshd"));
@@ -88,7 +120,14 @@ impl Sshd {
             client_config: dir.path().join("ssh_config"),
             dir,
             binary,
-            port: port(),
+            listen,
+            host: listen.to_string(),
+            netns: netns.map(str::to_owned),
+            port: if netns.is_some() {
+                NAMESPACE_PORT
+            } else {
+                port()
+            },
             user: current_user(),
             penalties_option: true,
             child: None,
@@ -117,15 +156,52 @@ impl Sshd {
             }
         }
         panic!(
-            "sshd could not bind any of {PORT_ATTEMPTS} free ports on {HOST}; its log ({}) ends:\n{}",
+            "sshd could not bind any of {PORT_ATTEMPTS} free ports on {}; its log ({}) ends:\n{}",
+            sshd.host,
             sshd.log().display(),
             sshd.log_tail()
         )
     }
 
-    /// The address sshd listens on: `127.0.0.1`.
+    /// Writes to `path` an ssh client configuration, for `ssh -F`, for every server of
+    /// `servers` at once (a manager takes one configuration for all its hosts): like each
+    /// one's [`client_config`](Self::client_config), with a `Host ADDRESS` block per address
+    /// naming the identities and known hosts of the servers there. Panics if it cannot write.
+    pub fn shared_client_config(servers: &[&Sshd], path: &Path) {
+        let mut text = String::new();
+        let mut hosts: Vec<&str> = Vec::new();
+        for server in servers {
+            if !hosts.contains(&server.host()) {
+                hosts.push(server.host());
+            }
+        }
+        for host in hosts {
+            let at: Vec<&&Sshd> = servers.iter().filter(|s| s.host() == host).collect();
+            text.push_str(&format!("Host {host}\n"));
+            for server in &at {
+                text.push_str(&format!(
+                    "\x20 IdentityFile \"{}\"\n",
+                    server.identity_file().display()
+                ));
+            }
+            let known: Vec<String> = at
+                .iter()
+                .map(|s| format!("\"{}\"", s.known_hosts().display()))
+                .collect();
+            text.push_str(&format!("\x20 UserKnownHostsFile {}\n", known.join(" ")));
+        }
+        text.push_str(&format!("Host *\n{COMMON_CLIENT_OPTIONS}"));
+        write(path, &text);
+    }
+
+    /// The address sshd listens on: `127.0.0.1` unless started by [`start_in`](Self::start_in).
     pub fn host(&self) -> &str {
-        HOST
+        &self.host
+    }
+
+    /// The network namespace sshd runs in, if started in one by [`start_in`](Self::start_in).
+    pub fn netns(&self) -> Option<&str> {
+        self.netns.as_deref()
     }
 
     /// The port sshd listens on (the same across [`kill`](Self::kill),
@@ -142,7 +218,8 @@ impl Sshd {
     /// An ssh client configuration file, for `ssh -F`, that makes the OpenSSH client use this
     /// harness's own identity and known hosts and nothing of `~/.ssh`, for every host:
     /// `IdentityFile` (this harness's client key), `IdentitiesOnly yes`, `IdentityAgent none`,
-    /// `UserKnownHostsFile` (holding this sshd's host key as `[127.0.0.1]:PORT ssh-ed25519 …`),
+    /// `UserKnownHostsFile` (holding this sshd's host key as `[127.0.0.1]:PORT ssh-ed25519 …`,
+    /// or as `ADDRESS ssh-ed25519 …` on port 22),
     /// `GlobalKnownHostsFile /dev/null`, `StrictHostKeyChecking yes`, `UpdateHostKeys no`,
     /// `BatchMode yes`, `LogLevel ERROR`, `ControlMaster no`, `ControlPath none`. It names
     /// neither the port nor the user: give them with `-p` and `-l`.
@@ -276,7 +353,7 @@ impl Sshd {
             ""
         };
         let text = format!(
-            "ListenAddress {HOST}\n\
+            "ListenAddress {listen}\n\
              Port {port}\n\
              HostKey \"{host_key}\"\n\
              AuthorizedKeysFile \"{authorized_keys}\"\n\
@@ -291,6 +368,7 @@ impl Sshd {
              MaxStartups 100:30:200\n\
              LogLevel ERROR\n\
              {penalties}",
+            listen = self.listen,
             port = self.port,
             host_key = self.host_key().display(),
             authorized_keys = self.path("authorized_keys").display(),
@@ -339,29 +417,24 @@ impl Sshd {
         format!(
             "Host *\n\
              \x20 IdentityFile \"{identity}\"\n\
-             \x20 IdentitiesOnly yes\n\
-             \x20 IdentityAgent none\n\
              \x20 UserKnownHostsFile \"{known_hosts}\"\n\
-             \x20 GlobalKnownHostsFile /dev/null\n\
-             \x20 StrictHostKeyChecking yes\n\
-             \x20 UpdateHostKeys no\n\
-             \x20 BatchMode yes\n\
-             \x20 LogLevel ERROR\n\
-             \x20 ControlMaster no\n\
-             \x20 ControlPath none\n",
+             {COMMON_CLIENT_OPTIONS}",
             identity = self.identity_file().display(),
             known_hosts = self.known_hosts().display(),
         )
     }
 
-    /// Writes the client's known hosts: the current host key, on the current port.
+    /// Writes the client's known hosts: the current host key, on the current address and port
+    /// (as ssh names them: `[ADDRESS]:PORT`, or `ADDRESS` alone for port 22).
     fn write_known_hosts(&self) {
         let key = read(&public(&self.host_key()));
         let key: Vec<&str> = key.split_whitespace().take(2).collect();
-        write(
-            &self.known_hosts(),
-            &format!("[{HOST}]:{} {}\n", self.port, key.join(" ")),
-        );
+        let name = if self.port == 22 {
+            self.host.clone()
+        } else {
+            format!("[{}]:{}", self.host, self.port)
+        };
+        write(&self.known_hosts(), &format!("{name} {}\n", key.join(" ")));
     }
 
     /// Spawns sshd on the current port and waits until it serves. On failure, sshd is no
@@ -374,15 +447,25 @@ impl Sshd {
             .unwrap_or_else(|err| panic!("cannot open {}: {err}", self.log().display()));
         let _ = writeln!(
             log,
-            "--- harness: {} -D -e -f {} (port {})",
+            "--- harness: {}{} -D -e -f {} ({}:{})",
+            self.netns_prefix(),
             self.binary.display(),
             self.config().display(),
+            self.host,
             self.port
         );
         let stdout = log
             .try_clone()
             .unwrap_or_else(|err| panic!("cannot duplicate {}: {err}", self.log().display()));
-        let child = Command::new(&self.binary)
+        let mut command = match &self.netns {
+            Some(netns) => {
+                let mut ip = Command::new("ip");
+                ip.args(["netns", "exec", netns]).arg(&self.binary);
+                ip
+            }
+            None => Command::new(&self.binary),
+        };
+        let child = command
             .arg("-D")
             .arg("-e")
             .arg("-f")
@@ -392,15 +475,29 @@ impl Sshd {
             .stderr(log)
             .process_group(0)
             .spawn()
-            .unwrap_or_else(|err| panic!("cannot run {}: {err}", self.binary.display()));
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot run {}{}: {err}",
+                    self.netns_prefix(),
+                    self.binary.display()
+                )
+            });
         let child = self.child.insert(child);
-        match wait_ready(child, self.port) {
+        match wait_ready(child, SocketAddr::from((self.listen, self.port))) {
             Ok(()) => Ok(()),
             Err(failure) => {
                 self.kill();
                 Err(failure)
             }
         }
+    }
+
+    /// `ip netns exec NETNS ` when sshd runs in a namespace, for messages.
+    fn netns_prefix(&self) -> String {
+        self.netns
+            .as_ref()
+            .map(|netns| format!("ip netns exec {netns} "))
+            .unwrap_or_default()
     }
 
     /// Whether sshd's log, from byte `offset` on, says it could not bind its port.
@@ -420,9 +517,11 @@ impl Sshd {
             NotReady::Timeout => format!("sent no SSH banner within {READY_WITHIN:?}"),
         };
         format!(
-            "sshd ({} -D -e -f {}) on {HOST}:{} {what}: it {why}; its log ({}) ends:\n{}",
+            "sshd ({}{} -D -e -f {}) on {}:{} {what}: it {why}; its log ({}) ends:\n{}",
+            self.netns_prefix(),
             self.binary.display(),
             self.config().display(),
+            self.host,
             self.port,
             self.log().display(),
             self.log_tail()
@@ -488,7 +587,7 @@ fn privilege_separation_dir(dir: &Path) {
 /// take it between a [`Sshd::kill`] and a [`Sshd::restart`].
 fn port() -> u16 {
     match free_port() {
-        0 => panic!("no free TCP port on {HOST} for sshd"),
+        0 => panic!("no free TCP port on 127.0.0.1 for sshd"),
         port => port,
     }
 }
@@ -551,11 +650,10 @@ fn write(path: &Path, text: &str) {
     fs::write(path, text).unwrap_or_else(|err| panic!("cannot write {}: {err}", path.display()));
 }
 
-/// Waits until sshd answers on `port` with an SSH banner, for at most [`READY_WITHIN`], or
+/// Waits until sshd answers on `addr` with an SSH banner, for at most [`READY_WITHIN`], or
 /// until it exits (which it does at once if it cannot bind the port).
-fn wait_ready(child: &mut Child, port: u16) -> Result<(), NotReady> {
+fn wait_ready(child: &mut Child, addr: SocketAddr) -> Result<(), NotReady> {
     let deadline = Instant::now() + READY_WITHIN;
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(NotReady::Exited(status));

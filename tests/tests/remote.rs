@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lifecycle_core::{DaemonManager, RemoteError, StartError, State, StopError, Stopped};
-use lifecycle_tests::handles::{RemoteAcceptNew, RemoteArgv, RemoteDaemon};
+use lifecycle_tests::handles::{RemoteAcceptNew, RemoteArgv, RemoteDaemon, RemoteInstall};
 use lifecycle_tests::harness::{free_port, is_alive, pid_in_file, wait_exit};
 use lifecycle_tests::sshd::Sshd;
 
@@ -557,13 +557,87 @@ async fn an_unreachable_host_is_reported_within_the_connect_timeout() {
     handle.ssh_port = free_port();
     let began = Instant::now();
     let err = manager.ensure_running(&handle).await.unwrap_err();
-    assert!(began.elapsed() < Duration::from_secs(8), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        began.elapsed()
+    );
     match &err {
         StartError::Remote {
             source: RemoteError::Unreachable { destination, .. },
             ..
-        } => assert!(destination.ends_with(&format!(":{}", handle.ssh_port)), "{err}"),
+        } => assert!(
+            destination.ends_with(&format!(":{}", handle.ssh_port)),
+            "{err}"
+        ),
         other => panic!("{other}"),
     }
     assert!(ssh_children(&sshd).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_is_installed_atomically_and_only_when_it_changed() {
+    use std::os::unix::fs::MetadataExt;
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let target = dir.path().join("remote-bin/td");
+    let mut handle = RemoteInstall {
+        local: BINARY.into(),
+        target: target.to_string_lossy().into_owned(),
+        port: free_port(),
+        test: "install".into(),
+        host: sshd.host().into(),
+        user: sshd.user(),
+        ssh_port: sshd.port(),
+    };
+    let first = manager.ensure_running(&handle).await.unwrap();
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        std::fs::read(BINARY).unwrap()
+    );
+    assert_eq!(std::fs::metadata(&target).unwrap().mode() & 0o777, 0o755);
+    let inode = std::fs::metadata(&target).unwrap().ino();
+    manager.stop(&handle).await.unwrap();
+    assert!(wait_exit(first.pid, Duration::from_secs(5)));
+    // The same file: not uploaded again.
+    let second = manager.ensure_running(&handle).await.unwrap();
+    assert_eq!(std::fs::metadata(&target).unwrap().ino(), inode);
+    // Another file while the old one runs: uploaded beside it and renamed into place.
+    let changed = dir.path().join("td-changed");
+    let mut bytes = std::fs::read(BINARY).unwrap();
+    bytes.extend_from_slice(b"\n# a newer build\n");
+    std::fs::write(&changed, &bytes).unwrap();
+    manager.stop(&handle).await.unwrap();
+    assert!(wait_exit(second.pid, Duration::from_secs(5)));
+    handle.local = changed.to_string_lossy().into_owned();
+    let third = manager.ensure_running(&handle).await.unwrap();
+    assert_ne!(std::fs::metadata(&target).unwrap().ino(), inode);
+    assert_eq!(std::fs::read(&target).unwrap(), bytes);
+    let leftovers: Vec<_> = std::fs::read_dir(target.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    manager.stop(&handle).await.unwrap();
+    assert!(wait_exit(third.pid, Duration::from_secs(5)));
+    // A local file that is not there: an install error, and nothing started or recorded.
+    handle.local = dir
+        .path()
+        .join("no-such-build")
+        .to_string_lossy()
+        .into_owned();
+    let err = manager.ensure_running(&handle).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StartError::Remote {
+                source: RemoteError::Install { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!record_path(dir.path(), "td-remote-install@install").exists());
 }

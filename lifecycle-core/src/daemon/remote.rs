@@ -22,6 +22,7 @@ use crate::plan::{Place, Plan, ProbePlan, ReadinessPlan, StopPlan};
 use crate::process::exit::Exit;
 use crate::readiness::wait::{self, Listener, Outcome};
 use crate::remote::connection::Connection;
+use crate::remote::install;
 use crate::remote::ops::{self, StartRequest, Started, StopAnswer};
 use crate::remote::{Destination, RemoteError};
 use crate::store::record::{Record, RecordState};
@@ -245,6 +246,16 @@ impl Actor {
             .get(&destination)
             .await
             .map_err(|e| self.remote_error(e))?;
+        if let Place::Ssh {
+            install: Some(local),
+            ..
+        } = &plan.place
+        {
+            let installed = install::install(&connection, local, &plan.binary)
+                .await
+                .map_err(|e| self.remote_error(e))?;
+            tracing::debug!(parent: self.machine.span(), ?installed, local, "binary on the host");
+        }
         let log = remote_log(&connection, &plan);
         let record = template(&plan, &log, self.ctx.me, self.ctx.manager);
         let name = file_name(&plan.key);

@@ -416,6 +416,17 @@ impl Connection {
         Ok(local)
     }
 
+    /// An `ssh` command for one more channel of this connection, running `remote` (a fixed
+    /// command of this crate, never a value) through the remote login shell.
+    pub(crate) fn channel(&self, remote: &'static str) -> std::process::Command {
+        let mut cmd = ssh(&self.destination, &self.settings, &self.control_dir);
+        cmd.arg("-T")
+            .arg("--")
+            .arg(&self.destination.host)
+            .arg(remote);
+        cmd
+    }
+
     /// `user@host:port`.
     pub(crate) fn shown(&self) -> &str {
         &self.shown

@@ -96,6 +96,19 @@ pub enum RemoteError {
         /// The binary.
         binary: String,
     },
+    /// The binary could not be installed on the host (`location.ssh.install`); nothing was
+    /// started.
+    #[error("{destination}: cannot install `{local}` as `{target}` there: {message}")]
+    Install {
+        /// `user@host:port`.
+        destination: String,
+        /// The local file.
+        local: String,
+        /// The path on the host.
+        target: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A value that no argument can carry (a NUL byte).
     #[error("{destination}: {what} holds a NUL byte, which no argument or variable can carry")]
     Nul {

@@ -342,6 +342,24 @@ op_tail() {
     fi
 }
 
+# sha256 ID PATH: the SHA-256 of a file here (`none`: no such file; `nosum`: no sha256sum).
+op_sha256() {
+    dec "$2"
+    if ! [ -f "$v" ]; then
+        say "r $1 none"
+        return
+    fi
+    if ! command -v sha256sum >/dev/null 2>&1; then
+        say "r $1 nosum"
+        return
+    fi
+    if _h=$(sha256sum <"$v"); then
+        say "r $1 ok ${_h%% *}"
+    else
+        say "r $1 none"
+    fi
+}
+
 # list ID: the file names (daemon keys made safe) of the records here.
 op_list() {
     _out=
@@ -400,6 +418,7 @@ main() {
         stop) op_stop "$_id" "$@" & ;;
         tail) op_tail "$_id" "$@" ;;
         list) op_list "$_id" ;;
+        sha256) op_sha256 "$_id" "$@" ;;
         *) say "r $_id err unknown" ;;
         esac
     done

@@ -13,6 +13,7 @@ pub(crate) mod connection;
 mod destination;
 mod error;
 pub(crate) mod hosts;
+pub(crate) mod install;
 pub(crate) mod ops;
 pub(crate) mod wire;
 

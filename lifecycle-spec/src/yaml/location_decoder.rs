@@ -6,8 +6,16 @@ use super::decoder::{Decoder, Deferred, index};
 use super::node::{Node, pos_of};
 use crate::{HostKeys, Location, ProbeFrom, Rule, Ssh, Template, check_host};
 
-/// What `ssh:` holds: host, user, port, host key policy, where the probe runs from.
-type SshParts = (Template, Option<Template>, Template, HostKeys, ProbeFrom);
+/// What `ssh:` holds: host, user, port, host key policy, where the probe runs from, the file
+/// to install.
+type SshParts = (
+    Template,
+    Option<Template>,
+    Template,
+    HostKeys,
+    ProbeFrom,
+    Option<Template>,
+);
 
 const EXPECTED: &str = "`local` or `{ ssh: { host: …, user: …, port: … } }`";
 
@@ -64,24 +72,25 @@ impl Decoder<'_> {
                 }
             }
         }
-        let (host, user, port, host_keys, probe_from) = ssh?;
+        let (host, user, port, host_keys, probe_from, install) = ssh?;
         Some(Location::Ssh(Ssh {
             host,
             user,
             port,
             host_keys,
             probe_from,
+            install,
             local_hosts: local_hosts.into(),
         }))
     }
 
-    /// `ssh: { host, user, port, host_keys, probe }`: the host, the user if given, the port,
-    /// the host key policy, where the probe runs from.
+    /// `ssh: { host, user, port, host_keys, probe, install }`: the host, the user if given,
+    /// the port, the host key policy, where the probe runs from, the file to install.
     fn ssh(&mut self, node: &Spanned<Node>) -> Option<SshParts> {
         let ssh = self.mapping(
             node,
             "location.ssh",
-            &["host", "user", "port", "host_keys", "probe"],
+            &["host", "user", "port", "host_keys", "probe", "install"],
         )?;
         let host = ssh
             .require(self, "host", "the host to reach over SSH, e.g. \"{host}\"")
@@ -115,6 +124,11 @@ impl Decoder<'_> {
             Some(n) => self.choice(n, "location.ssh.probe", &ProbeFrom::NAMES, ProbeFrom::parse),
             None => Some(ProbeFrom::Manager),
         };
-        Some((host?, user?, port?, host_keys?, probe_from?))
+        // `Some(None)`: no `install:`; `None`: one that is wrong.
+        let install = match ssh.get("install") {
+            Some(n) => self.non_empty_template(n, "location.ssh.install").map(Some),
+            None => Some(None),
+        };
+        Some((host?, user?, port?, host_keys?, probe_from?, install?))
     }
 }

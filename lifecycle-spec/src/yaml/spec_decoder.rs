@@ -8,8 +8,8 @@ use super::decoder::{Decoder, index, join};
 use super::dependency_decoder::DependencyRef;
 use super::node::{Node, pos_of};
 use crate::{
-    Command, EnvVar, InheritEnv, Location, Logs, Pos, Restart, Rule, Spec, StopStep, Str,
-    VarDefault, is_spec_name, is_var_name,
+    Command, EnvVar, InheritEnv, Location, Logs, Part, Pos, Restart, Rule, Spec, StopStep, Str,
+    Template, VarDefault, is_spec_name, is_var_name,
 };
 
 /// Every key a spec file may have at its top level.
@@ -139,6 +139,11 @@ impl Decoder<'_> {
             None => Some(Logs::DEFAULT),
         };
 
+        if let (Some(command), Some(Location::Ssh(ssh))) = (&command, &location)
+            && ssh.install.is_some()
+        {
+            self.check_install_target(&command.binary);
+        }
         self.check_vars(fields, &vars);
         let spec = || {
             Some(Spec {
@@ -340,6 +345,25 @@ impl Decoder<'_> {
             }
         }
         valid.then(|| InheritEnv::Only(names.into()))
+    }
+
+    /// With `location.ssh.install`, the binary is where the file goes on the host: an absolute
+    /// path. A binary that begins with a `{var}` is checked once rendered.
+    fn check_install_target(&mut self, binary: &Template) {
+        if let Some(Part::Lit(first)) = binary.parts.first()
+            && !first.starts_with('/')
+        {
+            let d = self
+                .diag(
+                    Rule::InstallPath,
+                    binary.pos,
+                    "command.binary",
+                    "an absolute path (`location.ssh.install` puts the file there)",
+                )
+                .found(binary.source.to_string())
+                .hint("name the file on the remote host, e.g. `/opt/rbee/bin/rbee-hive`");
+            self.report(d);
+        }
     }
 }
 
