@@ -9,6 +9,8 @@ use crate::{List, Str, Template};
 /// assert!(matches!(Location::Local, Location::Local));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+// The derive builds specs as constants, where no `Box` can be made; a spec holds one location.
+#[allow(clippy::large_enum_variant)]
 pub enum Location {
     /// On this machine.
     Local,

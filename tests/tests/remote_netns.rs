@@ -412,19 +412,3 @@ async fn several_hosts_in_parallel() {
         );
     }
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zz_tmp_forwards() {
-    let host = NetnsHost::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), host.sshd().client_config());
-    for i in 0..3 {
-        let handle = probe_from_host(&host, free_port(), &format!("fw-{i}"));
-        manager.ensure_running(&handle).await.unwrap();
-        manager.status(&handle).await.unwrap();
-        manager.stop(&handle).await.unwrap();
-    }
-    let ss = Command::new("ss").args(["-ltnp"]).output().unwrap();
-    eprintln!("{}", String::from_utf8_lossy(&ss.stdout));
-    eprintln!("ssh children: {:?}", ssh_children(&host));
-}
