@@ -70,7 +70,9 @@ pub(crate) async fn install(
         destination: c.shown().to_owned(),
         what: "the install target".to_owned(),
     })?;
-    let answer = c.call("sha256", &[field.clone()], SHORT).await?;
+    let answer = c
+        .call("sha256", std::slice::from_ref(&field), SHORT)
+        .await?;
     if answer == format!("ok {want}") {
         return Ok(Installed::Unchanged);
     }
