@@ -131,10 +131,16 @@ group_left() {
     kill -0 -- "-$1" 2>/dev/null
 }
 
-# Waits up to $2 polls of 10 ms for group $1 (led by $1 with start time $3) to be gone.
+# Waits up to $2 polls of 10 ms for group $1 (led by $1 with start time $3) to be gone; the
+# first checks come without a pause (a process that dies on its signal is gone within them).
 waitgone() {
     _n=$2
+    _quick=100
     while group_left "$1" || alive "$1" "$3"; do
+        if [ "$_quick" -gt 0 ]; then
+            _quick=$((_quick - 1))
+            continue
+        fi
         [ "$_n" -gt 0 ] || return 1
         _n=$((_n - 1))
         sleep 0.01
@@ -193,6 +199,8 @@ op_stop() {
 # foreground (so that the daemon keeps default signal dispositions), then tells its exit.
 keeper() {
     _id=$2
+    # What a shell says of its killed child ("Terminated") is no message of ours.
+    exec 2>/dev/null
     sh -c 'eval "$LIFECYCLE_HELPER_SRC"' lifecycle wrapper "$@"
     say "x $_id $?"
 }
