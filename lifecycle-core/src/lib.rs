@@ -127,6 +127,7 @@
 mod async_fd;
 mod blocking;
 mod compat;
+#[cfg(feature = "ssh")]
 mod compat_remote;
 mod daemon;
 mod deadline;
@@ -150,6 +151,7 @@ pub use compat::{
     ensure_daemon_running, graceful_shutdown, graceful_shutdown_by_pid, is_daemon_healthy,
     poll_until_healthy, spawn_daemon,
 };
+#[cfg(feature = "ssh")]
 pub use compat_remote::{
     SshConfig, graceful_shutdown_remote, is_daemon_healthy_remote, spawn_daemon_remote,
     stop_daemon_remote,

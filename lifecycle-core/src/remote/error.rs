@@ -109,6 +109,14 @@ pub enum RemoteError {
         /// What went wrong.
         message: String,
     },
+    /// This program was built without lifecycle-core's `ssh` feature.
+    #[error(
+        "{destination}: this program was built without lifecycle-core's `ssh` feature (enable it to run daemons on other hosts)"
+    )]
+    Disabled {
+        /// `user@host:port`.
+        destination: String,
+    },
     /// A value that no argument can carry (a NUL byte).
     #[error("{destination}: {what} holds a NUL byte, which no argument or variable can carry")]
     Nul {
