@@ -142,8 +142,8 @@ fn test_daemons_on(port: u16) -> Vec<u32> {
     found
 }
 
-/// The `ssh` processes this test process runs to `host` (its children named `ssh` with the
-/// host's address among their arguments).
+/// The `ssh` connections this test process runs to `host` (its children named `ssh` with the
+/// host's address among their arguments, control requests `-O` aside).
 fn ssh_children(host: &NetnsHost) -> Vec<u32> {
     let me = std::process::id();
     let address = host.address().to_string();
@@ -167,8 +167,11 @@ fn ssh_children(host: &NetnsHost) -> Vec<u32> {
         let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
             continue;
         };
-        let to_host = cmdline.split(|&b| b == 0).any(|a| a == address.as_bytes());
-        if ppid == me && comm == "ssh" && to_host {
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        let to_host = args.iter().any(|a| *a == address.as_bytes());
+        // `ssh -O forward|cancel` talks to a master's control socket: no connection of its own.
+        let control = args.iter().any(|a| *a == b"-O");
+        if ppid == me && comm == "ssh" && to_host && !control {
             found.push(pid);
         }
     }
@@ -181,6 +184,46 @@ fn is_master(pid: u32) -> bool {
         .unwrap_or_default()
         .split(|&b| b == 0)
         .any(|a| a == b"-M")
+}
+
+/// The TCP sockets in LISTEN state that the `ssh` processes of `host` hold (its masters'
+/// local forwards), waiting up to 5 s for them to be `want` (a cancel is asynchronous).
+fn forward_listeners(host: &NetnsHost, want: usize) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut inodes = Vec::new();
+        for pid in ssh_children(host) {
+            let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                if let Ok(target) = std::fs::read_link(fd.path()) {
+                    let target = target.to_string_lossy().into_owned();
+                    if let Some(inode) = target
+                        .strip_prefix("socket:[")
+                        .and_then(|t| t.strip_suffix(']'))
+                    {
+                        inodes.push(inode.to_owned());
+                    }
+                }
+            }
+        }
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default()
+            + &std::fs::read_to_string("/proc/net/tcp6").unwrap_or_default();
+        let listening = table
+            .lines()
+            .skip(1)
+            .filter(|line| {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                cols.get(3) == Some(&"0A")
+                    && cols.get(9).is_some_and(|i| inodes.iter().any(|n| n == i))
+            })
+            .count();
+        if listening == want || std::time::Instant::now() > deadline {
+            return listening;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Drops `manager` (its connections end, and their helper shells on the hosts), then asserts
@@ -225,10 +268,14 @@ async fn a_probe_from_the_host_reaches_a_port_the_manager_cannot() {
         .expect("the record is kept on the host");
     assert!(record.contains("state=ready\n"), "{record}");
 
+    // The probe's forward went with the wait: no listener of the master is left here for
+    // another local user to reach the host's loopback through.
+    assert_eq!(forward_listeners(&host, 0), 0);
     let status = manager.status(&handle).await.unwrap();
     assert_eq!(status.state, State::Ready);
     assert_eq!(status.pid, Some(running.pid));
     assert_eq!(status.healthy, Some(true), "{status:?}");
+    assert_eq!(forward_listeners(&host, 0), 0);
 
     match manager.stop(&handle).await.unwrap() {
         Stopped::Stopped { pid, killed, .. } => {

@@ -21,7 +21,7 @@ use crate::daemon::{Mode, Until};
 use crate::plan::{Place, Plan, ProbePlan, ReadinessPlan, StopPlan};
 use crate::process::exit::Exit;
 use crate::readiness::wait::{self, Listener, Outcome};
-use crate::remote::connection::Connection;
+use crate::remote::connection::{Connection, Forward};
 use crate::remote::install;
 use crate::remote::ops::{self, StartRequest, Started, StopAnswer};
 use crate::remote::{Destination, RemoteError};
@@ -65,12 +65,12 @@ pub(crate) fn destination(plan: &Plan) -> Option<Destination> {
 
 /// `probe` as it runs for a daemon on the other end of `connection`: as it is, or, for a spec
 /// that probes from the host, the same probe through a local forward to the address the host
-/// sees.
+/// sees — which lasts as long as the returned guard.
 pub(crate) async fn probe_here(
     connection: &Connection,
     plan: &Plan,
     probe: &ProbePlan,
-) -> Result<ProbePlan, RemoteError> {
+) -> Result<(ProbePlan, Option<Forward>), RemoteError> {
     let from_host = matches!(
         plan.place,
         Place::Ssh {
@@ -79,25 +79,29 @@ pub(crate) async fn probe_here(
         }
     );
     if !from_host {
-        return Ok(probe.clone());
+        return Ok((probe.clone(), None));
     }
     match probe {
         ProbePlan::Http { url } => {
-            let parsed = lifecycle_spec::parse_http_url(url).map_err(|e| RemoteError::Helper {
+            let parsed = lifecycle_spec::parse_http_url(url).map_err(|e| RemoteError::Forward {
                 destination: connection.shown().to_owned(),
+                target: url.clone(),
                 message: e.to_string(),
             })?;
-            let local = connection.forward(parsed.host, parsed.port).await?;
+            let forward = connection.forward(parsed.host, parsed.port).await?;
             let scheme = if parsed.tls { "https" } else { "http" };
-            Ok(ProbePlan::Http {
-                url: format!("{scheme}://127.0.0.1:{local}{}", parsed.path),
-            })
+            let url = format!("{scheme}://127.0.0.1:{}{}", forward.local, parsed.path);
+            Ok((ProbePlan::Http { url }, Some(forward)))
         }
-        ProbePlan::Tcp { host, port } => Ok(ProbePlan::Tcp {
-            host: "127.0.0.1".to_owned(),
-            port: connection.forward(host, *port).await?,
-        }),
-        other => Ok(other.clone()),
+        ProbePlan::Tcp { host, port } => {
+            let forward = connection.forward(host, *port).await?;
+            let probe = ProbePlan::Tcp {
+                host: "127.0.0.1".to_owned(),
+                port: forward.local,
+            };
+            Ok((probe, Some(forward)))
+        }
+        other => Ok((other.clone(), None)),
     }
 }
 
@@ -312,9 +316,14 @@ impl Actor {
             exit: Some(exit),
             log,
         };
+        // The forward of a probe from the host lives as long as the wait.
+        let mut forward = None;
         let readiness = match &plan.readiness {
             Some(r) => match probe_here(&live.connection, &plan, &r.probe).await {
-                Ok(probe) => Some(ReadinessPlan { probe, ..r.clone() }),
+                Ok((probe, made)) => {
+                    forward = made;
+                    Some(ReadinessPlan { probe, ..r.clone() })
+                }
                 Err(err) => {
                     Actor::remote_kill(&live).await;
                     return Err(self.remote_error(err));
@@ -397,6 +406,8 @@ impl Actor {
             }
             _ => (since.elapsed(), 0),
         };
+        // Ready: the probe's forward is cancelled (status makes its own for each check).
+        drop(forward);
         let mut ready = record;
         ready.state = RecordState::Ready;
         ready.generation = 2;

@@ -131,10 +131,10 @@ pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Pla
                         }
                         Err(err) => Err(err),
                     },
-                    None => Ok(r.probe.clone()),
+                    None => Ok((r.probe.clone(), None)),
                 };
                 match probe {
-                    Ok(probe) => probe::attempt(&ctx.client, &probe, r.attempt_timeout)
+                    Ok((probe, _forward)) => probe::attempt(&ctx.client, &probe, r.attempt_timeout)
                         .await
                         .is_ok(),
                     Err(_) => false,

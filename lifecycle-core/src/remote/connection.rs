@@ -82,8 +82,6 @@ impl Shared {
 pub(crate) struct Connection {
     destination: Destination,
     settings: Settings,
-    /// Local forwards made through the master: (remote host, port) to the local port.
-    forwards: tokio::sync::Mutex<HashMap<(String, u16), u16>>,
     shown: String,
     writer: tokio::sync::Mutex<tokio::process::ChildStdin>,
     shared: Arc<Shared>,
@@ -315,7 +313,6 @@ impl Connection {
         let mut connection = Connection {
             destination: d.clone(),
             settings: settings.clone(),
-            forwards: tokio::sync::Mutex::new(HashMap::new()),
             shown: shown.clone(),
             writer: tokio::sync::Mutex::new(stdin),
             shared,
@@ -373,16 +370,15 @@ impl Connection {
     }
 
     /// A local port on 127.0.0.1 that the master forwards to `host:port` as the remote host
-    /// sees it (`ssh -O forward -L`): made once per connection and address.
-    pub(crate) async fn forward(&self, host: &str, port: u16) -> Result<u16, RemoteError> {
-        let mut forwards = self.forwards.lock().await;
-        if let Some(local) = forwards.get(&(host.to_owned(), port)) {
-            return Ok(*local);
-        }
-        let failed = |message: String| RemoteError::Helper {
+    /// sees it (`ssh -O forward -L`), for as long as the returned [`Forward`] lives: a probe
+    /// holds it for its wait, and no listener outlives what it was made for.
+    pub(crate) async fn forward(&self, host: &str, port: u16) -> Result<Forward, RemoteError> {
+        let failed = |message: String| RemoteError::Forward {
             destination: self.shown.clone(),
-            message: format!("cannot forward a local port to {host}:{port} there: {message}"),
+            target: format!("{host}:{port}"),
+            message,
         };
+        // A free port now; if another process takes it first, ssh says so and this fails.
         let local = std::net::TcpListener::bind(("127.0.0.1", 0))
             .and_then(|l| l.local_addr())
             .map_err(|e| failed(e.to_string()))?
@@ -393,17 +389,22 @@ impl Connection {
         } else {
             host.to_owned()
         };
-        let mut cmd = ssh(&self.destination, &self.settings, &self.control_dir);
-        cmd.arg("-O")
-            .arg("forward")
-            .arg("-L")
-            .arg(format!("127.0.0.1:{local}:{target}:{port}"))
-            .arg("--")
-            .arg(&self.destination.host)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let output = crate::blocking::run(move || cmd.output())
+        let spec = format!("127.0.0.1:{local}:{target}:{port}");
+        let control = |verb: &str| {
+            let mut cmd = ssh(&self.destination, &self.settings, &self.control_dir);
+            cmd.arg("-O")
+                .arg(verb)
+                .arg("-L")
+                .arg(&spec)
+                .arg("--")
+                .arg(&self.destination.host)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            cmd
+        };
+        let mut open = control("forward");
+        let output = crate::blocking::run(move || open.output())
             .await
             .and_then(|r| r)
             .map_err(|e| failed(e.to_string()))?;
@@ -412,8 +413,10 @@ impl Connection {
                 String::from_utf8_lossy(&output.stderr).trim().to_owned(),
             ));
         }
-        forwards.insert((host.to_owned(), port), local);
-        Ok(local)
+        Ok(Forward {
+            local,
+            cancel: Some(control("cancel")),
+        })
     }
 
     /// An `ssh` command for one more channel of this connection, running `remote` (a fixed
@@ -518,6 +521,23 @@ impl Connection {
                     seconds: bound.as_secs().max(1),
                 })
             }
+        }
+    }
+}
+
+/// A local forward through a connection's master; cancelled when dropped.
+#[derive(Debug)]
+pub(crate) struct Forward {
+    /// The local port on 127.0.0.1.
+    pub(crate) local: u16,
+    cancel: Option<std::process::Command>,
+}
+
+impl Drop for Forward {
+    fn drop(&mut self) {
+        if let Some(mut cancel) = self.cancel.take() {
+            // A master already gone took its listeners with it: nothing to report.
+            let _ = crate::blocking::submit(move || cancel.output());
         }
     }
 }

@@ -32,6 +32,17 @@ pub(crate) mod connection {
         }
     }
 
+    /// A forward that is never made.
+    #[derive(Debug)]
+    pub(crate) struct Forward {
+        pub(crate) local: u16,
+    }
+
+    impl Drop for Forward {
+        /// Nothing to cancel.
+        fn drop(&mut self) {}
+    }
+
     /// A connection that is never made.
     #[derive(Debug)]
     pub(crate) struct Connection {
@@ -72,7 +83,11 @@ pub(crate) mod connection {
             oneshot::channel().1
         }
 
-        pub(crate) async fn forward(&self, _host: &str, _port: u16) -> Result<u16, RemoteError> {
+        pub(crate) async fn forward(
+            &self,
+            _host: &str,
+            _port: u16,
+        ) -> Result<Forward, RemoteError> {
             Err(self.disabled())
         }
 

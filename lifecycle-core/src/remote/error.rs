@@ -96,6 +96,16 @@ pub enum RemoteError {
         /// The binary.
         binary: String,
     },
+    /// A local forward to the daemon's probe address there could not be made (`probe: host`).
+    #[error("{destination}: cannot forward a local port to {target} there: {message}")]
+    Forward {
+        /// `user@host:port`.
+        destination: String,
+        /// The probe's address as the host sees it.
+        target: String,
+        /// What ssh said.
+        message: String,
+    },
     /// The binary could not be installed on the host (`location.ssh.install`); nothing was
     /// started.
     #[error("{destination}: cannot install `{local}` as `{target}` there: {message}")]
