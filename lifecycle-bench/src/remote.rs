@@ -152,8 +152,11 @@ fn users() -> Result<Users, Error> {
 /// documentation): only the PIDs it is given, so that no child another part of this process
 /// waits for is taken from it.
 struct Reaper {
+    /// The PIDs to reap once they exit.
     pids: Arc<Mutex<HashSet<i32>>>,
+    /// Tells the thread to end.
     done: Arc<AtomicBool>,
+    /// The reaping thread.
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -250,10 +253,15 @@ fn kill_leftovers(binary: &Path) -> usize {
 /// ControlMaster's socket.
 #[derive(Clone, Debug)]
 struct Ssh {
+    /// The client configuration (`ssh -F`).
     config: PathBuf,
+    /// The host's address.
     host: String,
+    /// sshd's port there.
     port: u16,
+    /// Who logs in.
     user: String,
+    /// A ControlMaster's socket (`ssh -S`) to go through, if any.
     control: Option<PathBuf>,
 }
 
@@ -261,6 +269,7 @@ struct Ssh {
 struct Master(std::process::Child);
 
 impl Drop for Master {
+    /// Kills the master and reaps it.
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -332,6 +341,44 @@ impl Ssh {
             (0, out) => Ok(out),
             (code, _) => Err(format!("{remote:?} exited with {code} on {}", self.host).into()),
         }
+    }
+
+    /// The round trip of one line through an established session of this destination whose
+    /// remote end is `cat`, `runs` times: what any one-round-trip operation pays at least (the
+    /// helper's transport, without the helper).
+    async fn echo(&self, runs: usize) -> Result<Sample, Error> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let mut child = tokio::process::Command::new("ssh")
+            .args(self.options())
+            .arg("-T")
+            .arg("--")
+            .arg(&self.host)
+            .arg("exec cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut stdin = child.stdin.take().ok_or("no stdin for ssh")?;
+        let mut lines =
+            tokio::io::BufReader::new(child.stdout.take().ok_or("no stdout for ssh")?).lines();
+        let mut sample = Vec::new();
+        // The first line waits for the connection; it is not counted.
+        for i in 0..=runs {
+            settle().await;
+            let started = Instant::now();
+            stdin.write_all(b"r 1 rec live key=value\n").await?;
+            stdin.flush().await?;
+            if lines.next_line().await?.is_none() {
+                return Err("the echo session ended".into());
+            }
+            if i > 0 {
+                sample.push(started.elapsed());
+            }
+        }
+        drop(stdin);
+        child.wait().await?;
+        Ok(Sample(sample))
     }
 
     /// Starts a ControlMaster (`ssh -M -N -S SOCKET`) for this destination and waits until it
@@ -409,13 +456,17 @@ impl Ssh {
 
 /// What the remote figures share.
 struct Bench {
+    /// Runs of the status and stop figures.
     runs: usize,
+    /// Runs of the fleet figure.
     fleet_runs: usize,
     /// This program's copy that the remote users run.
     binary: String,
     /// Local state directories, client configurations, control sockets.
     dir: tempfile::TempDir,
+    /// Who logs in to the hosts.
     users: Users,
+    /// Reaps what the hand-written pattern leaves behind.
     reaper: Reaper,
 }
 
@@ -511,6 +562,7 @@ impl Bench {
             }
         }
         drop(master);
+        let floor = fresh.echo(self.runs).await?;
         owner.stop(&daemon).await?;
         let (slow_ms, plain_ms) = (slow_true.median(), plain_true.median());
         println!(
@@ -542,6 +594,10 @@ impl Bench {
             show(ours.range().0),
             show(ours.range().1)
         );
+        println!(
+            "|  for reference: one line's round trip through an established ssh session to `cat` (the transport alone) | — | {} | |",
+            show(floor.median())
+        );
         Ok(())
     }
 
@@ -554,6 +610,9 @@ impl Bench {
         let (master, mux) = fresh.master(self.socket("stop.sock")).await?;
         let (mut ours, mut by_fresh, mut by_mux) = (Vec::new(), Vec::new(), Vec::new());
         let ports = free_ports(3 * self.runs);
+        if ports.len() < 3 * self.runs {
+            return Err("not enough free ports".into());
+        }
         for (i, ports) in ports.chunks_exact(3).enumerate() {
             let daemon = Remote {
                 binary: self.binary.clone(),
@@ -604,32 +663,6 @@ impl Bench {
             show(ours.range().1)
         );
         Ok(())
-    }
-
-    /// An `ssh -F` configuration for both hosts: both identities, both known-hosts files.
-    fn two_hosts_config(&self, a: &Sshd, b: &Sshd) -> Result<PathBuf, Error> {
-        let path = self.dir.path().join("two_hosts_config");
-        let text = format!(
-            "Host *\n\
-             \x20 IdentityFile \"{}\"\n\
-             \x20 IdentityFile \"{}\"\n\
-             \x20 IdentitiesOnly yes\n\
-             \x20 IdentityAgent none\n\
-             \x20 UserKnownHostsFile \"{}\" \"{}\"\n\
-             \x20 GlobalKnownHostsFile /dev/null\n\
-             \x20 StrictHostKeyChecking yes\n\
-             \x20 UpdateHostKeys no\n\
-             \x20 BatchMode yes\n\
-             \x20 LogLevel ERROR\n\
-             \x20 ControlMaster no\n\
-             \x20 ControlPath none\n",
-            a.identity_file().display(),
-            b.identity_file().display(),
-            a.known_hosts().display(),
-            b.known_hosts().display(),
-        );
-        std::fs::write(&path, text)?;
-        Ok(path)
     }
 
     /// One run of ours: a fresh manager (its connections are part of the figure) starts
@@ -758,7 +791,9 @@ impl Bench {
     /// 20 daemons on two hosts, start → ready → stop, ours and by hand, alternating.
     async fn fleet(&self, a: &Sshd) -> Result<(), Error> {
         let b = Sshd::start();
-        let config = self.two_hosts_config(a, &b)?;
+        // One configuration for both hosts: both identities, both known-hosts files.
+        let config = self.dir.path().join("two_hosts_config");
+        Sshd::shared_client_config(&[a, &b], &config);
         let hosts = [a, &b];
         let (mut ours, mut ours_ready, mut ours_stop) = (Vec::new(), Vec::new(), Vec::new());
         let (mut theirs, mut theirs_ready, mut theirs_stop) = (Vec::new(), Vec::new(), Vec::new());
@@ -837,6 +872,7 @@ pub(crate) fn run(runs: usize, fleet_runs: usize) -> Result<(), Error> {
                 reaper: Reaper::start()?,
             };
             let sshd = Sshd::start();
+            println!();
             println!("| figure ({runs} runs, medians) | lifecycle | hand-written | ratio |");
             println!("|---|---|---|---|");
             bench.status(&sshd).await?;

@@ -350,3 +350,23 @@ pub struct RemoteInstall {
     /// The SSH port.
     pub ssh_port: u16,
 }
+
+/// [`RemoteDaemon`] with a 1.5 s readiness deadline (`specs/remote_short.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/remote_short.yaml")]
+pub struct RemoteShort {
+    /// The test daemon's path (on the remote host: the same machine).
+    pub binary: String,
+    /// Its HTTP port.
+    pub port: u16,
+    /// The instance: the test's name.
+    pub test: String,
+    /// Extra daemon flags.
+    pub flags: String,
+    /// The SSH host.
+    pub host: String,
+    /// The SSH user.
+    pub user: String,
+    /// The SSH port.
+    pub ssh_port: u16,
+}

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lifecycle_core::{DaemonManager, RemoteError, StartError, State, StopError, Stopped};
-use lifecycle_tests::handles::{RemoteAcceptNew, RemoteArgv, RemoteDaemon, RemoteInstall};
-use lifecycle_tests::harness::{free_port, is_alive, pid_in_file, wait_exit};
+use lifecycle_tests::handles::{
+    RemoteAcceptNew, RemoteArgv, RemoteDaemon, RemoteInstall, RemoteShort,
+};
+use lifecycle_tests::harness::{free_port, is_alive, pid_in_file, transitions_until, wait_exit};
 use lifecycle_tests::sshd::Sshd;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
@@ -213,7 +215,7 @@ async fn arguments_arrive_byte_for_byte() {
         "'single' \"double\" \\back".to_owned(),
         format!("$(touch {})", canary.display()),
         format!("; touch {} ;", canary.display()),
-        "* ? [a-z] ~".to_owned(),
+        "* ? [a-z] ~ %s %d %% \\0101".to_owned(),
         "line one\nline two\n".to_owned(),
     ];
     // The script writes each argument followed by a NUL, then waits to be stopped.
@@ -385,7 +387,15 @@ async fn a_fresh_manager_stops_a_remote_daemon_from_its_record_there() {
 async fn sshd_killed_mid_operation_is_a_clear_error_not_a_hang() {
     let mut sshd = Sshd::start();
     let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    // Not `stop_on_drop`: a manager that stops what it starts has the host kill its daemons
+    // when its connection ends, and this one is to outlive it.
+    let manager = DaemonManager::builder()
+        .state_dir(dir.path().join("local"))
+        .remote_state_dir(dir.path().join("remote").to_string_lossy().into_owned())
+        .ssh_config(sshd.client_config())
+        .ssh_connect_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
     let handle = daemon(&sshd, "sshd-killed", "");
     let running = manager.ensure_running(&handle).await.unwrap();
     sshd.kill();
@@ -640,4 +650,230 @@ async fn the_binary_is_installed_atomically_and_only_when_it_changed() {
         "{err}"
     );
     assert!(!record_path(dir.path(), "td-remote-install@install").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exit_after_ready_is_seen_at_once_and_its_record_goes() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let handle = daemon(&sshd, "exits", "--exit-after 300 --exit-code 4");
+    let mut events = manager.subscribe();
+    let running = manager.ensure_running(&handle).await.unwrap();
+    let seen = transitions_until(
+        &mut events,
+        "td-remote@exits",
+        Duration::from_secs(10),
+        |s| matches!(s, State::Failed { .. }),
+    )
+    .await
+    .expect("the exit is seen");
+    let last = seen.last().unwrap();
+    assert!(last.to.to_string().contains("exit code 4"), "{last:?}");
+    assert!(wait_exit(running.pid, Duration::from_secs(5)));
+    let record = record_path(dir.path(), "td-remote@exits");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while record.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!record.exists());
+    // And it starts again.
+    let again = manager.ensure_running(&handle).await.unwrap();
+    assert!(again.started);
+    assert_ne!(again.pid, running.pid);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_never_ready_is_killed_its_record_removed_and_the_next_start_works() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let short = |flags: &str| RemoteShort {
+        binary: BINARY.into(),
+        port: free_port(),
+        test: "never-ready".into(),
+        flags: flags.into(),
+        host: sshd.host().into(),
+        user: sshd.user(),
+        ssh_port: sshd.port(),
+    };
+    let pid_file = dir.path().join("never.pid");
+    let slow = short(&format!("--health-500 --pid-file {}", pid_file.display()));
+    let err = manager.ensure_running(&slow).await.unwrap_err();
+    assert!(matches!(err, StartError::TimedOut { .. }), "{err}");
+    let pid = pid_in_file(&pid_file).unwrap();
+    assert!(wait_exit(pid, Duration::from_secs(5)));
+    assert!(!record_path(dir.path(), "td-remote-short@never-ready").exists());
+    assert_eq!(manager.status(&slow).await.unwrap().pid, None);
+    // The state machine is back at rest: the next start is a start, with its events.
+    let mut events = manager.subscribe();
+    let fine = short("");
+    let running = manager.ensure_running(&fine).await.unwrap();
+    assert!(running.started);
+    let seen = transitions_until(
+        &mut events,
+        "td-remote-short@never-ready",
+        Duration::from_secs(1),
+        |s| *s == State::Ready,
+    )
+    .await;
+    assert!(seen.is_some(), "no transition to Ready was published");
+    assert_eq!(manager.status(&fine).await.unwrap().state, State::Ready);
+    manager.stop(&fine).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_manager_waits_for_a_starting_daemon_to_be_ready() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let first = manager(dir.path(), &sshd);
+    let second = second_manager(dir.path(), &sshd);
+    let handle = daemon(&sshd, "slow-start", "--ready-after 1500");
+    let starting = tokio::spawn({
+        let (first, handle) = (first.clone(), handle.clone());
+        async move { first.ensure_running(&handle).await }
+    });
+    // The first one's record is there, `starting`.
+    let record = record_path(dir.path(), "td-remote@slow-start");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !record.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let found = second.ensure_running(&handle).await.unwrap();
+    assert!(!found.started);
+    assert!(
+        second.is_healthy(&handle).await,
+        "the second manager answered before the daemon was ready"
+    );
+    let started = starting.await.unwrap().unwrap();
+    assert_eq!(started.pid, found.pid);
+    first.stop(&handle).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_found_there_that_died_is_not_reported_running() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let first = manager(dir.path(), &sshd);
+    let second = second_manager(dir.path(), &sshd);
+    let handle = daemon(&sshd, "found-dead", "");
+    let running = first.ensure_running(&handle).await.unwrap();
+    assert_eq!(
+        second.ensure_running(&handle).await.unwrap().pid,
+        running.pid
+    );
+    // It dies behind both managers' backs (the test kills it: the library never would).
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(running.pid).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(wait_exit(running.pid, Duration::from_secs(5)));
+    let again = second.ensure_running(&handle).await.unwrap();
+    assert_ne!(
+        again.pid, running.pid,
+        "the dead process was reported running"
+    );
+    assert!(is_alive(again.pid));
+    second.stop(&handle).await.unwrap();
+}
+
+/// Another manager (its own local state directory, as on another machine) of the same remote
+/// state directory.
+fn second_manager(dir: &Path, sshd: &Sshd) -> DaemonManager {
+    DaemonManager::builder()
+        .state_dir(dir.join("second"))
+        .remote_state_dir(dir.join("remote").to_string_lossy().into_owned())
+        .ssh_config(sshd.client_config())
+        .ssh_connect_timeout(Duration::from_secs(5))
+        .stop_on_drop(true)
+        .build()
+        .unwrap()
+}
+
+/// The `ssh` processes anywhere (ours or orphaned) that are masters to `sshd`.
+fn masters_to(sshd: &Sshd) -> Vec<u32> {
+    let port = sshd.port().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        let master = args.first().is_some_and(|a| a.ends_with(b"ssh"))
+            && args.iter().any(|a| *a == b"-M")
+            && args
+                .windows(2)
+                .any(|w| w[0] == b"-p" && w[1] == port.as_bytes());
+        if master && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok() {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn remote_exit_client(dir: &Path, sshd: &Sshd, test: &str, stop_on_drop: bool) -> u32 {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_client"));
+    command
+        .arg("remote-exit")
+        .arg("--state")
+        .arg(dir.join("client"))
+        .arg("--remote-state")
+        .arg(dir.join("remote"))
+        .arg("--ssh-config")
+        .arg(sshd.client_config())
+        .args(["--host", sshd.host(), "--user", &sshd.user()])
+        .args(["--ssh-port", &sshd.port().to_string(), "--binary", BINARY])
+        .args(["--port", &free_port().to_string(), "--test", test]);
+    if stop_on_drop {
+        command.args(["--stop-on-drop", "yes"]);
+    }
+    let output = command.output().unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    said.lines()
+        .find_map(|l| l.strip_prefix("ready "))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "client said: {said} {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_ends_without_dropping_its_manager_leaves_no_ssh_behind() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pid = remote_exit_client(dir.path(), &sshd, "no-drop", false);
+    // Its connection ended with it; the daemon runs on.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !masters_to(&sshd).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        masters_to(&sshd).is_empty(),
+        "an ssh master outlived its process"
+    );
+    assert!(is_alive(pid));
+    let manager = manager(dir.path(), &sshd);
+    let handle = daemon(&sshd, "no-drop", "");
+    assert!(matches!(
+        manager.stop(&handle).await.unwrap(),
+        Stopped::Stopped { pid: p, .. } if p == pid
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_that_stops_on_drop_has_its_host_kill_its_daemons_when_it_is_gone() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pid = remote_exit_client(dir.path(), &sshd, "killed-with-it", true);
+    assert!(
+        wait_exit(pid, Duration::from_secs(10)),
+        "the daemon of a stop-on-drop manager outlived it"
+    );
 }

@@ -168,7 +168,7 @@ fn ssh_children(host: &NetnsHost) -> Vec<u32> {
             continue;
         };
         let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-        let to_host = args.iter().any(|a| *a == address.as_bytes());
+        let to_host = args.contains(&address.as_bytes());
         // `ssh -O forward|cancel` talks to a master's control socket: no connection of its own.
         let control = args.iter().any(|a| *a == b"-O");
         if ppid == me && comm == "ssh" && to_host && !control {

@@ -24,7 +24,7 @@ impl Actor {
             Phase::Up(live) => Some(*live),
             // Killed only if this manager started it (it watches its exit) and stops on drop.
             Phase::Remote(remote) if self.ctx.stop_on_drop && remote.exit.is_some() => {
-                crate::daemon::remote::kill(&remote).await;
+                self.kill(&remote).await;
                 None
             }
             // Dropping the stop's work kills (stop_on_drop) what it held.

@@ -49,7 +49,7 @@ impl Default for Settings {
             program: PathBuf::from("ssh"),
             config_file: None,
             connect_timeout: Duration::from_secs(10),
-            state_dir: "~/.local/state/lifecycle".to_owned(),
+            state_dir: "~/.local/state/lifecycle-remote".to_owned(),
             accept_new: false,
         }
     }
@@ -100,10 +100,12 @@ pub(crate) struct Connection {
 fn control_dir() -> std::io::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    // Unpredictable: a directory made there in advance by someone else blocks nothing.
     let dir = std::env::temp_dir().join(format!(
-        "lifecycle-ssh-{}-{}",
+        "lifecycle-ssh-{}-{}-{:08x}",
         std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        crate::random::random_u128().unwrap_or(0) as u32
     ));
     std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
     Ok(dir)
@@ -135,8 +137,12 @@ fn ssh(d: &Destination, settings: &Settings, control: &Path) -> std::process::Co
     if let Some(config) = &settings.config_file {
         cmd.arg("-F").arg(config);
     }
+    // No agent or X11 for the daemons there. (`ClearAllForwardings=yes` would also drop the
+    // forwards of the user's configuration, but it makes the master refuse `-O forward` too:
+    // seen with OpenSSH 9.2, where the forward then listens nowhere.)
     cmd.arg("-S")
         .arg(control.join("m"))
+        .args(["-a", "-x"])
         .args(["-o", "BatchMode=yes"])
         .args(["-o", strict])
         .arg("-o")
@@ -174,10 +180,21 @@ async fn keep_stderr(stderr: tokio::process::ChildStderr, shared: Arc<Shared>) {
     }
 }
 
-/// Hands each line to its waiter, until the output ends.
+/// Hands each line to its waiter, until the output ends. A line that is not UTF-8 is taken
+/// lossily (a record or a log path may hold any byte).
 async fn read_lines(stdout: tokio::process::ChildStdout, shared: Arc<Shared>) {
-    let mut lines = BufReader::new(stdout).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut reader = BufReader::new(stdout);
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+        let line = String::from_utf8_lossy(&buf);
         match wire::parse(&line) {
             Line::Reply { id, words } => {
                 if let Some(waiter) = locked(&shared.pending).remove(&id) {
@@ -185,6 +202,10 @@ async fn read_lines(stdout: tokio::process::ChildStdout, shared: Arc<Shared>) {
                 }
             }
             Line::Exit { id, status } => {
+                // A start that ended before it answered: its answer is that.
+                if let Some(waiter) = locked(&shared.pending).remove(&id) {
+                    let _ = waiter.send(format!("died {status}"));
+                }
                 if let Some(waiter) = locked(&shared.exits).remove(&id) {
                     let _ = waiter.send(status);
                 }
@@ -340,9 +361,9 @@ impl Connection {
             }
             Err(other) => return Err(other),
         };
-        let words: Vec<&str> = answer.split(' ').collect();
+        let words: Vec<&str> = answer.splitn(4, ' ').collect();
         match words.as_slice() {
-            ["ok", boot, _uid, dir, ..] => {
+            ["ok", boot, _uid, dir] => {
                 connection.boot_id = (*boot).to_owned();
                 connection.state_dir = (*dir).to_owned();
                 Ok(connection)
@@ -353,9 +374,16 @@ impl Connection {
                     "noproc" => {
                         "no /proc/sys/kernel/random/boot_id (the helper needs Linux)".to_owned()
                     }
-                    "nosetsid" => "no setsid(1) (install util-linux)".to_owned(),
+                    "nosetsid-f" => {
+                        "its setsid(1) has no `-f` (install util-linux: busybox's will not do)"
+                            .to_owned()
+                    }
+                    "no-flock" | "no-setsid" => format!("no {}(1) (install util-linux)", &why[3..]),
+                    "no-mkfifo" | "no-env" | "no-printenv" => {
+                        format!("no {}(1) (install coreutils)", &why[3..])
+                    }
                     "statedir" => format!(
-                        "the state directory `{}` cannot be made, is a symlink, or belongs to another user",
+                        "the state directory `{}` (or one of daemons, locks, logs, run in it) cannot be made, is a symbolic link, belongs to another user, or is writable by others",
                         settings.state_dir
                     ),
                     other => other.to_owned(),
@@ -437,7 +465,9 @@ impl Connection {
 
     /// Whether the connection still works as far as is known.
     pub(crate) fn is_open(&self) -> bool {
-        !self.shared.closed.load(Ordering::SeqCst)
+        // The reader task ends with its runtime (a caller that makes a runtime per call): a
+        // connection without it hears nothing more.
+        !self.shared.closed.load(Ordering::SeqCst) && !self.reader.is_finished()
     }
 
     fn lost(&self, operation: &str) -> RemoteError {
@@ -458,7 +488,13 @@ impl Connection {
             writer.write_all(&bytes).await?;
             writer.flush().await
         };
-        written.await.map_err(|_| self.lost("send"))
+        match written.await {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                self.shared.close();
+                Err(self.lost("send"))
+            }
+        }
     }
 
     /// A new request ID.
@@ -501,12 +537,7 @@ impl Connection {
             return Err(self.lost(op));
         }
         locked(&self.shared.pending).insert(id, tx);
-        let mut line = format!("{id} {op}");
-        for f in fields {
-            line.push(' ');
-            line.push_str(f);
-        }
-        if let Err(err) = self.send_line(&line).await {
+        if let Err(err) = self.send_as(id, op, fields).await {
             locked(&self.shared.pending).remove(&id);
             return Err(err);
         }
@@ -515,6 +546,9 @@ impl Connection {
             Ok(Err(_)) => Err(self.lost(op)),
             Err(_) => {
                 locked(&self.shared.pending).remove(&id);
+                // A helper that does not answer in time is stuck (a hung disk there, a wedged
+                // network): the next operation gets a new connection.
+                self.shared.close();
                 Err(RemoteError::Timeout {
                     destination: self.shown.clone(),
                     operation: op.to_owned(),
@@ -522,6 +556,21 @@ impl Connection {
                 })
             }
         }
+    }
+
+    /// Sends request `op` with `fields` as request `id`, without waiting for an answer.
+    pub(crate) async fn send_as(
+        &self,
+        id: u64,
+        op: &str,
+        fields: &[String],
+    ) -> Result<(), RemoteError> {
+        let mut line = format!("{id} {op}");
+        for f in fields {
+            line.push(' ');
+            line.push_str(f);
+        }
+        self.send_line(&line).await
     }
 }
 

@@ -100,6 +100,15 @@ pub(crate) mod connection {
             Err(self.disabled())
         }
 
+        pub(crate) async fn send_as(
+            &self,
+            _id: u64,
+            _op: &str,
+            _fields: &[String],
+        ) -> Result<(), RemoteError> {
+            Err(self.disabled())
+        }
+
         pub(crate) async fn call_as(
             &self,
             _id: u64,

@@ -86,6 +86,14 @@ pub enum RemoteError {
         /// The bound, in seconds.
         seconds: u64,
     },
+    /// The start could not be done there (its log, its lock, its record); nothing runs.
+    #[error("{destination}: cannot start the daemon there: {message}")]
+    Start {
+        /// `user@host:port`.
+        destination: String,
+        /// Why.
+        message: String,
+    },
     /// The daemon's binary is not on the remote host.
     #[error(
         "{destination}: the binary `{binary}` is not on the remote host (not executable there, or not on the remote PATH): install it there or give its absolute path"

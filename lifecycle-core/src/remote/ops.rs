@@ -8,6 +8,8 @@ use tokio::sync::oneshot;
 use super::RemoteError;
 use super::connection::Connection;
 use super::wire;
+use lifecycle_spec::InheritEnv;
+
 use crate::store::record::Record;
 
 /// The bound of a short operation's answer.
@@ -49,10 +51,15 @@ pub(crate) enum Started {
 pub(crate) struct StartRequest<'a> {
     /// The record's file name (the daemon's key made safe).
     pub(crate) name: &'a str,
+    /// The helper kills the daemon when the manager's connection ends (a manager that stops
+    /// what it started when it goes).
+    pub(crate) kill_on_disconnect: bool,
     /// The record to write, whose PID, start time, boot, group and session the helper fills in.
     pub(crate) template: &'a Record,
     pub(crate) log: &'a str,
     pub(crate) binary: &'a str,
+    /// Which of the helper's environment variables the daemon inherits.
+    pub(crate) inherit: &'a InheritEnv,
     pub(crate) env: &'a [(String, String)],
     pub(crate) args: &'a [String],
 }
@@ -64,11 +71,22 @@ pub(crate) async fn start(
 ) -> Result<Started, RemoteError> {
     let mut fields = vec![
         field(c, request.name, "the daemon's name")?,
+        u8::from(request.kill_on_disconnect).to_string(),
         field(c, &request.template.to_text(), "the record")?,
         field(c, request.log, "the log path")?,
         field(c, request.binary, "the binary")?,
-        request.env.len().to_string(),
     ];
+    match request.inherit {
+        InheritEnv::All => fields.extend(["all".to_owned(), "0".to_owned()]),
+        InheritEnv::Only(names) => {
+            fields.push("none".to_owned());
+            fields.push(names.len().to_string());
+            for name in names.iter() {
+                fields.push(field(c, name, "an inherited variable")?);
+            }
+        }
+    }
+    fields.push(request.env.len().to_string());
     for (name, value) in request.env {
         fields.push(field(
             c,
@@ -83,6 +101,10 @@ pub(crate) async fn start(
     let exit = c.watch_exit(id);
     let answer = c.call_as(id, "start", &fields, SHORT).await?;
     let words: Vec<&str> = answer.splitn(3, ' ').collect();
+    let failed = |message: &str| RemoteError::Start {
+        destination: c.shown().to_owned(),
+        message: message.to_owned(),
+    };
     match words.as_slice() {
         ["ok", pid, rest] => {
             let start_time = rest.split(' ').next().and_then(|s| s.parse().ok());
@@ -102,8 +124,47 @@ pub(crate) async fn start(
             destination: c.shown().to_owned(),
             binary: request.binary.to_owned(),
         }),
+        ["err", "binary", ..] => Err(failed(
+            "the binary's name holds `=`, which env(1) would take for a variable",
+        )),
+        ["err", "log", ..] => Err(failed(&format!(
+            "its log `{}` cannot be made or appended to there (or is a symbolic link)",
+            request.log
+        ))),
+        ["err", "lock", ..] => Err(failed(
+            "its lock there is held by another process (for more than 5 s)",
+        )),
+        ["err", "record", ..] => Err(failed("its record cannot be written there (disk full?)")),
+        ["died", status] => Err(failed(&format!(
+            "the start process there ended (status {status}) before it answered"
+        ))),
         _ => Err(protocol(c, "start", &answer)),
     }
+}
+
+/// Whether process `pid` started at `start_time` runs there (a zombie does not).
+pub(crate) async fn alive(c: &Connection, pid: u32, start_time: u64) -> Result<bool, RemoteError> {
+    let fields = [pid.to_string(), start_time.to_string()];
+    let answer = c.call("alive", &fields, SHORT).await?;
+    match answer.as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(protocol(c, "alive", &answer)),
+    }
+}
+
+/// The exit of a process this connection did not start (status unknown: `-1`), told within
+/// a second of it.
+pub(crate) async fn watch(
+    c: &Connection,
+    pid: u32,
+    start_time: u64,
+) -> Result<oneshot::Receiver<i32>, RemoteError> {
+    let id = c.request_id();
+    let exit = c.watch_exit(id);
+    c.send_as(id, "watch", &[pid.to_string(), start_time.to_string()])
+        .await?;
+    Ok(exit)
 }
 
 /// Whether a recorded process runs on its host.

@@ -1,12 +1,18 @@
 //! The helper's framing: request fields and answer lines (see `helper.sh`).
 
-/// The bytes a field carries as themselves; every other byte is `\ooo`.
+/// The bytes a field carries as themselves (none is whitespace, a glob character, a quote, a
+/// backslash or `%`, the two bytes printf reads in a format); every other byte is `\ooo`.
+/// Keys (`name@instance`) and paths need no escape: no decoding process for them there.
 fn plain(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-')
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'_' | b'.' | b'/' | b'-' | b'@' | b':' | b'+' | b',' | b'='
+        )
 }
 
 /// `value` as a request field: `=`, then the value with every byte outside
-/// `[A-Za-z0-9_./-]` written as a backslash and three octal digits. `None` for a value with a
+/// `[A-Za-z0-9_./@:+,=-]` written as a backslash and three octal digits. `None` for a value with a
 /// NUL byte, which no argument or environment variable can carry.
 pub(crate) fn field(value: &str) -> Option<String> {
     let mut out = String::with_capacity(value.len() + 1);

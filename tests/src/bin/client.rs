@@ -7,6 +7,8 @@
 //! client emfile --state DIR --binary B --port P --test T
 //! client own-group-stop --state DIR
 //! client default-state-dir
+//! client remote-exit --state DIR --remote-state DIR --ssh-config F --host H --user U
+//!                    --ssh-port P --binary B --port P --test T [--stop-on-drop yes]
 //! ```
 //!
 //! `ensure` makes N concurrent `ensure_running` calls on a test daemon (KIND: http, short,
@@ -16,7 +18,10 @@
 //! `held`, and holds it until its stdin closes. `emfile` starts a daemon, then asks a second
 //! manager to ensure it with one descriptor left, and prints what that did. `own-group-stop`
 //! stops a record naming a dead process whose group is this process's own. `default-state-dir`
-//! builds a manager with the default state directory. Daemons outlive this process.
+//! builds a manager with the default state directory. `remote-exit` starts the test daemon on a
+//! remote host, prints `ready PID`, and exits without dropping its manager (as a program whose
+//! manager is a static does). Daemons outlive this process (but a `--stop-on-drop yes`
+//! manager's remote ones, which its host kills when its connection ends).
 
 #![allow(clippy::print_stdout)]
 
@@ -301,6 +306,39 @@ async fn own_group_stop(args: Args) -> i32 {
     0
 }
 
+/// Starts a remote test daemon and leaves without dropping the manager.
+async fn remote_exit(args: Args) -> i32 {
+    let manager = DaemonManager::builder()
+        .state_dir(args.get("state"))
+        .remote_state_dir(args.get("remote-state"))
+        .ssh_config(args.get("ssh-config"))
+        .stop_on_drop(args.0.get("stop-on-drop").is_some_and(|v| v == "yes"))
+        .build()
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let handle = lifecycle_tests::handles::RemoteDaemon {
+        binary: args.get("binary"),
+        port: args.get("port").parse().unwrap_or_else(|_| fail("--port")),
+        test: args.get("test"),
+        flags: String::new(),
+        host: args.get("host"),
+        user: args.get("user"),
+        ssh_port: args
+            .get("ssh-port")
+            .parse()
+            .unwrap_or_else(|_| fail("--ssh-port")),
+    };
+    match manager.ensure_running(&handle).await {
+        Ok(running) => say(&format!("ready {}", running.pid)),
+        Err(err) => {
+            say(&format!("error {err}"));
+            return 1;
+        }
+    }
+    // A manager nobody drops: a static's, at the end of `main`.
+    std::mem::forget(manager);
+    0
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
@@ -317,6 +355,7 @@ fn main() {
         "hold-lock" => hold_lock(&args),
         "emfile" => runtime.block_on(emfile(args)),
         "own-group-stop" => runtime.block_on(own_group_stop(args)),
+        "remote-exit" => runtime.block_on(remote_exit(args)),
         "default-state-dir" => match DaemonManager::builder().build() {
             Ok(manager) => {
                 say(&format!("state {}", manager.state_dir().display()));
