@@ -108,14 +108,16 @@
 //! task; its process and its record are on that host. The manager keeps one `ssh` master per
 //! (user, host, port) whose session runs a fixed POSIX sh helper answering framed requests (one
 //! round trip per operation; no value is ever part of a shell line). The helper starts a daemon
-//! under the daemon's lock there (a `mkdir` lock whose holder is checked by PID and start time),
-//! writes its record (the manager's text with the process's identity filled in, renamed into
-//! place), and leaves a keeper as the daemon's parent that reports its exit at once; it runs a
-//! stop chain there in one round trip, polling the group every 10 ms. Without a pidfd in sh, a
-//! signal there goes to the recorded group right after checking that the recorded PID still has
-//! its recorded start time: a window of microseconds, not the local guarantee. A lost connection
-//! loses the exit watch, not the daemon: the record there stays the truth, and the next
-//! operation reconnects.
+//! under the daemon's lock there (`flock`, released by the kernel if its holder dies), writes
+//! its record (the manager's text with the process's identity filled in, renamed into place),
+//! and leaves a keeper as the daemon's parent that reports its exit at once; it runs a stop
+//! chain there in one round trip, polling the group every 10 ms. Only the helper's loop writes
+//! to the session (keepers and stops hand it their lines through a FIFO), so the session ends
+//! with the manager's connection. Without a pidfd in sh, a signal there goes to the recorded
+//! group right after checking that the recorded PID still has its recorded start time: a window
+//! of microseconds, not the local guarantee. A lost connection loses the exit watch, not the
+//! daemon (unless the manager stops what it starts when it goes): the record there stays the
+//! truth, an ensure asks the host before it answers, and the next operation reconnects.
 //!
 //! **The state directory** (`$LIFECYCLE_STATE_DIR`, else `$XDG_STATE_HOME/lifecycle`, else
 //! `$HOME/.local/state/lifecycle`; never a shared directory) must be the user's own: it and its

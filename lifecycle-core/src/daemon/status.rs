@@ -9,7 +9,7 @@ use crate::readiness::probe;
 use crate::store::record::RecordState;
 use crate::{State, Status};
 
-/// What the record of a daemon on another host says, read there.
+/// What the record of a daemon on another host says, read there (its head: one round trip).
 async fn remote_record(
     ctx: &Context,
     destination: &crate::remote::Destination,
@@ -20,28 +20,30 @@ async fn remote_record(
     let found = match ctx.hosts.get(destination).await {
         Ok(connection) => {
             let name = crate::store::state_dir::file_name(&plan.key);
-            ops::status(&connection, &name).await
+            ops::head(&connection, &name).await
         }
         Err(err) => Err(err),
     };
     match found {
-        Ok(Some((record, Remote::Live))) => {
-            status.pid = Some(record.pid);
-            status.state = match record.state {
-                RecordState::Starting => State::Starting,
-                RecordState::Stopping { .. } => State::Stopping { failure: None },
-                _ => State::Ready,
-            };
-        }
-        Ok(Some((record, Remote::Gone))) => {
-            status.stale = Some(format!("recorded pid {} is gone", record.pid));
-        }
-        Ok(Some((record, Remote::OtherBoot))) => {
-            status.stale = Some(format!(
-                "the record (pid {}) is of another boot of the host",
-                record.pid
-            ));
-        }
+        Ok(Some(head)) => match head.liveness {
+            Remote::Live => {
+                status.pid = Some(head.pid);
+                status.state = match head.state.as_str() {
+                    "starting" => State::Starting,
+                    "stopping" => State::Stopping { failure: None },
+                    _ => State::Ready,
+                };
+            }
+            Remote::Gone => {
+                status.stale = Some(format!("recorded pid {} is gone", head.pid));
+            }
+            Remote::OtherBoot => {
+                status.stale = Some(format!(
+                    "the record (pid {}) is of another boot of the host",
+                    head.pid
+                ));
+            }
+        },
         Ok(None) => {}
         Err(err) => status.stale = Some(err.to_string()),
     }

@@ -348,6 +348,36 @@ op_status() {
     fi
 }
 
+# state ID NAME: what a status needs, from the record's head only (state, PID, start time,
+# boot: its first lines): whether its process runs, its state, PID and start time.
+op_state() {
+    dec "$2"
+    _r=$dir/daemons/$v.record
+    rpid=
+    rst=
+    rboot=
+    _st=
+    if [ -f "$_r" ] && [ -O "$_r" ] && ! [ -h "$_r" ]; then
+        while IFS= read -r _l; do
+            case $_l in
+            state=*) _st=${_l#*=} ;;
+            pid=*) rpid=${_l#*=} ;;
+            start_time=*) rst=${_l#*=} ;;
+            boot_id=*)
+                rboot=${_l#*=}
+                break
+                ;;
+            esac
+        done <"$_r"
+    fi
+    if digits "$rpid" "$rst"; then
+        liveness
+        say "r $1 st $live $_st $rpid $rst"
+    else
+        say "r $1 none"
+    fi
+}
+
 # put ID NAME GENERATION TEXT: replaces the record if its generation is GENERATION (0: if
 # there is none).
 op_put() {
@@ -529,6 +559,7 @@ main() {
                 </dev/null >/dev/null 2>&1
             ;;
         status) op_status "$_id" "$@" ;;
+        state) op_state "$_id" "$@" ;;
         alive) if digits "$1" "$2" && alive "$1" "$2"; then say "r $_id yes"; else say "r $_id no"; fi ;;
         watch) digits "$1" "$2" && op_watch "$fifo" "$_id" "$1" "$2" </dev/null >/dev/null 2>&1 & ;;
         put) op_put "$_id" "$@" ;;

@@ -203,6 +203,46 @@ pub(crate) async fn status(
     }
 }
 
+/// The head of a record there: what a status shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub(crate) liveness: Liveness,
+    /// The record's state word (`starting`, `ready`, `stopping`, …).
+    pub(crate) state: String,
+    pub(crate) pid: u32,
+    pub(crate) start_time: u64,
+}
+
+/// The head of the daemon's record there (read only as far as it goes), and whether it names
+/// a live process.
+pub(crate) async fn head(c: &Connection, name: &str) -> Result<Option<Head>, RemoteError> {
+    let answer = c
+        .call("state", &[field(c, name, "the daemon's name")?], SHORT)
+        .await?;
+    let words: Vec<&str> = answer.split(' ').collect();
+    match words.as_slice() {
+        ["none"] => Ok(None),
+        ["st", live, state, pid, start_time] => {
+            let liveness = match *live {
+                "live" => Liveness::Live,
+                "gone" => Liveness::Gone,
+                "otherboot" => Liveness::OtherBoot,
+                _ => return Err(protocol(c, "state", &answer)),
+            };
+            match (pid.parse(), start_time.parse()) {
+                (Ok(pid), Ok(start_time)) => Ok(Some(Head {
+                    liveness,
+                    state: (*state).to_owned(),
+                    pid,
+                    start_time,
+                })),
+                _ => Err(protocol(c, "state", &answer)),
+            }
+        }
+        _ => Err(protocol(c, "state", &answer)),
+    }
+}
+
 /// Replaces the record if its generation there is `expected` (0: there is none); whether it did.
 pub(crate) async fn put(
     c: &Connection,
