@@ -119,8 +119,20 @@ impl ManagerBuilder {
         self
     }
 
+    /// The OpenSSH client program (default: `ssh` on `PATH`).
+    ///
+    /// ```
+    /// let builder = lifecycle_core::DaemonManager::builder().ssh_program("/usr/local/bin/ssh");
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn ssh_program(mut self, program: impl Into<PathBuf>) -> ManagerBuilder {
+        self.ssh.program = program.into();
+        self
+    }
+
     /// The state directory on remote hosts (records and logs of the daemons there); `~/` is the
-    /// remote home. Default: `~/.local/state/lifecycle`.
+    /// remote home. Default: `~/.local/state/lifecycle-remote`.
     ///
     /// ```
     /// let builder = lifecycle_core::DaemonManager::builder().remote_state_dir("~/.rbee/state");

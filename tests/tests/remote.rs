@@ -48,8 +48,13 @@ fn record_path(dir: &Path, key: &str) -> PathBuf {
 /// The `ssh` processes this test process runs to `sshd` (its children named `ssh` whose
 /// command line has `-p PORT`): tests in parallel each have their own sshd.
 fn ssh_children(sshd: &Sshd) -> Vec<u32> {
+    ssh_children_on(sshd.port())
+}
+
+/// The `ssh` processes this test process runs to port `port`.
+fn ssh_children_on(port: u16) -> Vec<u32> {
     let me = std::process::id();
-    let port = sshd.port().to_string();
+    let port = port.to_string();
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -258,7 +263,24 @@ async fn arguments_arrive_byte_for_byte() {
 async fn hostile_hostnames_are_refused_before_ssh_runs() {
     let sshd = Sshd::start();
     let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    // An "ssh" that leaves a mark when it runs: it must never run.
+    let ran = dir.path().join("ssh-ran");
+    let fake_ssh = dir.path().join("fake-ssh");
+    std::fs::write(
+        &fake_ssh,
+        format!("#!/bin/sh\necho \"$@\" >> {}\nexit 255\n", ran.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &fake_ssh,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let manager = DaemonManager::builder()
+        .state_dir(dir.path().join("local"))
+        .ssh_program(&fake_ssh)
+        .build()
+        .unwrap();
     for host in [
         "-oProxyCommand=touch /tmp/x",
         "a b",
@@ -271,7 +293,6 @@ async fn hostile_hostnames_are_refused_before_ssh_runs() {
         handle.host = host.into();
         let err = manager.ensure_running(&handle).await.unwrap_err();
         assert!(matches!(err, StartError::Plan(_)), "{host:?}: {err}");
-        assert!(ssh_children(&sshd).is_empty(), "{host:?}: ssh ran");
     }
     let mut handle = daemon(&sshd, "hostile", "");
     handle.user = "-lroot".into();
@@ -279,6 +300,15 @@ async fn hostile_hostnames_are_refused_before_ssh_runs() {
         manager.ensure_running(&handle).await.unwrap_err(),
         StartError::Plan(_)
     ));
+    assert!(
+        !ran.exists(),
+        "ssh ran: {:?}",
+        std::fs::read_to_string(&ran)
+    );
+    // A good host does run it: the mark can appear, so its absence above means something.
+    let handle = daemon(&sshd, "hostile", "");
+    assert!(manager.ensure_running(&handle).await.is_err());
+    assert!(ran.exists(), "the fake ssh was never used");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -582,7 +612,7 @@ async fn an_unreachable_host_is_reported_within_the_connect_timeout() {
         ),
         other => panic!("{other}"),
     }
-    assert!(ssh_children(&sshd).is_empty());
+    assert!(ssh_children_on(handle.ssh_port).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
