@@ -425,6 +425,13 @@ impl Plan {
         })
     }
 
+    /// The readiness deadline (zero without a probe).
+    pub(crate) fn readiness_deadline(&self) -> Duration {
+        self.readiness
+            .as_ref()
+            .map_or(Duration::ZERO, |r| r.deadline)
+    }
+
     /// The command as a person would type it (for messages and records; never given to a shell).
     pub(crate) fn command_line(&self) -> String {
         std::iter::once(self.binary.as_str())

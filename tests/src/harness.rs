@@ -515,3 +515,37 @@ pub async fn assert_a_dead_leaders_group_is_swept(manager: &DaemonManager, state
         "the member was left"
     );
 }
+
+/// The live processes named `comm` (the name in `/proc/PID/stat`) whose parent is `parent`
+/// (any parent for `None`) and whose arguments satisfy `matches`.
+pub fn processes(comm: &str, parent: Option<u32>, matches: impl Fn(&[&[u8]]) -> bool) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let mut rest = stat[close + 2..].split(' ');
+        let state = rest.next().unwrap_or("");
+        let ppid: u32 = rest.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if &stat[open + 1..close] != comm || state == "Z" || parent.is_some_and(|p| p != ppid) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        if matches(&args) {
+            found.push(pid);
+        }
+    }
+    found
+}

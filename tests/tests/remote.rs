@@ -11,22 +11,37 @@ use lifecycle_core::{DaemonManager, RemoteError, StartError, State, StopError, S
 use lifecycle_tests::handles::{
     RemoteAcceptNew, RemoteArgv, RemoteDaemon, RemoteInstall, RemoteShort,
 };
-use lifecycle_tests::harness::{free_port, is_alive, pid_in_file, transitions_until, wait_exit};
+use lifecycle_tests::harness::{
+    free_port, is_alive, pid_in_file, processes, transitions_until, wait_exit,
+};
 use lifecycle_tests::sshd::Sshd;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
 
-/// A manager whose SSH connections go to `sshd` with the harness's client configuration, and
-/// whose remote state directory is `remote` (under the test's temporary directory).
-fn manager(dir: &Path, sshd: &Sshd) -> DaemonManager {
+/// A manager of local state directory `dir/<local>` and remote state directory `dir/remote`
+/// (under the test's temporary directory), whose SSH connections use client configuration
+/// `config`.
+fn manager_of(dir: &Path, local: &str, config: &Path, stop_on_drop: bool) -> DaemonManager {
     DaemonManager::builder()
-        .state_dir(dir.join("local"))
+        .state_dir(dir.join(local))
         .remote_state_dir(dir.join("remote").to_string_lossy().into_owned())
-        .ssh_config(sshd.client_config())
+        .ssh_config(config)
         .ssh_connect_timeout(Duration::from_secs(5))
-        .stop_on_drop(true)
+        .stop_on_drop(stop_on_drop)
         .build()
         .unwrap()
+}
+
+/// The usual manager: to `sshd` with the harness's client configuration, killing what it
+/// started when it goes.
+fn manager(dir: &Path, sshd: &Sshd) -> DaemonManager {
+    manager_of(dir, "local", sshd.client_config(), true)
+}
+
+/// Another manager (its own local state directory, as on another machine) of the same remote
+/// state directory.
+fn second_manager(dir: &Path, sshd: &Sshd) -> DaemonManager {
+    manager_of(dir, "second", sshd.client_config(), true)
 }
 
 fn daemon(sshd: &Sshd, test: &str, flags: &str) -> RemoteDaemon {
@@ -45,45 +60,19 @@ fn record_path(dir: &Path, key: &str) -> PathBuf {
     dir.join("remote/daemons").join(format!("{key}.record"))
 }
 
-/// The `ssh` processes this test process runs to `sshd` (its children named `ssh` whose
-/// command line has `-p PORT`): tests in parallel each have their own sshd.
+/// The `ssh` processes this test process runs to `sshd`.
 fn ssh_children(sshd: &Sshd) -> Vec<u32> {
     ssh_children_on(sshd.port())
 }
 
-/// The `ssh` processes this test process runs to port `port`.
+/// The `ssh` processes this test process runs to port `port` (`-p PORT`): tests in parallel
+/// each have their own sshd.
 fn ssh_children_on(port: u16) -> Vec<u32> {
-    let me = std::process::id();
     let port = port.to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = &stat[open + 1..close];
-        let ppid: u32 = stat[close + 2..]
-            .split(' ')
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-        let to_port = args
-            .windows(2)
-            .any(|w| w[0] == b"-p" && w[1] == port.as_bytes());
-        if ppid == me && comm == "ssh" && to_port {
-            found.push(pid);
-        }
-    }
-    found
+    processes("ssh", Some(std::process::id()), |args| {
+        args.windows(2)
+            .any(|w| w[0] == b"-p" && w[1] == port.as_bytes())
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -390,14 +379,7 @@ async fn a_fresh_manager_stops_a_remote_daemon_from_its_record_there() {
     let handle = daemon(&sshd, "fresh", "");
     let running = first.ensure_running(&handle).await.unwrap();
     // Another manager (another local state directory: as another machine would be).
-    let other_dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(other_dir.path().join("local")).unwrap();
-    let second = DaemonManager::builder()
-        .state_dir(other_dir.path().join("local"))
-        .remote_state_dir(dir.path().join("remote").to_string_lossy().into_owned())
-        .ssh_config(sshd.client_config())
-        .build()
-        .unwrap();
+    let second = manager_of(dir.path(), "second", sshd.client_config(), false);
     let status = second.status(&handle).await.unwrap();
     assert_eq!(
         (status.state, status.pid),
@@ -419,13 +401,7 @@ async fn sshd_killed_mid_operation_is_a_clear_error_not_a_hang() {
     let dir = tempfile::tempdir().unwrap();
     // Not `stop_on_drop`: a manager that stops what it starts has the host kill its daemons
     // when its connection ends, and this one is to outlive it.
-    let manager = DaemonManager::builder()
-        .state_dir(dir.path().join("local"))
-        .remote_state_dir(dir.path().join("remote").to_string_lossy().into_owned())
-        .ssh_config(sshd.client_config())
-        .ssh_connect_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let manager = manager_of(dir.path(), "local", sshd.client_config(), false);
     let handle = daemon(&sshd, "sshd-killed", "");
     let running = manager.ensure_running(&handle).await.unwrap();
     sshd.kill();
@@ -481,23 +457,12 @@ fn config_with_own_known_hosts(dir: &Path, sshd: &Sshd) -> PathBuf {
     config
 }
 
-fn manager_with_config(dir: &Path, config: &Path) -> DaemonManager {
-    DaemonManager::builder()
-        .state_dir(dir.join("local"))
-        .remote_state_dir(dir.join("remote").to_string_lossy().into_owned())
-        .ssh_config(config)
-        .ssh_connect_timeout(Duration::from_secs(5))
-        .stop_on_drop(true)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_host_key_is_refused_unless_the_spec_accepts_new_ones() {
     let mut sshd = Sshd::start();
     let dir = tempfile::tempdir().unwrap();
     let config = config_with_own_known_hosts(dir.path(), &sshd);
-    let manager = manager_with_config(dir.path(), &config);
+    let manager = manager_of(dir.path(), "local", &config, true);
     // Strict (the default): an unknown key is refused, and nothing is recorded of it.
     let strict = daemon(&sshd, "strict-keys", "");
     let err = manager.ensure_running(&strict).await.unwrap_err();
@@ -535,7 +500,7 @@ async fn an_unknown_host_key_is_refused_unless_the_spec_accepts_new_ones() {
     assert!(wait_exit(running.pid, Duration::from_secs(5)));
     // A key that changed is refused all the same.
     sshd.change_host_key();
-    let later = manager_with_config(dir.path(), &config);
+    let later = manager_of(dir.path(), "local", &config, true);
     let err = later.ensure_running(&new_keys).await.unwrap_err();
     assert!(
         matches!(
@@ -571,7 +536,7 @@ async fn a_refused_key_is_an_authentication_error_naming_the_destination() {
         ),
     )
     .unwrap();
-    let manager = manager_with_config(dir.path(), &config);
+    let manager = manager_of(dir.path(), "local", &config, true);
     let handle = daemon(&sshd, "refused", "");
     let err = manager.ensure_running(&handle).await.unwrap_err();
     match &err {
@@ -808,41 +773,15 @@ async fn a_daemon_found_there_that_died_is_not_reported_running() {
     second.stop(&handle).await.unwrap();
 }
 
-/// Another manager (its own local state directory, as on another machine) of the same remote
-/// state directory.
-fn second_manager(dir: &Path, sshd: &Sshd) -> DaemonManager {
-    DaemonManager::builder()
-        .state_dir(dir.join("second"))
-        .remote_state_dir(dir.join("remote").to_string_lossy().into_owned())
-        .ssh_config(sshd.client_config())
-        .ssh_connect_timeout(Duration::from_secs(5))
-        .stop_on_drop(true)
-        .build()
-        .unwrap()
-}
-
 /// The `ssh` processes anywhere (ours or orphaned) that are masters to `sshd`.
 fn masters_to(sshd: &Sshd) -> Vec<u32> {
     let port = sshd.port().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-        let master = args.first().is_some_and(|a| a.ends_with(b"ssh"))
-            && args.iter().any(|a| *a == b"-M")
+    processes("ssh", None, |args| {
+        args.contains(&b"-M".as_slice())
             && args
                 .windows(2)
-                .any(|w| w[0] == b"-p" && w[1] == port.as_bytes());
-        if master && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok() {
-            found.push(pid);
-        }
-    }
-    found
+                .any(|w| w[0] == b"-p" && w[1] == port.as_bytes())
+    })
 }
 
 fn remote_exit_client(dir: &Path, sshd: &Sshd, test: &str, stop_on_drop: bool) -> u32 {

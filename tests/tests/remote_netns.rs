@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lifecycle_core::{DaemonManager, Running, StartError, State, Stopped};
-use lifecycle_tests::harness::{free_port, is_alive, wait_exit};
+use lifecycle_tests::harness::{free_port, is_alive, processes, wait_exit};
 use lifecycle_tests::netns::NetnsHost;
 use lifecycle_tests::sshd::Sshd;
 
@@ -145,37 +145,11 @@ fn test_daemons_on(port: u16) -> Vec<u32> {
 /// The `ssh` connections this test process runs to `host` (its children named `ssh` with the
 /// host's address among their arguments, control requests `-O` aside).
 fn ssh_children(host: &NetnsHost) -> Vec<u32> {
-    let me = std::process::id();
     let address = host.address().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = &stat[open + 1..close];
-        let ppid: u32 = stat[close + 2..]
-            .split(' ')
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-        let to_host = args.contains(&address.as_bytes());
+    processes("ssh", Some(std::process::id()), |args| {
         // `ssh -O forward|cancel` talks to a master's control socket: no connection of its own.
-        let control = args.iter().any(|a| *a == b"-O");
-        if ppid == me && comm == "ssh" && to_host && !control {
-            found.push(pid);
-        }
-    }
-    found
+        args.contains(&address.as_bytes()) && !args.contains(&b"-O".as_slice())
+    })
 }
 
 /// Whether `ssh` process `pid` is a master (`-M`).

@@ -539,11 +539,7 @@ impl Actor {
                 attempts,
                 last_error,
             } => {
-                let deadline = live
-                    .plan
-                    .readiness
-                    .as_ref()
-                    .map_or(Duration::ZERO, |r| r.deadline);
+                let deadline = live.plan.readiness_deadline();
                 let failure = format!("not ready within the deadline; last probe: {last_error}");
                 let (log, offset) = (live.log.clone(), live.log_offset);
                 let daemon = live.plan.key.clone();

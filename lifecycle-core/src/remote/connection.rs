@@ -15,6 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub(crate) use super::settings::Settings;
 use super::wire::{self, Line};
 use super::{Destination, RemoteError};
 
@@ -27,33 +28,6 @@ const BOOTSTRAP: &str = "exec /bin/sh -c 'IFS= read -r s && s=$(printf \"$s\"; p
 
 /// How much of ssh's standard error is kept for messages.
 const STDERR_KEPT: usize = 4096;
-
-/// How a connection is made.
-#[derive(Clone, Debug)]
-pub(crate) struct Settings {
-    /// The `ssh` program.
-    pub(crate) program: PathBuf,
-    /// `ssh -F`: a client configuration instead of `~/.ssh/config`.
-    pub(crate) config_file: Option<PathBuf>,
-    /// `ConnectTimeout`, and the bound of the helper's first answer beyond it.
-    pub(crate) connect_timeout: Duration,
-    /// The state directory on remote hosts (`~/` is the remote home).
-    pub(crate) state_dir: String,
-    /// `StrictHostKeyChecking=accept-new` instead of `yes`.
-    pub(crate) accept_new: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            program: PathBuf::from("ssh"),
-            config_file: None,
-            connect_timeout: Duration::from_secs(10),
-            state_dir: "~/.local/state/lifecycle-remote".to_owned(),
-            accept_new: false,
-        }
-    }
-}
 
 /// What the reader task shares with the callers.
 #[derive(Debug, Default)]

@@ -3,34 +3,13 @@
 //! compile and plan; starting one says what to enable.
 
 pub(crate) mod connection {
-    use std::path::PathBuf;
     use std::time::Duration;
 
     use tokio::sync::oneshot;
 
     use crate::remote::{Destination, RemoteError};
 
-    /// How a connection would be made (kept so that the manager's options stay the same).
-    #[derive(Clone, Debug)]
-    pub(crate) struct Settings {
-        pub(crate) program: PathBuf,
-        pub(crate) config_file: Option<PathBuf>,
-        pub(crate) connect_timeout: Duration,
-        pub(crate) state_dir: String,
-        pub(crate) accept_new: bool,
-    }
-
-    impl Default for Settings {
-        fn default() -> Settings {
-            Settings {
-                program: PathBuf::from("ssh"),
-                config_file: None,
-                connect_timeout: Duration::from_secs(10),
-                state_dir: "~/.local/state/lifecycle".to_owned(),
-                accept_new: false,
-            }
-        }
-    }
+    pub(crate) use crate::remote::settings::Settings;
 
     /// A forward that is never made.
     #[derive(Debug)]

@@ -26,6 +26,7 @@ pub(crate) mod hosts;
 #[cfg(feature = "ssh")]
 pub(crate) mod install;
 pub(crate) mod ops;
+mod settings;
 pub(crate) mod wire;
 
 #[cfg(not(feature = "ssh"))]

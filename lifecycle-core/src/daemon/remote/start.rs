@@ -25,6 +25,14 @@ use super::{
     template,
 };
 
+/// Where `plan`'s daemon runs: a plan routed here is remote.
+fn remote_destination(plan: &Plan) -> Result<crate::remote::Destination, StartError> {
+    destination(plan).ok_or_else(|| StartError::Task {
+        daemon: plan.key.clone(),
+        message: "not a remote daemon".to_owned(),
+    })
+}
+
 /// Why a wait for a remote daemon's readiness ended without it.
 enum NotReady {
     Exited(Exit),
@@ -59,12 +67,7 @@ impl Actor {
         mode: Mode,
         until: Until,
     ) -> Result<Running, StartError> {
-        let Some(destination) = destination(&plan) else {
-            return Err(StartError::Task {
-                daemon: plan.key.clone(),
-                message: "not a remote daemon".to_owned(),
-            });
-        };
+        let destination = remote_destination(&plan)?;
         let mut live = match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Remote(live) => live,
             Phase::Idle => return self.remote_start(plan, mode, until).await,
@@ -157,12 +160,7 @@ impl Actor {
         mode: Mode,
         until: Until,
     ) -> Result<Running, StartError> {
-        let Some(destination) = destination(&plan) else {
-            return Err(StartError::Task {
-                daemon: plan.key.clone(),
-                message: "not a remote daemon".to_owned(),
-            });
-        };
+        let destination = remote_destination(&plan)?;
         if let Some(r) = &plan.readiness
             && r.probe.is_event()
         {
@@ -410,11 +408,7 @@ impl Actor {
                 attempts,
                 last_error,
             } => {
-                let deadline = live
-                    .plan
-                    .readiness
-                    .as_ref()
-                    .map_or(Duration::ZERO, |r| r.deadline);
+                let deadline = live.plan.readiness_deadline();
                 if !owned {
                     return StartError::Unhealthy {
                         daemon,
@@ -442,15 +436,8 @@ impl Actor {
                 }
             }
             NotReady::Probe(error) => {
-                if owned {
-                    self.note(Event::ProbeError {
-                        error: error.to_string(),
-                    });
-                    if self.kill(&live).await {
-                        self.note(Event::Gone);
-                    } else {
-                        return self.unreachable_after_failure(&live, &error.to_string());
-                    }
+                if owned && let Err(err) = self.abandon(&live, error.to_string()).await {
+                    return err;
                 }
                 StartError::Probe {
                     daemon,
@@ -458,16 +445,22 @@ impl Actor {
                 }
             }
             NotReady::Remote(source) => {
-                if owned {
-                    self.note(Event::ProbeError {
-                        error: source.to_string(),
-                    });
-                    if self.kill(&live).await {
-                        self.note(Event::Gone);
-                    }
+                if owned && let Err(err) = self.abandon(&live, source.to_string()).await {
+                    return err;
                 }
                 StartError::Remote { daemon, source }
             }
+        }
+    }
+
+    /// A start whose probe broke: the daemon it spawned is killed. An error if it could not be.
+    async fn abandon(&mut self, live: &RemoteLive, why: String) -> Result<(), StartError> {
+        self.note(Event::ProbeError { error: why.clone() });
+        if self.kill(live).await {
+            self.note(Event::Gone);
+            Ok(())
+        } else {
+            Err(self.unreachable_after_failure(live, &why))
         }
     }
 
