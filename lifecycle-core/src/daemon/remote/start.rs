@@ -436,7 +436,7 @@ impl Actor {
                 }
             }
             NotReady::Probe(error) => {
-                if owned && let Err(err) = self.abandon(&live, error.to_string()).await {
+                if owned && let Err(err) = self.abandon_remote(&live, error.to_string()).await {
                     return err;
                 }
                 StartError::Probe {
@@ -445,7 +445,7 @@ impl Actor {
                 }
             }
             NotReady::Remote(source) => {
-                if owned && let Err(err) = self.abandon(&live, source.to_string()).await {
+                if owned && let Err(err) = self.abandon_remote(&live, source.to_string()).await {
                     return err;
                 }
                 StartError::Remote { daemon, source }
@@ -454,7 +454,7 @@ impl Actor {
     }
 
     /// A start whose probe broke: the daemon it spawned is killed. An error if it could not be.
-    async fn abandon(&mut self, live: &RemoteLive, why: String) -> Result<(), StartError> {
+    async fn abandon_remote(&mut self, live: &RemoteLive, why: String) -> Result<(), StartError> {
         self.note(Event::ProbeError { error: why.clone() });
         if self.kill(live).await {
             self.note(Event::Gone);
