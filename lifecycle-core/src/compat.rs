@@ -115,6 +115,23 @@ pub(crate) fn ad_hoc_plan(
     )?)
 }
 
+/// The plan to stop the remote daemon a pointer names: its key, its place; its chain comes
+/// from its record there.
+pub(crate) fn pointed_plan(pointer: &crate::store::pointers::Pointer) -> Option<Plan> {
+    let name = pointer.key.split('@').next().unwrap_or(&pointer.key);
+    let mut plan = ad_hoc_plan(name, None, "/", &[], None).ok()?;
+    plan.key = pointer.key.clone();
+    plan.place = crate::plan::Place::Ssh {
+        host: pointer.host.clone(),
+        user: pointer.user.clone(),
+        port: pointer.port,
+        accept_new: pointer.accept_new,
+        probe_from_host: false,
+        install: None,
+    };
+    Some(plan)
+}
+
 /// Spawns `binary_path` with `args` as a daemon: its own process group, stdin from
 /// `/dev/null`, output to `<state dir>/logs/<key>.log`, reaped when it exits; recorded under the
 /// binary's file name (lowercased, `[a-z0-9_-]`), one instance per argument list (the key is
@@ -293,12 +310,31 @@ pub async fn graceful_shutdown(
             .filter(|r| r.name == daemon_name && r.key != daemon_name)
             .map(|r| r.key),
     );
+    // And the remote ones this state directory points to.
+    let dir = manager.fleet.ctx.store.dir().clone();
+    let pointers = crate::blocking::run(move || dir.pointers())
+        .await
+        .and_then(|r| r)
+        .unwrap_or_default();
+    let mut remote = std::collections::HashMap::new();
+    for pointer in pointers {
+        let name = pointer.key.split('@').next().unwrap_or(&pointer.key);
+        if (pointer.key == daemon_name || name == daemon_name)
+            && let Some(plan) = pointed_plan(&pointer)
+        {
+            if !keys.contains(&pointer.key) {
+                keys.push(pointer.key.clone());
+            }
+            remote.insert(pointer.key.clone(), Arc::new(plan));
+        }
+    }
     let mut stopped_any = false;
     for key in keys {
+        let plan = remote.remove(&key);
         match manager
             .fleet
             .clone()
-            .stop(key, steps.clone(), Vec::new(), None)
+            .stop(key, steps.clone(), Vec::new(), plan)
             .await?
         {
             Stopped::NotRunning { .. } => {}

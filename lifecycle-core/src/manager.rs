@@ -427,7 +427,8 @@ impl DaemonManager {
     }
 
     /// Stops the daemon recorded under `key` (its name, or `name@instance`), by its record:
-    /// never by process name.
+    /// never by process name. A daemon this manager's state directory points to on another
+    /// host (one started there through it) is stopped there, by its record there.
     ///
     /// ```
     /// # async fn demo(manager: &lifecycle_core::DaemonManager) -> Result<(), lifecycle_core::StopError> {
@@ -435,9 +436,21 @@ impl DaemonManager {
     /// # Ok(()) }
     /// ```
     pub async fn stop_by_key(&self, key: &str) -> Result<Stopped, StopError> {
+        // A daemon this state directory points to on another host is stopped there.
+        let dir = self.fleet.ctx.store.dir().clone();
+        let owned = key.to_owned();
+        let pointer = crate::blocking::run(move || dir.read_pointer(&owned))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        let remote = pointer
+            .as_ref()
+            .and_then(crate::compat::pointed_plan)
+            .map(Arc::new);
         self.fleet
             .clone()
-            .stop(key.to_owned(), None, Vec::new(), None)
+            .stop(key.to_owned(), None, Vec::new(), remote)
             .await
     }
 }

@@ -846,3 +846,71 @@ async fn a_manager_that_stops_on_drop_has_its_host_kill_its_daemons_when_it_is_g
         "the daemon of a stop-on-drop manager outlived it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_by_key_on_this_machine_finds_the_daemon_on_its_host() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let first = manager_of(dir.path(), "local", sshd.client_config(), false);
+    let handle = daemon(&sshd, "by-key", "");
+    let running = first.ensure_running(&handle).await.unwrap();
+    let pointer = dir.path().join("local/remote/td-remote@by-key");
+    assert!(pointer.exists(), "no pointer to the remote daemon");
+    drop(first);
+    // A later process on this machine, with only the key.
+    let later = manager_of(dir.path(), "local", sshd.client_config(), false);
+    match later.stop_by_key("td-remote@by-key").await.unwrap() {
+        Stopped::Stopped { pid, .. } => assert_eq!(pid, running.pid),
+        other => panic!("{other:?}"),
+    }
+    assert!(wait_exit(running.pid, Duration::from_secs(5)));
+    assert!(!pointer.exists());
+    assert!(matches!(
+        later.stop_by_key("td-remote@by-key").await.unwrap(),
+        Stopped::NotRunning { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sshd_killed_during_a_stop_is_an_error_at_once_not_a_hang() {
+    let mut sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager_of(dir.path(), "local", sshd.client_config(), false);
+    // It ignores SIGTERM: the stop waits out its 1 s grace there.
+    let handle = daemon(&sshd, "killed-during-stop", "--ignore-sigterm");
+    let running = manager.ensure_running(&handle).await.unwrap();
+    let stop = tokio::spawn({
+        let (manager, handle) = (manager.clone(), handle.clone());
+        async move { manager.stop(&handle).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let began = Instant::now();
+    sshd.kill();
+    let err = stop.await.unwrap().unwrap_err();
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(
+        matches!(
+            err,
+            StopError::Remote {
+                source: RemoteError::Lost { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Once sshd is back, a stop ends it (or finds that the chain already did there).
+    sshd.restart();
+    let again = manager.stop(&handle).await.unwrap();
+    assert!(
+        matches!(
+            again,
+            Stopped::Stopped { .. } | Stopped::NotRunning { .. } | Stopped::StaleRecord { .. }
+        ),
+        "{again:?}"
+    );
+    assert!(wait_exit(running.pid, Duration::from_secs(5)));
+}

@@ -81,6 +81,19 @@ async fn the_remote_free_functions_spawn_check_and_stop_by_record() {
     assert!(took >= Duration::from_millis(250), "{took:?}");
     assert!(wait_exit(pid, Duration::from_secs(5)));
 
+    // The local free function finds it too: this state directory points to its host.
+    let pid = spawn_daemon_remote(
+        BINARY,
+        vec!["--port".to_owned(), free_port().to_string()],
+        &ssh,
+    )
+    .await
+    .unwrap();
+    lifecycle_core::graceful_shutdown("test-daemon", Some(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    assert!(wait_exit(pid, Duration::from_secs(5)));
+
     // Nothing recorded under that name any more: nothing signalled, and said so.
     assert!(matches!(
         graceful_shutdown_remote("test-daemon", &ssh, None).await,

@@ -5,6 +5,7 @@
 pub(crate) mod lock;
 pub(crate) mod log_file;
 pub(crate) mod markers;
+pub(crate) mod pointers;
 pub(crate) mod record;
 pub(crate) mod record_watch;
 pub(crate) mod records;

@@ -71,12 +71,13 @@ pub(crate) fn file_name(key: &str) -> String {
 /// The layout of a state directory (mode 0700): `daemons/<key>.record`, `lock` (one byte-range
 /// lock per daemon key), `logs/<key>.log`, and `dependents/<key>/<dependent key>`: one marker
 /// per daemon started with a dependency on `<key>`, so that a stop finds the dependents without
-/// reading every record.
+/// reading every record; `remote/<key>`: where a daemon started on another host runs.
 #[derive(Debug)]
 pub(crate) struct StateDir {
     root: PathBuf,
     daemons: OwnedFd,
     dependents: OwnedFd,
+    remote: OwnedFd,
     lock: File,
     euid: u32,
 }
@@ -216,6 +217,7 @@ impl StateDir {
         let daemons = open_dir_at(&root_fd, "daemons", true, euid, &root.join("daemons"))?;
         open_dir_at(&root_fd, "logs", true, euid, &root.join("logs"))?;
         let dependents = open_dir_at(&root_fd, "dependents", true, euid, &root.join("dependents"))?;
+        let remote = open_dir_at(&root_fd, "remote", true, euid, &root.join("remote"))?;
         let lock_path = root.join("lock");
         let lock: File = openat(
             &root_fd,
@@ -233,6 +235,7 @@ impl StateDir {
             root: root.to_path_buf(),
             daemons,
             dependents,
+            remote,
             lock,
             euid,
         })
@@ -253,6 +256,11 @@ impl StateDir {
 
     pub(crate) fn dependents_fd(&self) -> &OwnedFd {
         &self.dependents
+    }
+
+    /// The pointers to remote daemons, opened.
+    pub(crate) fn remote_fd(&self) -> &OwnedFd {
+        &self.remote
     }
 
     /// The record file of `key`, as a path (for messages).

@@ -222,6 +222,25 @@ impl Actor {
         self.ctx.hosts.get(destination).await
     }
 
+    /// Leaves (`Some`) or removes (`None`) the pointer of this state directory to the daemon's
+    /// host, for a stop by key on this machine.
+    async fn point(&mut self, destination: Option<&Destination>) {
+        let dir = self.ctx.store.dir().clone();
+        let key = self.key.clone();
+        let pointer = destination.map(|d| crate::store::pointers::Pointer {
+            key: key.clone(),
+            host: d.host.clone(),
+            user: d.user.clone(),
+            port: d.port,
+            accept_new: d.accept_new,
+        });
+        let _ = crate::blocking::run(move || match pointer {
+            Some(pointer) => dir.write_pointer(&pointer),
+            None => dir.remove_pointer(&key),
+        })
+        .await;
+    }
+
     /// Publishes the remote process (for status lookups).
     fn publish_remote(&self) {
         if let Phase::Remote(live) = &self.phase {
@@ -297,6 +316,7 @@ impl Actor {
         if let Err(err) = ops::remove(&connection, &name, live.pid, live.start_time).await {
             tracing::warn!(parent: self.machine.span(), %err, "the daemon exited, but its remote record could not be removed; it will be found stale");
         }
+        self.point(None).await;
     }
 }
 

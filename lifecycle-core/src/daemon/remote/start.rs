@@ -246,6 +246,7 @@ impl Actor {
                     live.ready = true;
                 }
                 self.note(Event::Adopted { pid: live.pid });
+                self.point(Some(&live.destination)).await;
                 let answer = running(&live, false, Duration::ZERO, 0);
                 self.phase = Phase::Remote(live);
                 self.publish_remote();
@@ -259,6 +260,7 @@ impl Actor {
         };
         self.note(Event::Start);
         self.note(Event::Spawned { pid });
+        self.point(Some(&destination)).await;
         let mut live = Box::new(RemoteLive {
             destination,
             connection,
@@ -458,6 +460,7 @@ impl Actor {
         self.note(Event::ProbeError { error: why.clone() });
         if self.kill(live).await {
             self.note(Event::Gone);
+            self.point(None).await;
             Ok(())
         } else {
             Err(self.unreachable_after_failure(live, &why))
@@ -476,6 +479,9 @@ impl Actor {
             }
             true
         };
+        if gone {
+            self.point(None).await;
+        }
         let tail = match self.connect(&live.destination).await {
             Ok(connection) => tail_lines(&connection, &live.log).await,
             Err(err) => vec![format!("(the remote log could not be read: {err})")],

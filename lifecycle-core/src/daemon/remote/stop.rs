@@ -103,7 +103,10 @@ impl Actor {
             .await
             .map_err(|e| self.stop_error(e))?;
         match found {
-            None => Ok(Err(not_running())),
+            None => {
+                self.point(None).await;
+                Ok(Err(not_running()))
+            }
             Some((record, ops::Liveness::Live)) => {
                 // Followed from here on: the machine learns it runs, then that it stops.
                 self.note(Event::Adopted { pid: record.pid });
@@ -117,6 +120,7 @@ impl Actor {
             }
             Some((record, liveness)) => {
                 let _ = ops::remove(&connection, &name, record.pid, record.start_time).await;
+                self.point(None).await;
                 Ok(Err(Stopped::StaleRecord {
                     key: self.key.clone(),
                     pid: record.pid,
@@ -166,6 +170,9 @@ impl Actor {
         };
         let name = file_name(&self.key);
         self.publish_remote();
+        if !matches!(answer, StopAnswer::Alive) {
+            self.point(None).await;
+        }
         match answer {
             StopAnswer::Gone { killed } => {
                 self.note(Event::Gone);
