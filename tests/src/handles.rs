@@ -370,3 +370,24 @@ pub struct RemoteShort {
     /// The SSH port.
     pub ssh_port: u16,
 }
+
+/// A worker on another host that depends on a local [`HttpDaemon`] queen
+/// (`specs/remote_worker.yaml`).
+#[derive(Lifecycle, Clone, Debug)]
+#[lifecycle(spec = "specs/remote_worker.yaml")]
+pub struct RemoteWorker {
+    /// The test daemon's path.
+    pub binary: String,
+    /// The worker's port.
+    pub port: u16,
+    /// The queen's port.
+    pub queen_port: u16,
+    /// The instance: the test's name (the queen's is `<test>-queen`).
+    pub test: String,
+    /// The SSH host.
+    pub host: String,
+    /// The SSH user.
+    pub user: String,
+    /// The SSH port.
+    pub ssh_port: u16,
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use lifecycle_core::{DaemonManager, RemoteError, StartError, State, StopError, Stopped};
 use lifecycle_tests::handles::{
-    RemoteAcceptNew, RemoteArgv, RemoteDaemon, RemoteInstall, RemoteShort,
+    RemoteAcceptNew, RemoteArgv, RemoteDaemon, RemoteInstall, RemoteShort, RemoteWorker,
 };
 use lifecycle_tests::harness::{
     free_port, is_alive, pid_in_file, processes, transitions_until, wait_exit,
@@ -913,4 +913,43 @@ async fn sshd_killed_during_a_stop_is_an_error_at_once_not_a_hang() {
         "{again:?}"
     );
     assert!(wait_exit(running.pid, Duration::from_secs(5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_worker_of_a_local_queen_starts_after_it_and_stops_before_it() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    let worker = RemoteWorker {
+        binary: BINARY.into(),
+        port: free_port(),
+        queen_port: free_port(),
+        test: "rbee".into(),
+        host: sshd.host().into(),
+        user: sshd.user(),
+        ssh_port: sshd.port(),
+    };
+    let queen = lifecycle_tests::handles::HttpDaemon {
+        binary: BINARY.into(),
+        port: worker.queen_port,
+        test: "rbee-queen".into(),
+        flags: String::new(),
+    };
+    let mut events = manager.subscribe();
+    let running = manager.ensure_running(&worker).await.unwrap();
+    assert_eq!(manager.status(&queen).await.unwrap().state, State::Ready);
+    let queen_pid = manager.status(&queen).await.unwrap().pid.unwrap();
+    // Stopping the queen stops the worker there first.
+    manager.stop(&queen).await.unwrap();
+    assert!(wait_exit(running.pid, Duration::from_secs(5)));
+    assert!(wait_exit(queen_pid, Duration::from_secs(5)));
+    let order: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
+        .filter(|t| t.to == State::Stopped)
+        .map(|t| t.daemon)
+        .collect();
+    assert_eq!(
+        order,
+        ["td-remote-worker@rbee", "td-http@rbee-queen"],
+        "{order:?}"
+    );
 }

@@ -241,10 +241,18 @@ impl Actor {
         .await;
     }
 
-    /// Publishes the remote process (for status lookups).
+    /// Publishes the remote process (for status and dependents lookups).
     fn publish_remote(&self) {
         if let Phase::Remote(live) = &self.phase {
-            self.machine.set_process(Some(live.pid), Vec::new());
+            // Its dependencies, so that stopping one of them (through this manager) stops it
+            // first.
+            let depends_on = live
+                .plan
+                .dependencies
+                .iter()
+                .map(|(d, _)| d.key.clone())
+                .collect();
+            self.machine.set_process(Some(live.pid), depends_on);
         } else {
             self.machine.set_process(None, Vec::new());
         }
