@@ -132,7 +132,8 @@ impl ManagerBuilder {
     }
 
     /// The state directory on remote hosts (records and logs of the daemons there); `~/` is the
-    /// remote home. Default: `~/.local/state/lifecycle-remote`.
+    /// remote home, `{machine}` the host's machine id (`/etc/machine-id`: homes shared between
+    /// hosts keep each host's records apart). Default: `~/.local/state/lifecycle-remote/{machine}`.
     ///
     /// ```
     /// let builder = lifecycle_core::DaemonManager::builder().remote_state_dir("~/.rbee/state");

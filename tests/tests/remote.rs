@@ -417,6 +417,16 @@ async fn sshd_killed_mid_operation_is_a_clear_error_not_a_hang() {
     // The daemon runs on; once sshd is back, the next operation reconnects and stops it.
     assert!(is_alive(running.pid));
     sshd.restart();
+    // The failed stop left it as it was: running, this owner's.
+    let status = manager.status(&handle).await.unwrap();
+    assert_eq!(
+        (status.state, status.pid),
+        (State::Ready, Some(running.pid))
+    );
+    assert_eq!(
+        manager.ensure_running(&handle).await.unwrap().pid,
+        running.pid
+    );
     let stopped = manager.stop(&handle).await.unwrap();
     assert!(matches!(stopped, Stopped::Stopped { .. }), "{stopped:?}");
     assert!(wait_exit(running.pid, Duration::from_secs(5)));
@@ -952,4 +962,88 @@ async fn a_remote_worker_of_a_local_queen_starts_after_it_and_stops_before_it() 
         ["td-remote-worker@rbee", "td-http@rbee-queen"],
         "{order:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_large_starts_and_exits_keep_every_line_whole() {
+    // Requests of tens of kilobytes (every space is four bytes on the wire) while daemons exit
+    // and their exits are told: no request or answer may be cut by another line.
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager_of(dir.path(), "local", sshd.client_config(), true);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let out = dir.path().join(format!("argv{i}"));
+        let big = |k: usize| format!("{i}-{k}-{}", " ".repeat(1500));
+        let args = [big(1), big(2), big(3), big(4), big(5), big(6)];
+        let script = format!(
+            "for a; do printf '%s\\0' \"$a\"; done > {o}.tmp && mv {o}.tmp {o} && {end}",
+            o = out.display(),
+            end = if i % 2 == 0 {
+                "exit 3"
+            } else {
+                "exec sleep 60"
+            }
+        );
+        let handle = RemoteArgv {
+            script,
+            a1: args[0].clone(),
+            a2: args[1].clone(),
+            a3: args[2].clone(),
+            a4: args[3].clone(),
+            a5: args[4].clone(),
+            a6: args[5].clone(),
+            test: format!("many-{i}"),
+            host: sshd.host().into(),
+            user: sshd.user(),
+            ssh_port: sshd.port(),
+        };
+        let manager = manager.clone();
+        tasks.push(tokio::spawn(async move {
+            let started = manager.ensure_running(&handle).await;
+            (out, args, started.map_err(|e| e.to_string()))
+        }));
+    }
+    for task in tasks {
+        let (out, args, started) = task.await.unwrap();
+        started.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !out.exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let written = std::fs::read(&out).unwrap();
+        let got: Vec<&[u8]> = written
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .collect();
+        let want: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        assert_eq!(got, want, "{}", out.display());
+    }
+    assert_eq!(ssh_children(&sshd).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_that_stops_on_drop_leaves_what_it_only_found_running() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let owner = manager_of(dir.path(), "local", sshd.client_config(), false);
+    let handle = daemon(&sshd, "found-only", "");
+    let running = owner.ensure_running(&handle).await.unwrap();
+    let visitor = second_manager(dir.path(), &sshd);
+    assert_eq!(
+        visitor.ensure_running(&handle).await.unwrap().pid,
+        running.pid
+    );
+    drop(visitor);
+    // Its connection is gone by now, and its helper with it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ssh_children(&sshd).len() > 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(ssh_children(&sshd).len(), 1);
+    assert!(
+        !wait_exit(running.pid, Duration::from_millis(500)),
+        "killed by a manager that only found it"
+    );
+    owner.stop(&handle).await.unwrap();
 }

@@ -22,8 +22,8 @@ impl Actor {
         let live = match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Starting(s) => Some(s.live),
             Phase::Up(live) => Some(*live),
-            // Killed only if this manager started it (it watches its exit) and stops on drop.
-            Phase::Remote(remote) if self.ctx.stop_on_drop && remote.exit.is_some() => {
+            // Killed only if this manager started it, and stops what it starts when it goes.
+            Phase::Remote(remote) if self.ctx.stop_on_drop && remote.spawned_here => {
                 self.kill(&remote).await;
                 None
             }

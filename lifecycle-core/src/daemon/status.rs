@@ -64,11 +64,22 @@ pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Pla
     let owned = snapshot
         .as_ref()
         .filter(|s| s.pid.is_some() && s.state.is_running());
-    if let Some(snapshot) = owned {
+    if let Some(destination) = crate::daemon::remote::destination(plan) {
+        // The host says whether it runs, always (the owner's view of a process there may be a
+        // second old); for the process the owner has, the owner's state (it probed it itself).
+        if let Some(snapshot) = &snapshot {
+            status.state = snapshot.state.clone();
+        }
+        remote_record(ctx, &destination, plan, &mut status).await;
+        if let Some(snapshot) = owned
+            && status.pid.is_some()
+            && status.pid == snapshot.pid
+        {
+            status.state = snapshot.state.clone();
+        }
+    } else if let Some(snapshot) = owned {
         status.state = snapshot.state.clone();
         status.pid = snapshot.pid;
-    } else if let Some(destination) = crate::daemon::remote::destination(plan) {
-        remote_record(ctx, &destination, plan, &mut status).await;
     } else {
         if let Some(snapshot) = &snapshot {
             status.state = snapshot.state.clone();

@@ -353,7 +353,10 @@ impl Connection {
                             .to_owned()
                     }
                     "no-flock" | "no-setsid" => format!("no {}(1) (install util-linux)", &why[3..]),
-                    "no-mkfifo" | "no-env" | "no-printenv" => {
+                    "fifo" => {
+                        "the helper's FIFO cannot be made in the state directory's run/".to_owned()
+                    }
+                    "no-mkfifo" | "no-env" | "no-printenv" | "no-od" => {
                         format!("no {}(1) (install coreutils)", &why[3..])
                     }
                     "statedir" => format!(
@@ -520,9 +523,9 @@ impl Connection {
             Ok(Err(_)) => Err(self.lost(op)),
             Err(_) => {
                 locked(&self.shared.pending).remove(&id);
-                // A helper that does not answer in time is stuck (a hung disk there, a wedged
-                // network): the next operation gets a new connection.
-                self.shared.close();
+                // The connection stays: retiring it would end the helper there, and with it the
+                // daemons of a manager that stops what it starts. A dead one is noticed by its
+                // reader (the master's output ends).
                 Err(RemoteError::Timeout {
                     destination: self.shown.clone(),
                     operation: op.to_owned(),

@@ -1,24 +1,26 @@
 # The remote helper of lifecycle: one per manager and host, started once over the host's SSH
 # connection, it reads requests on stdin and answers on stdout, so that an operation costs one
 # round trip instead of a remote login shell. POSIX sh on Linux, plus setsid(1) with `-f`,
-# flock(1), mkfifo(1) and a `sleep` that takes fractions (util-linux and coreutils; busybox's
-# setsid has no `-f` and is refused at hello).
+# flock(1), mkfifo(1), od(1) and a `sleep` that takes fractions (util-linux and coreutils;
+# busybox's setsid has no `-f` and is refused at hello).
 #
 # Requests are one line each: `ID OP FIELD...`. Numbers are plain digits; every other field is
 # `=` followed by its value with each byte outside [A-Za-z0-9_./@:+,=-] written as a backslash
-# and three octal digits, so no field holds a space, a newline, a quote or any other byte a shell
-# reads as syntax, and no value ever becomes code: values are decoded into variables by printf
-# and used only quoted.
+# and three octal digits, so no field holds a space, a newline, a quote or any other byte a
+# shell reads as syntax, and no value ever becomes code: values are decoded into variables by
+# printf and used only quoted.
 #
 # Answers are one line each: `r ID WORD...`; `x ID STATUS` tells that the daemon started by
 # request ID exited; `g ID` that a grace of stop ID ran out. Record texts travel with their
-# lines joined by carriage returns (a record line never holds one). Only the main loop writes
-# to stdout: the processes a start leaves behind (keepers) and the stops running beside the
-# loop hand their lines to it through a FIFO (`o LINE`, one short write each), which also
-# carries the requests (copied from stdin by a `cat`). So nothing but the loop holds the
-# session's output: when the manager goes (its end of stdin closes), the loop ends, the session
-# with it, and the loop kills the daemons it was asked to (`start` with KILL 1: a manager that
-# stops what it started when it goes).
+# lines joined by carriage returns (a record line never holds one). The loop reads requests
+# from stdin itself; every answer, from the loop or from the processes beside it (the keepers
+# a start leaves behind, stops, watches, the slower operations), is one whole line of at most
+# PIPE_BUF bytes written in one write to a FIFO (`run/out.NONCE`, opened for each line), which
+# one `cat` copies to the session's output: the only writer there, so no line is ever cut by
+# another. When the manager goes (stdin closes) or the loop ends otherwise, it kills the
+# daemons it was asked to (`start` with KILL 1: a manager that stops what it started when it
+# goes; their wrappers list them in `run/owned.NONCE`), closes its end of the FIFO and exits;
+# `cat` then ends, and with it the session: no process of ours holds the session's output.
 #
 # The text is in $LIFECYCLE_HELPER_SRC (exported to the helper's own processes, never to a
 # daemon). Invoked as `sh -c 'eval "$LIFECYCLE_HELPER_SRC"' lifecycle MODE ARGS...`: MODE
@@ -30,10 +32,15 @@ say() {
     printf '%s\n' "$*"
 }
 
-# Hands line $2 to the main loop through FIFO $1 (opened read-write: never blocks, even when
-# the loop is gone; and nothing is written once the loop removed it).
+# Writes line $2 to the session through FIFO $1 (opened read-write: never blocks, even when
+# the relay is gone; and nothing is written once the loop removed it). One printf: one write.
 tell() {
-    [ -p "$1" ] && printf 'o %s\n' "$2" 1<>"$1"
+    [ -p "$1" ] && printf '%s\n' "$2" 1<>"$1"
+}
+
+# An answer, of the loop or of a process beside it.
+reply() {
+    tell "$fifo" "$*"
 }
 
 # Decodes field $1 into v.
@@ -130,10 +137,11 @@ liveness() {
     fi
 }
 
-# Signals $2 (a name) to group $1 (to process $1 alone in the instant before it made its
-# group). `kill -NAME -PGID` is the form dash, bash and busybox all take.
+# Signals $2 (a name) to group $1; to process $1 alone in the instant before it made its
+# group, and only while it is the process started at $3. `kill -NAME -PGID` is the form dash,
+# bash and busybox all take.
 sendsig() {
-    kill -"$2" -"$1" 2>/dev/null || kill -"$2" "$1" 2>/dev/null
+    kill -"$2" -"$1" 2>/dev/null || { alive "$1" "$3" && kill -"$2" "$1" 2>/dev/null; }
 }
 
 # Whether anything of group $1 is left.
@@ -159,20 +167,20 @@ waitgone() {
     done
 }
 
-# stop FIFO ID PID START CONFIRM_MS [SIGNAL|wait GRACE_MS]...: the stop chain, inside this
-# host, beside the main loop.
+# stop ID PID START CONFIRM_MS [SIGNAL|wait GRACE_MS]...: the stop chain, inside this host,
+# beside the main loop.
 op_stop() {
-    _f=$1 _id=$2 pid=$3 want=$4 confirm=$5
-    shift 5
+    _id=$1 pid=$2 want=$3 confirm=$4
+    shift 4
     if ! digits "$pid" "$want" "$confirm"; then
-        tell "$_f" "r $_id err args"
+        reply "r $_id err args"
         return
     fi
     for _s; do
         case $_s in
         HUP | INT | QUIT | TERM | USR1 | USR2 | wait | [0-9]*) ;;
         *)
-            tell "$_f" "r $_id err args"
+            reply "r $_id err args"
             return
             ;;
         esac
@@ -180,72 +188,83 @@ op_stop() {
     if starttime "$pid"; then
         if [ "$st" != "$want" ]; then
             # Someone else holds the PID now: nothing of ours can be told apart.
-            tell "$_f" "r $_id notours"
+            reply "r $_id notours"
             return
         fi
     elif ! group_left "$pid"; then
-        tell "$_f" "r $_id gone 0"
+        reply "r $_id gone 0"
         return
     fi
     while [ $# -ge 2 ]; do
         digits "$2" || break
         if [ "$1" != wait ]; then
-            sendsig "$pid" "$1"
-            sendsig "$pid" CONT
+            sendsig "$pid" "$1" "$want"
+            sendsig "$pid" CONT "$want"
         fi
         if waitgone "$pid" $(($2 / 10)) "$want"; then
-            tell "$_f" "r $_id gone 0"
+            reply "r $_id gone 0"
             return
         fi
-        tell "$_f" "g $_id"
+        reply "g $_id"
         shift 2
     done
-    sendsig "$pid" KILL
+    sendsig "$pid" KILL "$want"
     if waitgone "$pid" $((confirm / 10)) "$want"; then
-        tell "$_f" "r $_id gone 1"
+        reply "r $_id gone 1"
     else
-        tell "$_f" "r $_id alive"
+        reply "r $_id alive"
     fi
 }
 
-# watch FIFO ID PID START: tells `x ID -1` once the process is gone (for a daemon this helper
-# did not start, whose exit no keeper reports): a check a second.
+# watch ID PID START: tells `x ID -1` once the process is gone (for a daemon this helper did
+# not start, whose exit no keeper reports): a check a second, while the helper runs.
 op_watch() {
-    while alive "$3" "$4" && [ -p "$1" ]; do
+    while alive "$2" "$3" && [ -p "$fifo" ]; do
         sleep 1
     done
-    tell "$1" "x $2 -1"
+    reply "x $1 -1"
 }
 
 # The process a start leaves behind, in a session of its own, its output nowhere: runs the
 # wrapper in the foreground (so that the daemon keeps default signal dispositions), then tells
-# its exit. Fields: DIR FIFO ID NAME KILL TEMPLATE LOG BINARY INHERIT NKEEP KEEP... NENV
-# ENV... ARG...
+# its exit. Arguments: DIR FIFO OWNED ID REQUEST (a file holding the start's fields, private
+# to this user: values such as the environment never show in a command line).
 keeper() {
+    fifo=$2
     sh -c 'eval "$LIFECYCLE_HELPER_SRC"' lifecycle wrapper "$@"
-    tell "$2" "x $3 $?"
+    reply "x $4 $?"
 }
 
 # Becomes the daemon: checks its binary and log, then under the daemon's lock refuses when its
 # record names a live process, writes its record (the manager's template with this process's
-# identity), answers with PID and start time, and execs the binary through setsid and env(1)
-# (the environment the spec gives) with its output appended to the log.
+# identity), lists itself in OWNED if the manager stops what it starts, answers with PID and
+# start time, and execs the binary in a new session, its environment as the spec gives, its
+# output appended to the log. Fields (from the request file): NAME KILL TEMPLATE LOG BINARY
+# INHERIT NKEEP KEEP... NENV ENV... ARG...
 wrapper() {
-    dir=$1 fifo=$2 id=$3
-    dec "$4"
-    name=$v
-    dec "$6"
-    tmpl=$v
-    dec "$7"
-    log=$v
-    dec "$8"
-    bin=$v
-    inherit=$9
-    shift 9
+    dir=$1 fifo=$2 owned=$3 id=$4
     fail() {
-        tell "$fifo" "r $id err $1"
+        reply "r $id err $1"
         exit 0
     }
+    IFS= read -r _req <"$5" || fail args
+    rm -f "$5"
+    set -f
+    # shellcheck disable=SC2086
+    set -- $_req
+    set +f
+    [ $# -ge 8 ] || fail args
+    dec "$1"
+    name=$v
+    kill_on_eof=$2
+    dec "$3"
+    tmpl=$v
+    dec "$4"
+    log=$v
+    dec "$5"
+    bin=$v
+    inherit=$6
+    shift 6
     digits "$1" || fail args
     read -r boot </proc/sys/kernel/random/boot_id
     # The binary, resolved now (the spec's environment may hold another PATH).
@@ -267,10 +286,10 @@ wrapper() {
     esac
     [ -h "$log" ] && fail log
     (: >>"$log") 2>/dev/null || fail log
-    # The command line, decoded: env(1), its options, the variables, the binary, the arguments.
+    # The command line, decoded. Inheriting everything, the spec's variables are exported
+    # (never in a command line); inheriting only some, `env -i` gets them as arguments.
     _n=$#
-    set -- "$@" env
-    [ "$inherit" = all ] || set -- "$@" -i
+    [ "$inherit" = all ] || set -- "$@" env -i
     _k=$1
     shift
     _n=$((_n - 1))
@@ -292,7 +311,14 @@ wrapper() {
         shift
         _n=$((_n - 1))
         _k=$((_k - 1))
-        set -- "$@" "$v"
+        case ${v%%=*} in
+        '' | [0-9]* | *[!A-Za-z0-9_]*) fail args ;;
+        esac
+        if [ "$inherit" = all ]; then
+            export "$v"
+        else
+            set -- "$@" "$v"
+        fi
     done
     set -- "$@" "$bin"
     while [ "$_n" -gt 0 ]; do
@@ -307,7 +333,7 @@ wrapper() {
         liveness
         if [ "$live" = live ]; then
             unlock
-            tell "$fifo" "r $id exists $live $text"
+            reply "r $id exists $live $text"
             exit 0
         fi
         rm -f "$rec"
@@ -331,7 +357,8 @@ EOF
         fail record
     fi
     unlock
-    tell "$fifo" "r $id ok $$ $me $boot"
+    [ "$kill_on_eof" = 1 ] && printf '%s %s\n' "$$" "$me" >>"$owned"
+    reply "r $id ok $$ $me $boot"
     unset LIFECYCLE_HELPER_SRC
     exec </dev/null >>"$log" 2>&1
     exec setsid "$@"
@@ -342,9 +369,9 @@ op_status() {
     dec "$2"
     if readrec "$dir/daemons/$v.record"; then
         liveness
-        say "r $1 rec $live $text"
+        reply "r $1 rec $live $text"
     else
-        say "r $1 none"
+        reply "r $1 none"
     fi
 }
 
@@ -372,9 +399,9 @@ op_state() {
     fi
     if digits "$rpid" "$rst"; then
         liveness
-        say "r $1 st $live $_st $rpid $rst"
+        reply "r $1 st $live $_st $rpid $rst"
     else
-        say "r $1 none"
+        reply "r $1 none"
     fi
 }
 
@@ -385,23 +412,23 @@ op_put() {
     _k=$v
     _r=$dir/daemons/$_k.record
     if ! digits "$3" || ! lock "$_k"; then
-        say "r $1 err lock"
+        reply "r $1 err lock"
         return
     fi
     readrec "$_r" || rgen=0
     if [ "$rgen" != "$3" ]; then
         unlock
-        say "r $1 conflict $rgen"
+        reply "r $1 conflict $rgen"
         return
     fi
     dec "$4"
     if printf '%s' "$v" >"$_r.new" && mv -f "$_r.new" "$_r"; then
         unlock
-        say "r $1 ok"
+        reply "r $1 ok"
     else
         rm -f "$_r.new"
         unlock
-        say "r $1 err record"
+        reply "r $1 err record"
     fi
 }
 
@@ -411,26 +438,27 @@ op_remove() {
     _k=$v
     _r=$dir/daemons/$_k.record
     if ! lock "$_k"; then
-        say "r $1 err lock"
+        reply "r $1 err lock"
         return
     fi
     if readrec "$_r" && [ "$rpid" = "$3" ] && [ "$rst" = "$4" ]; then
         rm -f "$_r"
         unlock
-        say "r $1 ok"
+        reply "r $1 ok"
     else
         unlock
-        say "r $1 other"
+        reply "r $1 other"
     fi
 }
 
-# tail ID PATH BYTES: the last bytes of a log, in hex.
+# tail ID PATH BYTES: the last bytes of a log, in hex (at most 1500: the answer stays one
+# short line).
 op_tail() {
     dec "$2"
-    if [ -f "$v" ] && ! [ -h "$v" ] && digits "$3"; then
-        say "r $1 ok $(tail -c "$3" "$v" | od -An -v -tx1 | tr -d ' \n')"
+    if [ -f "$v" ] && ! [ -h "$v" ] && digits "$3" && [ "$3" -le 1500 ]; then
+        reply "r $1 ok $(tail -c "$3" "$v" | od -An -v -tx1 | tr -d ' \n')"
     else
-        say "r $1 ok"
+        reply "r $1 ok"
     fi
 }
 
@@ -438,44 +466,59 @@ op_tail() {
 op_sha256() {
     dec "$2"
     if ! [ -f "$v" ]; then
-        say "r $1 none"
+        reply "r $1 none"
         return
     fi
     if ! command -v sha256sum >/dev/null 2>&1; then
-        say "r $1 nosum"
+        reply "r $1 nosum"
         return
     fi
     if _h=$(sha256sum <"$v"); then
-        say "r $1 ok ${_h%% *}"
+        reply "r $1 ok ${_h%% *}"
     else
-        say "r $1 none"
+        reply "r $1 none"
     fi
 }
 
-# list ID: the file names (daemon keys made safe) of the records here.
+# list ID: the file names (daemon keys made safe) of the records here, as many as fit in one
+# answer (about 3500 bytes), and `+more` if some did not.
 op_list() {
     _out=
+    _more=
     for _f in "$dir"/daemons/*.record; do
         [ -f "$_f" ] || continue
         _b=${_f##*/}
+        if [ "${#_out}" -gt 3500 ]; then
+            _more=' +more'
+            break
+        fi
         _out="$_out ${_b%.record}"
     done
-    say "r $1 ok$_out"
+    reply "r $1 ok$_more$_out"
 }
 
 # hello ID DIR: checks the tools, makes the state directory (this user's, not writable by
-# others, no links), answers with the boot id, the user id and the directory.
+# others, no links; `{machine}` in it is this machine's id, for homes shared by hosts), and
+# sets dir and boot. Answers only when something is wrong (false then).
 op_hello() {
     dec "$2"
     dir=$v
     case $dir in
     '~/'*) dir=$HOME/${dir#'~/'} ;;
     esac
+    case $dir in
+    *'{machine}'*)
+        if ! read -r _m </etc/machine-id 2>/dev/null || [ -z "$_m" ]; then
+            read -r _m </proc/sys/kernel/hostname
+        fi
+        dir=${dir%%"{machine}"*}$_m${dir#*"{machine}"}
+        ;;
+    esac
     if ! read -r boot </proc/sys/kernel/random/boot_id; then
         say "r $1 err noproc"
         return 1
     fi
-    for _t in flock mkfifo setsid env printenv; do
+    for _t in flock mkfifo setsid env printenv od; do
         if ! command -v "$_t" >/dev/null 2>&1; then
             say "r $1 err no-$_t"
             return 1
@@ -498,13 +541,27 @@ op_hello() {
             ;;
         esac
     done
-    say "r $1 ok $boot $(id -u) $dir"
+}
+
+# The loop's end, however it comes: the daemons of a manager that stops what it starts are
+# killed (those still the processes listed), and the session is let go.
+finish() {
+    trap - EXIT HUP INT TERM PIPE
+    if [ -f "$owned" ]; then
+        while IFS=' ' read -r _p _t; do
+            if digits "$_p" "$_t" && alive "$_p" "$_t"; then
+                sendsig "$_p" KILL "$_t"
+            fi
+        done <"$owned"
+    fi
+    rm -f "$fifo" "$owned"
+    exec 5>&- 1>/dev/null
 }
 
 main() {
     dir=
     boot=
-    # The first request is the hello, read from stdin itself: it names the state directory,
+    # The first request is the hello, answered on stdout itself: it names the state directory,
     # where the FIFO goes.
     IFS= read -r line || exit 0
     set -f
@@ -515,35 +572,24 @@ main() {
         say "r ${1-0} err hello"
         exit 0
     fi
+    _hello=$1
     op_hello "$1" "${3-=}" || exit 0
-    fifo=$dir/run/helper.$$
-    rm -f "$fifo"
-    mkfifo -m 600 "$fifo" || exit 0
-    exec 4<&0
-    cat <&4 >"$fifo" &
-    exec 3<"$fifo" 4<&- 0</dev/null
-    owned_ids=' '
-    owned=
-    while IFS= read -r line <&3; do
-        case $line in
-        'o '*)
-            line=${line#o }
-            say "$line"
-            # A daemon started for a manager that stops what it starts: killed at the end.
-            case $line in
-            'r '*' ok '*)
-                set -f
-                # shellcheck disable=SC2086
-                set -- $line
-                set +f
-                case $owned_ids in
-                *" $2 "*) owned="$owned $4:$5" ;;
-                esac
-                ;;
-            esac
-            continue
-            ;;
-        esac
+    _nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+    fifo=$dir/run/out.$_nonce
+    owned=$dir/run/owned.$_nonce
+    if ! mkfifo -m 600 "$fifo"; then
+        say "r $_hello err fifo"
+        exit 0
+    fi
+    # However the loop ends (the session's end, a signal, a write to a session that went), it
+    # cleans up. Caught, not ignored: what it starts gets default dispositions.
+    trap finish EXIT
+    trap 'exit 0' HUP INT TERM PIPE
+    say "r $_hello ok $boot $(id -u) $dir"
+    # The relay: the only writer of the session's output from now on.
+    cat "$fifo" &
+    exec 5>"$fifo" 1>&5
+    while IFS= read -r line; do
         set -f
         # shellcheck disable=SC2086
         set -- $line
@@ -552,32 +598,34 @@ main() {
         _id=$1 _op=$2
         shift 2
         case $_op in
-        ping) say "r $_id ok" ;;
+        ping) reply "r $_id ok" ;;
         start)
-            [ "${2-}" = 1 ] && owned_ids="$owned_ids$_id "
-            setsid -f sh -c 'eval "$LIFECYCLE_HELPER_SRC"' lifecycle keeper "$dir" "$fifo" "$_id" "$@" \
-                </dev/null >/dev/null 2>&1
+            # The fields go to the keeper in a file of this user's (umask 077).
+            _req=$dir/run/start.$_nonce.$_id
+            if ! printf '%s\n' "$*" >"$_req"; then
+                reply "r $_id err spawn"
+                continue
+            fi
+            setsid -f sh -c 'eval "$LIFECYCLE_HELPER_SRC"' lifecycle keeper \
+                "$dir" "$fifo" "$owned" "$_id" "$_req" </dev/null >/dev/null 2>&1 5>&- ||
+                {
+                    rm -f "$_req"
+                    reply "r $_id err spawn"
+                }
             ;;
         status) op_status "$_id" "$@" ;;
         state) op_state "$_id" "$@" ;;
-        alive) if digits "$1" "$2" && alive "$1" "$2"; then say "r $_id yes"; else say "r $_id no"; fi ;;
-        watch) digits "$1" "$2" && op_watch "$fifo" "$_id" "$1" "$2" </dev/null >/dev/null 2>&1 & ;;
-        put) op_put "$_id" "$@" ;;
-        remove) op_remove "$_id" "$@" ;;
-        stop) op_stop "$fifo" "$_id" "$@" </dev/null >/dev/null 2>&1 & ;;
-        tail) op_tail "$_id" "$@" ;;
+        alive) if digits "$1" "$2" && alive "$1" "$2"; then reply "r $_id yes"; else reply "r $_id no"; fi ;;
+        watch) digits "$1" "$2" && op_watch "$_id" "$1" "$2" </dev/null >/dev/null 2>&1 5>&- & ;;
+        put) op_put "$_id" "$@" </dev/null >/dev/null 2>&1 5>&- & ;;
+        remove) op_remove "$_id" "$@" </dev/null >/dev/null 2>&1 5>&- & ;;
+        stop) op_stop "$_id" "$@" </dev/null >/dev/null 2>&1 5>&- & ;;
+        tail) op_tail "$_id" "$@" </dev/null >/dev/null 2>&1 5>&- & ;;
         list) op_list "$_id" ;;
-        sha256) op_sha256 "$_id" "$@" ;;
-        *) say "r $_id err unknown" ;;
+        sha256) op_sha256 "$_id" "$@" </dev/null >/dev/null 2>&1 5>&- & ;;
+        *) reply "r $_id err unknown" ;;
         esac
     done
-    # The manager is gone.
-    for _o in $owned; do
-        if alive "${_o%%:*}" "${_o#*:}"; then
-            sendsig "${_o%%:*}" KILL
-        fi
-    done
-    rm -f "$fifo"
 }
 
 case ${1-} in

@@ -135,6 +135,9 @@ pub(crate) async fn start(
             "its lock there is held by another process (for more than 5 s)",
         )),
         ["err", "record", ..] => Err(failed("its record cannot be written there (disk full?)")),
+        ["err", "spawn", ..] => Err(failed(
+            "its keeper process could not be made there (no process or file left?)",
+        )),
         ["died", status] => Err(failed(&format!(
             "the start process there ended (status {status}) before it answered"
         ))),
@@ -351,7 +354,8 @@ pub(crate) async fn list(c: &Connection) -> Result<Vec<(String, String)>, Remote
         return Err(protocol(c, "list", &answer));
     }
     Ok(words
-        .filter(|w| !w.is_empty())
+        // `+more`: more records than one answer holds (no file name starts with `+`).
+        .filter(|w| !w.is_empty() && !w.starts_with('+'))
         .map(|file| (file.to_owned(), key_of_file_name(file)))
         .collect())
 }

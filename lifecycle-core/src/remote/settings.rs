@@ -12,7 +12,8 @@ pub(crate) struct Settings {
     pub(crate) config_file: Option<PathBuf>,
     /// `ConnectTimeout`, and the bound of the helper's first answer beyond it.
     pub(crate) connect_timeout: Duration,
-    /// The state directory on remote hosts (`~/` is the remote home).
+    /// The state directory on remote hosts (`~/` is the remote home; `{machine}` that host's
+    /// machine id, so that homes shared between hosts keep each host's records apart).
     pub(crate) state_dir: String,
     /// `StrictHostKeyChecking=accept-new` instead of `yes`.
     pub(crate) accept_new: bool,
@@ -24,7 +25,7 @@ impl Default for Settings {
             program: PathBuf::from("ssh"),
             config_file: None,
             connect_timeout: Duration::from_secs(10),
-            state_dir: "~/.local/state/lifecycle-remote".to_owned(),
+            state_dir: "~/.local/state/lifecycle-remote/{machine}".to_owned(),
             accept_new: false,
         }
     }

@@ -32,7 +32,7 @@ use crate::store::state_dir::file_name;
 use crate::{Event, Restart, Running};
 
 /// How much of a remote log an error quotes (the answer stays one short line).
-const TAIL_BYTES: u64 = 2048;
+const TAIL_BYTES: u64 = 1500;
 
 /// The longest `command=` a remote record carries (the record travels in one line).
 const COMMAND_KEPT: usize = 1024;
@@ -54,6 +54,9 @@ pub(crate) struct RemoteLive {
     /// Whether its keeper reports its exit (the moment it happens); else its exit is known
     /// only within a second, and an ensure asks the host first.
     pub(super) kept: bool,
+    /// Started by this owner (not found there): the only kind a manager that stops what it
+    /// starts kills when it goes.
+    pub(crate) spawned_here: bool,
     pub(super) log: String,
     /// Whether it passed its readiness probe (or has none).
     pub(super) ready: bool,
@@ -283,7 +286,22 @@ impl Actor {
         };
         let Some(status) = status else {
             live.exit = None;
-            tracing::warn!(parent: self.machine.span(), "the connection to the daemon's host went; its exit is no longer watched");
+            // Watched again over a new connection at once if the host can be reached; else the
+            // next ensure or status asks the host.
+            let Phase::Remote(mut live) = std::mem::replace(&mut self.phase, Phase::Idle) else {
+                return;
+            };
+            match self.rewatch(&mut live).await {
+                Ok(true) => self.phase = Phase::Remote(live),
+                Ok(false) => {
+                    self.phase = Phase::Remote(live);
+                    Box::pin(self.on_remote_exit(Some(-1))).await;
+                }
+                Err(err) => {
+                    tracing::warn!(parent: self.machine.span(), %err, "the connection to the daemon's host went; its exit is no longer watched");
+                    self.phase = Phase::Remote(live);
+                }
+            }
             return;
         };
         let exit = exit_of(status);

@@ -140,7 +140,7 @@ impl Actor {
 
     /// Asks the host whether `live` still runs; if so, watches its exit again (over the
     /// connection there is now).
-    async fn rewatch(&mut self, live: &mut RemoteLive) -> Result<bool, RemoteError> {
+    pub(super) async fn rewatch(&mut self, live: &mut RemoteLive) -> Result<bool, RemoteError> {
         let connection = self.connect(&live.destination).await?;
         if !ops::alive(&connection, live.pid, live.start_time).await? {
             return Ok(false);
@@ -232,6 +232,7 @@ impl Actor {
                     since: recorded_start(&found),
                     exit: Some(exit),
                     kept: false,
+                    spawned_here: false,
                     log,
                     ready,
                     generation: found.generation,
@@ -270,6 +271,7 @@ impl Actor {
             since,
             exit: Some(exit),
             kept: true,
+            spawned_here: true,
             log,
             ready: plan.readiness.is_none(),
             generation: 1,

@@ -78,7 +78,6 @@ impl Actor {
                 Err(outcome) => return Ok(outcome),
             },
         };
-        self.note(Event::Stop);
         self.run_remote_chain(target).await
     }
 
@@ -108,14 +107,22 @@ impl Actor {
                 Ok(Err(not_running()))
             }
             Some((record, ops::Liveness::Live)) => {
-                // Followed from here on: the machine learns it runs, then that it stops.
+                // Followed from here on: the machine learns it runs (and then that it stops).
                 self.note(Event::Adopted { pid: record.pid });
+                // A record's chain is a claim of that host: its signals are taken, not an HTTP
+                // step (a URL from there is not sent from here).
+                let chain = steps.unwrap_or_else(|| {
+                    StopPlan::from_record(&record.stop)
+                        .into_iter()
+                        .filter(|s| matches!(s, StopPlan::Signal { .. }))
+                        .collect()
+                });
                 Ok(Ok(Target {
                     owned: None,
                     connection,
                     pid: record.pid,
                     start_time: record.start_time,
-                    chain: steps.unwrap_or_else(|| StopPlan::from_record(&record.stop)),
+                    chain,
                 }))
             }
             Some((record, liveness)) => {
@@ -145,12 +152,25 @@ impl Actor {
             chain,
         } = target;
         let begun = Instant::now();
-        // The HTTP step (first, if any) from here; what is left of its grace is waited there.
+        // The HTTP step (first, if any) from here — through a forward of the connection when
+        // the spec probes from the host; what is left of its grace is waited there.
         let mut posted = Duration::ZERO;
         if let Some(StopPlan::HttpPost { url, grace }) = chain.first() {
-            let post = self.ctx.client.post(url).send();
-            if let Ok(Err(err)) = tokio::time::timeout(*grace, post).await {
-                tracing::warn!(parent: self.machine.span(), %url, %err, "shutdown request failed; going on with the next step");
+            let sent = match &owned {
+                Some(live) => super::probe_here(
+                    &connection,
+                    &live.plan,
+                    &crate::plan::ProbePlan::Http { url: url.clone() },
+                )
+                .await
+                .ok(),
+                None => None,
+            };
+            if let Some((crate::plan::ProbePlan::Http { url }, _forward)) = sent {
+                let post = self.ctx.client.post(&url).send();
+                if let Ok(Err(err)) = tokio::time::timeout(*grace, post).await {
+                    tracing::warn!(parent: self.machine.span(), %url, %err, "shutdown request failed; going on with the next step");
+                }
             }
             posted = begun.elapsed();
         }
@@ -173,6 +193,8 @@ impl Actor {
         if !matches!(answer, StopAnswer::Alive) {
             self.point(None).await;
         }
+        // Told once the host answered: a stop that could not reach it left the daemon as it was.
+        self.note(Event::Stop);
         match answer {
             StopAnswer::Gone { killed } => {
                 self.note(Event::Gone);
