@@ -179,7 +179,7 @@ async fn stop_remote_by_name(
         .await
         .map_err(remote_error)?;
     let wanted = file_name(daemon_name);
-    let keys: Vec<String> = ops::list(&connection)
+    let keys: Vec<String> = ops::list(&connection, &wanted)
         .await
         .map_err(remote_error)?
         .into_iter()

@@ -1047,3 +1047,39 @@ async fn a_manager_that_stops_on_drop_leaves_what_it_only_found_running() {
     );
     owner.stop(&handle).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_record_crosses_in_pieces_and_is_read_whole() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let first = manager(dir.path(), &sshd);
+    // Its command line (in its record) runs to kilobytes of two-byte characters.
+    let long = "é".repeat(1000);
+    let handle = RemoteArgv {
+        script: "exec sleep 60".into(),
+        a1: long.clone(),
+        a2: long.clone(),
+        a3: long.clone(),
+        a4: String::new(),
+        a5: String::new(),
+        a6: String::new(),
+        test: "long-record".into(),
+        host: sshd.host().into(),
+        user: sshd.user(),
+        ssh_port: sshd.port(),
+    };
+    let running = first.ensure_running(&handle).await.unwrap();
+    // Another manager finds it (the whole record, in the start's answer) and stops it by its
+    // record (read whole by a status).
+    let second = second_manager(dir.path(), &sshd);
+    assert_eq!(
+        second.ensure_running(&handle).await.unwrap().pid,
+        running.pid
+    );
+    let third = manager_of(dir.path(), "third", sshd.client_config(), false);
+    match third.stop(&handle).await.unwrap() {
+        Stopped::Stopped { pid, .. } => assert_eq!(pid, running.pid),
+        other => panic!("{other:?}"),
+    }
+    assert!(wait_exit(running.pid, Duration::from_secs(5)));
+}

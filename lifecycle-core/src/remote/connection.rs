@@ -33,6 +33,9 @@ const STDERR_KEPT: usize = 4096;
 #[derive(Debug, Default)]
 struct Shared {
     pending: Mutex<HashMap<u64, oneshot::Sender<String>>>,
+    /// The pieces of long answers still to come, as bytes (a piece may end inside a
+    /// character).
+    pieces: Mutex<HashMap<u64, Vec<u8>>>,
     exits: Mutex<HashMap<u64, oneshot::Sender<i32>>>,
     closed: AtomicBool,
     stderr: Mutex<String>,
@@ -47,6 +50,7 @@ impl Shared {
         self.closed.store(true, Ordering::SeqCst);
         // Dropping the senders tells every waiter the connection is gone.
         locked(&self.pending).clear();
+        locked(&self.pieces).clear();
         locked(&self.exits).clear();
     }
 }
@@ -168,11 +172,30 @@ async fn read_lines(stdout: tokio::process::ChildStdout, shared: Arc<Shared>) {
         if buf.last() == Some(&b'\n') {
             buf.pop();
         }
+        // A piece of a long answer: kept as bytes until the answer comes.
+        if let Some(rest) = buf.strip_prefix(b"c ") {
+            let mut parts = rest.splitn(2, |&b| b == b' ');
+            let id = parts
+                .next()
+                .and_then(|id| std::str::from_utf8(id).ok())
+                .and_then(|id| id.parse::<u64>().ok());
+            if let (Some(id), Some(piece)) = (id, parts.next()) {
+                locked(&shared.pieces)
+                    .entry(id)
+                    .or_default()
+                    .extend_from_slice(piece);
+            }
+            continue;
+        }
         let line = String::from_utf8_lossy(&buf);
         match wire::parse(&line) {
             Line::Reply { id, words } => {
+                let words = match locked(&shared.pieces).remove(&id) {
+                    Some(text) => format!("{words} {}", String::from_utf8_lossy(&text)),
+                    None => words.to_owned(),
+                };
                 if let Some(waiter) = locked(&shared.pending).remove(&id) {
-                    let _ = waiter.send(words.to_owned());
+                    let _ = waiter.send(words);
                 }
             }
             Line::Exit { id, status } => {
@@ -184,7 +207,7 @@ async fn read_lines(stdout: tokio::process::ChildStdout, shared: Arc<Shared>) {
                     let _ = waiter.send(status);
                 }
             }
-            Line::Grace { .. } | Line::Other => {}
+            Line::Grace { .. } | Line::Piece { .. } | Line::Other => {}
         }
     }
     shared.close();

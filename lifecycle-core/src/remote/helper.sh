@@ -43,6 +43,26 @@ reply() {
     tell "$fifo" "$*"
 }
 
+# An answer `r ID WORDS TEXT` whose TEXT (a record) may be long: one line when short, else the
+# text in `c ID PIECE` lines of at most 800 characters (3200 bytes) first, then `r ID WORDS`.
+# Every line stays under PIPE_BUF.
+reply_text() {
+    _rt=$3
+    if [ "${#_rt}" -le 800 ]; then
+        reply "r $1 $2 $_rt"
+        return
+    fi
+    _q=????????????????????????????????????????????????????????????????????????????????????????????????????
+    _q=$_q$_q$_q$_q$_q$_q$_q$_q
+    while [ "${#_rt}" -gt 800 ]; do
+        _rest=${_rt#$_q}
+        reply "c $1 ${_rt%"$_rest"}"
+        _rt=$_rest
+    done
+    reply "c $1 $_rt"
+    reply "r $1 $2"
+}
+
 # Decodes field $1 into v.
 dec() {
     v=${1#=}
@@ -70,10 +90,13 @@ starttime() {
     pstate=
     { IFS= read -r _s <"/proc/$1/stat"; } 2>/dev/null || return 1
     _s=${_s##*) }
+    _ifs=$IFS
+    IFS=' '
     set -f
     # shellcheck disable=SC2086
     set -- $_s
     set +f
+    IFS=$_ifs
     pstate=$1
     st=${20}
     [ -n "$st" ]
@@ -249,6 +272,11 @@ wrapper() {
     }
     IFS= read -r _req <"$5" || fail args
     rm -f "$5"
+    # A daemon of a manager that stops what it starts is listed before anything else, under the
+    # lock `finish` takes too: either it is listed and killed at the end, or the helper has
+    # ended and it is not started at all.
+    starttime $$
+    me=$st
     set -f
     # shellcheck disable=SC2086
     set -- $_req
@@ -266,6 +294,15 @@ wrapper() {
     inherit=$6
     shift 6
     digits "$1" || fail args
+    if [ "$kill_on_eof" = 1 ]; then
+        { command exec 8<"$dir/run"; } 2>/dev/null || fail spawn
+        flock 8 || fail spawn
+        if ! [ -p "$fifo" ]; then
+            exit 0
+        fi
+        printf '%s %s\n' "$$" "$me" >>"$owned"
+        exec 8<&-
+    fi
     read -r boot </proc/sys/kernel/random/boot_id
     # The binary, resolved now (the spec's environment may hold another PATH).
     case $bin in
@@ -286,9 +323,11 @@ wrapper() {
     esac
     [ -h "$log" ] && fail log
     (: >>"$log") 2>/dev/null || fail log
-    # The command line, decoded. Inheriting everything, the spec's variables are exported
-    # (never in a command line); inheriting only some, `env -i` gets them as arguments.
+    # The command line, decoded. Inheriting everything, the spec's variables are exported, last
+    # (never in a command line, and nothing of this script runs with them); inheriting only
+    # some, `env -i` gets them as arguments.
     _n=$#
+    _export=
     [ "$inherit" = all ] || set -- "$@" env -i
     _k=$1
     shift
@@ -308,6 +347,7 @@ wrapper() {
     _n=$((_n - 1))
     while [ "$_k" -gt 0 ]; do
         dec "$1"
+        _f=$1
         shift
         _n=$((_n - 1))
         _k=$((_k - 1))
@@ -315,7 +355,7 @@ wrapper() {
         '' | [0-9]* | *[!A-Za-z0-9_]*) fail args ;;
         esac
         if [ "$inherit" = all ]; then
-            export "$v"
+            _export="$_export $_f"
         else
             set -- "$@" "$v"
         fi
@@ -333,13 +373,11 @@ wrapper() {
         liveness
         if [ "$live" = live ]; then
             unlock
-            reply "r $id exists $live $text"
+            reply_text "$id" "exists $live" "$text"
             exit 0
         fi
         rm -f "$rec"
     fi
-    starttime $$
-    me=$st
     while IFS= read -r _l; do
         case $_l in
         '' | sum=*) continue ;;
@@ -357,11 +395,16 @@ EOF
         fail record
     fi
     unlock
-    [ "$kill_on_eof" = 1 ] && printf '%s %s\n' "$$" "$me" >>"$owned"
     reply "r $id ok $$ $me $boot"
-    unset LIFECYCLE_HELPER_SRC
+    _setsid=$(command -v setsid)
+    umask "${LIFECYCLE_HELPER_UMASK:-022}"
+    unset LIFECYCLE_HELPER_SRC LIFECYCLE_HELPER_UMASK
     exec </dev/null >>"$log" 2>&1
-    exec setsid "$@"
+    for _f in $_export; do
+        dec "$_f"
+        export "$v"
+    done
+    exec "$_setsid" "$@"
 }
 
 # status ID NAME: the record and whether it names a live process.
@@ -369,7 +412,7 @@ op_status() {
     dec "$2"
     if readrec "$dir/daemons/$v.record"; then
         liveness
-        reply "r $1 rec $live $text"
+        reply_text "$1" "rec $live" "$text"
     else
         reply "r $1 none"
     fi
@@ -480,14 +523,20 @@ op_sha256() {
     fi
 }
 
-# list ID: the file names (daemon keys made safe) of the records here, as many as fit in one
-# answer (about 3500 bytes), and `+more` if some did not.
+# list ID PREFIX: the file names (daemon keys made safe) of the records here that begin with
+# PREFIX, as many as fit in one answer (about 3500 bytes), and `+more` if some did not.
 op_list() {
+    dec "$2"
+    _pre=$v
     _out=
     _more=
     for _f in "$dir"/daemons/*.record; do
         [ -f "$_f" ] || continue
         _b=${_f##*/}
+        case $_b in
+        "$_pre"*) ;;
+        *) continue ;;
+        esac
         if [ "${#_out}" -gt 3500 ]; then
             _more=' +more'
             break
@@ -528,6 +577,9 @@ op_hello() {
         say "r $1 err nosetsid-f"
         return 1
     fi
+    # Daemons get the session's umask back; the helper's files are private.
+    LIFECYCLE_HELPER_UMASK=$(umask)
+    export LIFECYCLE_HELPER_UMASK
     umask 077
     for _d in "$dir" "$dir/daemons" "$dir/locks" "$dir/logs" "$dir/run"; do
         if [ -h "$_d" ] || ! mkdir -p "$_d" 2>/dev/null || ! [ -O "$_d" ]; then
@@ -547,6 +599,10 @@ op_hello() {
 # killed (those still the processes listed), and the session is let go.
 finish() {
     trap - EXIT HUP INT TERM PIPE
+    IFS=' '
+    # Under the lock the wrappers take to list themselves: after it, none will.
+    { command exec 8<"$dir/run"; } 2>/dev/null && flock 8
+    rm -f "$fifo"
     if [ -f "$owned" ]; then
         while IFS=' ' read -r _p _t; do
             if digits "$_p" "$_t" && alive "$_p" "$_t"; then
@@ -554,8 +610,30 @@ finish() {
             fi
         done <"$owned"
     fi
-    rm -f "$fifo" "$owned"
-    exec 5>&- 1>/dev/null
+    rm -f "$owned" "$dir/run/start.$_nonce".* "$dir/run/lock.$_nonce"
+    exec 5>&- 1>/dev/null 8<&-
+}
+
+# What helpers that died without `finish` (killed) left: each holds the lock `run/lock.NONCE`
+# while it lives, so a free one is of a dead helper. Its listed daemons are killed (those still
+# the processes listed), its files removed.
+sweep_dead_helpers() {
+    for _l in "$dir"/run/lock.*; do
+        [ -f "$_l" ] || continue
+        _n=${_l##*/lock.}
+        { command exec 6<"$_l"; } 2>/dev/null || continue
+        if flock -n 6; then
+            if [ -f "$dir/run/owned.$_n" ]; then
+                while IFS=' ' read -r _p _t; do
+                    if digits "$_p" "$_t" && alive "$_p" "$_t"; then
+                        sendsig "$_p" KILL "$_t"
+                    fi
+                done <"$dir/run/owned.$_n"
+            fi
+            rm -f "$dir/run/out.$_n" "$dir/run/owned.$_n" "$dir/run/start.$_n".* "$_l"
+        fi
+        exec 6<&-
+    done
 }
 
 main() {
@@ -577,6 +655,12 @@ main() {
     _nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
     fifo=$dir/run/out.$_nonce
     owned=$dir/run/owned.$_nonce
+    # This helper's lock, held while it lives (fd 7, which nothing it starts keeps).
+    if ! { command exec 7>"$dir/run/lock.$_nonce"; } 2>/dev/null || ! flock -n 7; then
+        say "r $_hello err fifo"
+        exit 0
+    fi
+    sweep_dead_helpers
     if ! mkfifo -m 600 "$fifo"; then
         say "r $_hello err fifo"
         exit 0
@@ -586,8 +670,14 @@ main() {
     trap finish EXIT
     trap 'exit 0' HUP INT TERM PIPE
     say "r $_hello ok $boot $(id -u) $dir"
-    # The relay: the only writer of the session's output from now on.
-    cat "$fifo" &
+    # The relay: the only writer of the session's output from now on. If the session's output
+    # goes, the loop is told (and ends), and what is still written is drained, not blocked on.
+    {
+        cat "$fifo"
+        # Not after `finish`, which removed the FIFO first.
+        [ -p "$fifo" ] && kill -HUP $$
+        exec cat "$fifo" >/dev/null 2>&1
+    } 7>&- &
     exec 5>"$fifo" 1>&5
     while IFS= read -r line; do
         set -f
@@ -607,7 +697,7 @@ main() {
                 continue
             fi
             setsid -f sh -c 'eval "$LIFECYCLE_HELPER_SRC"' lifecycle keeper \
-                "$dir" "$fifo" "$owned" "$_id" "$_req" </dev/null >/dev/null 2>&1 5>&- ||
+                "$dir" "$fifo" "$owned" "$_id" "$_req" </dev/null >/dev/null 2>&1 5>&- 7>&- ||
                 {
                     rm -f "$_req"
                     reply "r $_id err spawn"
@@ -616,13 +706,31 @@ main() {
         status) op_status "$_id" "$@" ;;
         state) op_state "$_id" "$@" ;;
         alive) if digits "$1" "$2" && alive "$1" "$2"; then reply "r $_id yes"; else reply "r $_id no"; fi ;;
-        watch) digits "$1" "$2" && op_watch "$_id" "$1" "$2" </dev/null >/dev/null 2>&1 5>&- & ;;
-        put) op_put "$_id" "$@" </dev/null >/dev/null 2>&1 5>&- & ;;
-        remove) op_remove "$_id" "$@" </dev/null >/dev/null 2>&1 5>&- & ;;
-        stop) op_stop "$_id" "$@" </dev/null >/dev/null 2>&1 5>&- & ;;
-        tail) op_tail "$_id" "$@" </dev/null >/dev/null 2>&1 5>&- & ;;
-        list) op_list "$_id" ;;
-        sha256) op_sha256 "$_id" "$@" </dev/null >/dev/null 2>&1 5>&- & ;;
+        watch) (
+            exec </dev/null >/dev/null 2>&1 5>&- 7>&-
+            digits "$1" "$2" && op_watch "$_id" "$1" "$2"
+        ) & ;;
+        put) (
+            exec </dev/null >/dev/null 2>&1 5>&- 7>&-
+            op_put "$_id" "$@"
+        ) & ;;
+        remove) (
+            exec </dev/null >/dev/null 2>&1 5>&- 7>&-
+            op_remove "$_id" "$@"
+        ) & ;;
+        stop) (
+            exec </dev/null >/dev/null 2>&1 5>&- 7>&-
+            op_stop "$_id" "$@"
+        ) & ;;
+        tail) (
+            exec </dev/null >/dev/null 2>&1 5>&- 7>&-
+            op_tail "$_id" "$@"
+        ) & ;;
+        list) op_list "$_id" "$@" ;;
+        sha256) (
+            exec </dev/null >/dev/null 2>&1 5>&- 7>&-
+            op_sha256 "$_id" "$@"
+        ) & ;;
         *) reply "r $_id err unknown" ;;
         esac
     done

@@ -346,16 +346,32 @@ pub(crate) async fn tail(c: &Connection, path: &str, bytes: u64) -> Result<Strin
     }
 }
 
-/// The records there: each one's file name and the daemon key it is of.
-pub(crate) async fn list(c: &Connection) -> Result<Vec<(String, String)>, RemoteError> {
-    let answer = c.call("list", &[], SHORT).await?;
+/// The records there whose file names begin with `prefix`: each one's file name and the
+/// daemon key it is of.
+pub(crate) async fn list(
+    c: &Connection,
+    prefix: &str,
+) -> Result<Vec<(String, String)>, RemoteError> {
+    let answer = c
+        .call("list", &[field(c, prefix, "the name listed")?], SHORT)
+        .await?;
     let mut words = answer.split(' ');
     if words.next() != Some("ok") {
         return Err(protocol(c, "list", &answer));
     }
+    let words: Vec<&str> = words.collect();
+    // `+more`: more records than one answer holds (no file name starts with `+`).
+    if words.contains(&"+more") {
+        return Err(RemoteError::Start {
+            destination: c.shown().to_owned(),
+            message: format!(
+                "more daemons named `{prefix}…` there than one answer lists; stop them by key"
+            ),
+        });
+    }
     Ok(words
-        // `+more`: more records than one answer holds (no file name starts with `+`).
-        .filter(|w| !w.is_empty() && !w.starts_with('+'))
+        .into_iter()
+        .filter(|w| !w.is_empty())
         .map(|file| (file.to_owned(), key_of_file_name(file)))
         .collect())
 }

@@ -43,6 +43,9 @@ pub(crate) enum Line<'a> {
     Exit { id: u64, status: i32 },
     /// `g ID`: a grace of the stop chain of request `id` ran out.
     Grace { id: u64 },
+    /// `c ID PIECE`: a piece of the text of the answer to request `id` to come (a long record,
+    /// sent in pieces so that every line stays under PIPE_BUF).
+    Piece { id: u64, text: &'a str },
     /// Anything else (ignored).
     Other,
 }
@@ -64,6 +67,7 @@ pub(crate) fn parse(line: &str) -> Line<'_> {
             Err(_) => Line::Other,
         },
         "g" => Line::Grace { id },
+        "c" => Line::Piece { id, text: rest },
         _ => Line::Other,
     }
 }
@@ -113,6 +117,13 @@ mod tests {
         assert_eq!(parse("r 7"), Line::Reply { id: 7, words: "" });
         assert_eq!(parse("x 9 143"), Line::Exit { id: 9, status: 143 });
         assert_eq!(parse("g 3"), Line::Grace { id: 3 });
+        assert_eq!(
+            parse("c 4 a b "),
+            Line::Piece {
+                id: 4,
+                text: "a b "
+            }
+        );
         assert_eq!(parse("noise"), Line::Other);
         assert_eq!(parse("r x ok"), Line::Other);
     }
