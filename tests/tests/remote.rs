@@ -1083,3 +1083,50 @@ async fn a_long_record_crosses_in_pieces_and_is_read_whole() {
     }
     assert!(wait_exit(running.pid, Duration::from_secs(5)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_shell_that_does_not_run_the_helper_is_a_clear_error() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The real ssh, whose remote command the "login shell" there does not understand (as a
+    // shell that is not POSIX, or a forced command, would answer).
+    let fake_ssh = dir.path().join("ssh-to-odd-shell");
+    std::fs::write(
+        &fake_ssh,
+        "#!/bin/sh\n\
+         for last; do :; done\n\
+         n=$(($# - 1)); i=0\n\
+         for a; do i=$((i + 1)); [ \"$i\" -le \"$n\" ] && set -- \"$@\" \"$a\"; done\n\
+         shift $(($n + 1))\n\
+         exec ssh \"$@\" 'echo \"odd-shell: Unknown command\" >&2; exit 127'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &fake_ssh,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let manager = DaemonManager::builder()
+        .state_dir(dir.path().join("local"))
+        .ssh_config(sshd.client_config())
+        .ssh_program(&fake_ssh)
+        .build()
+        .unwrap();
+    let handle = daemon(&sshd, "odd-shell", "");
+    let err = manager.ensure_running(&handle).await.unwrap_err();
+    match &err {
+        StartError::Remote {
+            source:
+                RemoteError::Helper {
+                    destination,
+                    message,
+                },
+            ..
+        } => {
+            assert!(destination.ends_with(&format!(":{}", sshd.port())), "{err}");
+            assert!(message.contains("odd-shell"), "{err}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("/bin/sh -c"), "{err}");
+}
