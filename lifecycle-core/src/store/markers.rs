@@ -10,7 +10,7 @@ use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use crate::store::state_dir::{StateDir, file_name, open_dir_at};
+use crate::store::state_dir::{StateDir, file_name, names_in, open_dir_at};
 
 impl StateDir {
     /// Leaves a marker that `dependent` depends on `key`.
@@ -58,21 +58,7 @@ impl StateDir {
             Err(e) if e.source.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e.source),
         };
-        let listing = nix::dir::Dir::openat(
-            &dir,
-            ".",
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?;
-        let mut names = Vec::new();
-        for entry in listing {
-            if let Ok(name) = entry?.file_name().to_str()
-                && name != "."
-                && name != ".."
-            {
-                names.push(name.to_owned());
-            }
-        }
+        let names = names_in(&dir)?;
         let mut keys = Vec::new();
         for name in names {
             let fd = match openat(

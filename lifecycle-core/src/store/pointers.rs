@@ -11,7 +11,7 @@ use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use crate::store::state_dir::{StateDir, check_owned, file_name};
+use crate::store::state_dir::{StateDir, check_owned, file_name, names_in};
 
 /// Where a remote daemon runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,21 +110,7 @@ impl StateDir {
 
     /// Every pointer here.
     pub(crate) fn pointers(&self) -> io::Result<Vec<Pointer>> {
-        let listing = nix::dir::Dir::openat(
-            self.remote_fd(),
-            ".",
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?;
-        let mut names = Vec::new();
-        for entry in listing {
-            if let Ok(name) = entry?.file_name().to_str()
-                && name != "."
-                && name != ".."
-            {
-                names.push(name.to_owned());
-            }
-        }
+        let names = names_in(self.remote_fd())?;
         let mut found = Vec::new();
         for name in names {
             if let Some(pointer) = self.read_pointer_file(&name)? {

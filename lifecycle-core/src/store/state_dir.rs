@@ -105,6 +105,27 @@ fn refused(path: &Path, why: String) -> StateDirError {
     }
 }
 
+/// The names of the entries of open directory `dir` (`.` and `..` aside, names that are not
+/// UTF-8 skipped: none of ours is).
+pub(crate) fn names_in(dir: impl AsFd) -> io::Result<Vec<String>> {
+    let listing = nix::dir::Dir::openat(
+        &dir,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut names = Vec::new();
+    for entry in listing {
+        if let Ok(name) = entry?.file_name().to_str()
+            && name != "."
+            && name != ".."
+        {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
+}
+
 /// Opens directory `name` in `dir` without following a symbolic link, creating it (0700) if
 /// asked, and checks it is the user's own.
 pub(crate) fn open_dir_at(
