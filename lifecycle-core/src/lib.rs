@@ -181,6 +181,30 @@ pub use lifecycle_spec as spec;
 /// in any release.
 #[doc(hidden)]
 pub mod __private {
+    /// What a handle's field must be to fill a spec's `{variable}` (`V`, a marker type the
+    /// derive names after the variable): `Display`.
+    #[diagnostic::on_unimplemented(
+        message = "the field of type `{Self}` cannot fill the spec's `{{{V}}}`: it does not implement `Display`",
+        label = "fills `{{{V}}}` in the spec, rendered with `Display`",
+        note = "give the field a type that implements `std::fmt::Display` (a number, a `String`, …), or keep a rendered copy in a field of its own"
+    )]
+    pub trait FillsVariable<V> {
+        /// The value as the spec's templates get it.
+        fn render(&self) -> String;
+    }
+
+    impl<V, T: std::fmt::Display + ?Sized> FillsVariable<V> for T {
+        fn render(&self) -> String {
+            self.to_string()
+        }
+    }
+
+    /// Renders `value` for variable `V` (the derive's call, so that a field without `Display`
+    /// is reported as what it is).
+    pub fn fill<V, T: FillsVariable<V> + ?Sized>(value: &T) -> String {
+        value.render()
+    }
+
     /// Makes every process-group signal in this process take the path of kernels older than
     /// 6.9 (one pidfd per member), so that the tests cover it on any kernel.
     pub fn force_group_signal_fallback(on: bool) {

@@ -217,12 +217,19 @@ fn var_fn(handle: &Handle<'_>, specs: &[&Spec]) -> TokenStream {
         })
         .collect();
     let names: Vec<String> = used.iter().map(|f| f.unraw().to_string()).collect();
-    // Spanned on the field: a field without `Display` is reported at the field.
-    let values = used.iter().map(
-        |field| quote_spanned!(field.span()=> ::std::string::ToString::to_string(&self.#field)),
-    );
+    let k = &handle.krate;
+    // A marker type per variable, named after it, for the message of a field without `Display`
+    // (reported at the field: the call is spanned on it).
+    let markers: Vec<&Ident> = used.clone();
+    let values = used.iter().zip(&markers).map(|(field, marker)| {
+        quote_spanned!(field.span()=> #k::__private::fill::<#marker, _>(&self.#field))
+    });
     quote! {
         fn var(&self, name: &str) -> ::core::option::Option<::std::string::String> {
+            #(
+                #[allow(non_camel_case_types, dead_code)]
+                struct #markers;
+            )*
             match name {
                 #( #names => ::core::option::Option::Some(#values), )*
                 _ => ::core::option::Option::None,
