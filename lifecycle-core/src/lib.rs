@@ -168,7 +168,7 @@ pub use plan::{PlanError, VarError};
 pub use process::binary::BinaryNotFound;
 pub use process::exit::Exit;
 pub use remote::RemoteError;
-pub use state::{Event, IllegalTransition, Restart, State, transition};
+pub use state::{Event, IllegalTransition, RestartVerdict, State, transition};
 pub use store::lock::LockError;
 pub use store::record::{Record, RecordError, RecordState};
 pub use store::state_dir::StateDirError;

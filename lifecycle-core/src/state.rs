@@ -87,7 +87,7 @@ pub enum Event {
         /// Whether it exited with code 0.
         success: bool,
         /// What the restart policy decided.
-        restart: Restart,
+        restart: RestartVerdict,
     },
     /// A stop was requested.
     Stop,
@@ -115,10 +115,10 @@ pub enum Event {
 /// The restart policy's verdict on an exit.
 ///
 /// ```
-/// assert_ne!(lifecycle_core::Restart::No, lifecycle_core::Restart::After(1));
+/// assert_ne!(lifecycle_core::RestartVerdict::No, lifecycle_core::RestartVerdict::After(1));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Restart {
+pub enum RestartVerdict {
     /// Not restarted (policy `never`, or `on-failure` after a clean exit, or a requested stop).
     No,
     /// Restart number `n` after the backoff.
@@ -165,10 +165,10 @@ pub fn transition(from: &State, event: &Event) -> Result<State, IllegalTransitio
         (S::Starting, E::DeadlinePassed { last_error }) => S::Stopping { failure: Some(format!("not ready within the deadline; last probe: {last_error}")) },
         (S::Starting, E::ProbeError { error }) => S::Stopping { failure: Some(format!("its readiness probe failed: {error}")) },
         (S::Starting | S::Ready, E::Stop) => S::Stopping { failure: None },
-        (S::Ready, E::Exited { restart: Restart::After(attempt), .. }) => S::Backoff { attempt: *attempt },
-        (S::Ready, E::Exited { success: true, restart: Restart::No, .. }) => S::Stopped,
-        (S::Ready, E::Exited { status, restart: Restart::No, .. }) => S::Failed { reason: format!("exited on its own: {status}") },
-        (S::Ready, E::Exited { status, restart: Restart::LimitReached(max), .. }) => S::Failed { reason: format!("exited on its own: {status}; gave up after {max} restarts") },
+        (S::Ready, E::Exited { restart: RestartVerdict::After(attempt), .. }) => S::Backoff { attempt: *attempt },
+        (S::Ready, E::Exited { success: true, restart: RestartVerdict::No, .. }) => S::Stopped,
+        (S::Ready, E::Exited { status, restart: RestartVerdict::No, .. }) => S::Failed { reason: format!("exited on its own: {status}") },
+        (S::Ready, E::Exited { status, restart: RestartVerdict::LimitReached(max), .. }) => S::Failed { reason: format!("exited on its own: {status}; gave up after {max} restarts") },
         (S::Stopping { .. }, E::GraceExpired { .. } | E::Exited { .. }) => from.clone(),
         (S::Stopping { failure: None }, E::Gone) => S::Stopped,
         (S::Stopping { failure: Some(reason) }, E::Gone) => S::Failed { reason: reason.clone() },
@@ -178,9 +178,9 @@ pub fn transition(from: &State, event: &Event) -> Result<State, IllegalTransitio
         (S::Failed { .. }, E::RestartScheduled { attempt }) => S::Backoff { attempt: *attempt },
         (S::Backoff { .. } | S::Failed { .. }, E::Stop) => S::Stopped,
         // A restart pending elsewhere ended there: the exit of the process it would replace, as that process's supervisor decided.
-        (S::Backoff { .. }, E::Exited { success: true, restart: Restart::No, .. }) => S::Stopped,
-        (S::Backoff { .. }, E::Exited { status, restart: Restart::No, .. }) => S::Failed { reason: format!("exited on its own: {status}") },
-        (S::Backoff { .. }, E::Exited { status, restart: Restart::LimitReached(max), .. }) => S::Failed { reason: format!("exited on its own: {status}; gave up after {max} restarts") },
+        (S::Backoff { .. }, E::Exited { success: true, restart: RestartVerdict::No, .. }) => S::Stopped,
+        (S::Backoff { .. }, E::Exited { status, restart: RestartVerdict::No, .. }) => S::Failed { reason: format!("exited on its own: {status}") },
+        (S::Backoff { .. }, E::Exited { status, restart: RestartVerdict::LimitReached(max), .. }) => S::Failed { reason: format!("exited on its own: {status}; gave up after {max} restarts") },
         _ => return Err(IllegalTransition { daemon: None, from: from.clone(), event: event.clone() }),
     };
     Ok(to)
@@ -218,7 +218,7 @@ impl fmt::Display for State {
 mod tests {
     use super::*;
 
-    fn exited(success: bool, restart: Restart) -> Event {
+    fn exited(success: bool, restart: RestartVerdict) -> Event {
         Event::Exited {
             status: "exit code 1".into(),
             success,
@@ -246,7 +246,7 @@ mod tests {
             Event::Exited {
                 status: "killed by SIGKILL".into(),
                 success: false,
-                restart: Restart::No,
+                restart: RestartVerdict::No,
             },
             Event::Gone,
         ]);
@@ -258,7 +258,7 @@ mod tests {
         let end = run(&[
             Event::Start,
             Event::Spawned { pid: 1 },
-            exited(false, Restart::No),
+            exited(false, RestartVerdict::No),
         ])
         .unwrap();
         assert!(
@@ -284,17 +284,17 @@ mod tests {
     fn restarts_go_through_backoff() {
         let ready = [Event::Start, Event::Spawned { pid: 1 }, Event::ProbeOk];
         let mut events = ready.to_vec();
-        events.push(exited(false, Restart::After(1)));
+        events.push(exited(false, RestartVerdict::After(1)));
         assert_eq!(run(&events), Ok(State::Backoff { attempt: 1 }));
         events.push(Event::RestartDue);
         assert_eq!(run(&events), Ok(State::Starting));
         let mut limit = ready.to_vec();
-        limit.push(exited(false, Restart::LimitReached(3)));
+        limit.push(exited(false, RestartVerdict::LimitReached(3)));
         assert!(
             matches!(run(&limit), Ok(State::Failed { ref reason }) if reason.contains("gave up after 3 restarts"))
         );
         let mut clean = ready.to_vec();
-        clean.push(exited(true, Restart::No));
+        clean.push(exited(true, RestartVerdict::No));
         assert_eq!(run(&clean), Ok(State::Stopped));
     }
 

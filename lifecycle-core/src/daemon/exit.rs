@@ -22,7 +22,7 @@ use crate::process::identity;
 use crate::store::Change;
 use crate::store::record::{Record, RecordState};
 use crate::store::record_watch::RecordWatch;
-use crate::{Event, Exit, Restart, StartError};
+use crate::{Event, Exit, RestartVerdict, StartError};
 
 /// How long an adopter waits, each time, for the parent's verdict on an exit.
 const VERDICT_PATIENCE: Duration = Duration::from_secs(5);
@@ -36,7 +36,7 @@ enum Verdict {
     /// Another process is stopping it, or stopped it.
     StoppedElsewhere,
     /// This owner decided: the restart policy's verdict, recorded.
-    Decided { exit: Exit, restart: Restart },
+    Decided { exit: Exit, restart: RestartVerdict },
     /// What the dead leader left in its group outlived SIGKILL: recorded as a stop under way,
     /// nothing restarted.
     Leftovers { exit: Exit, members: Vec<u32> },
@@ -46,12 +46,16 @@ enum Verdict {
 
 /// The restart policy's verdict on an exit after `in_a_row` restarts in a row. An unknown
 /// status (the daemon was not our child, and its parent is gone) counts as a failure.
-pub(super) fn decide(restart: &lifecycle_spec::Restart, exit: &Exit, in_a_row: u32) -> Restart {
+pub(super) fn decide(
+    restart: &lifecycle_spec::Restart,
+    exit: &Exit,
+    in_a_row: u32,
+) -> RestartVerdict {
     match restart.policy {
-        RestartPolicy::Never => Restart::No,
-        RestartPolicy::OnFailure if exit.success() => Restart::No,
-        _ if in_a_row >= restart.max => Restart::LimitReached(restart.max),
-        _ => Restart::After(in_a_row + 1),
+        RestartPolicy::Never => RestartVerdict::No,
+        RestartPolicy::OnFailure if exit.success() => RestartVerdict::No,
+        _ if in_a_row >= restart.max => RestartVerdict::LimitReached(restart.max),
+        _ => RestartVerdict::After(in_a_row + 1),
     }
 }
 
@@ -63,9 +67,13 @@ pub(super) fn next_restart(plan: &Plan, restart: Option<u32>) -> Option<u32> {
 }
 
 /// Why an exit with `restart` is a failure, if it is one (for the record).
-pub(super) fn failure_of(exit: &Exit, restart: Restart, before_ready: bool) -> Option<String> {
+pub(super) fn failure_of(
+    exit: &Exit,
+    restart: RestartVerdict,
+    before_ready: bool,
+) -> Option<String> {
     match restart {
-        Restart::LimitReached(max) => Some(format!(
+        RestartVerdict::LimitReached(max) => Some(format!(
             "exited on its own: {exit}; gave up after {max} restarts"
         )),
         _ if before_ready => Some(format!("exited before it was ready: {exit}")),
@@ -78,7 +86,7 @@ pub(super) fn failure_of(exit: &Exit, restart: Restart, before_ready: bool) -> O
 fn exit_record(
     current: &Record,
     exit: &Exit,
-    restart: Restart,
+    restart: RestartVerdict,
     failure: Option<String>,
     backoff: &lifecycle_spec::Backoff,
     in_a_row: u32,
@@ -87,7 +95,7 @@ fn exit_record(
     next.generation += 1;
     next.restarts = in_a_row;
     next.state = match restart {
-        Restart::After(attempt) => RecordState::Backoff {
+        RestartVerdict::After(attempt) => RecordState::Backoff {
             attempt,
             due_ms: ms_from_now(backoff.delay(attempt - 1)),
             exit: exit.clone(),
@@ -101,15 +109,15 @@ fn exit_record(
 }
 
 /// The restart verdict a recorded exit stands for (for a follower's state machine).
-fn recorded_restart(plan: &Plan, record: &Record) -> Restart {
+fn recorded_restart(plan: &Plan, record: &Record) -> RestartVerdict {
     match &record.state {
-        RecordState::Backoff { attempt, .. } => Restart::After(*attempt),
+        RecordState::Backoff { attempt, .. } => RestartVerdict::After(*attempt),
         RecordState::Exited {
             failure: Some(_), ..
         } if record.restarts >= plan.restart.max && plan.restart.policy != RestartPolicy::Never => {
-            Restart::LimitReached(plan.restart.max)
+            RestartVerdict::LimitReached(plan.restart.max)
         }
-        _ => Restart::No,
+        _ => RestartVerdict::No,
     }
 }
 
@@ -174,13 +182,13 @@ impl Actor {
                 let _ = self.machine.apply(Event::Exited {
                     status: exit.to_string(),
                     success: exit.success(),
-                    restart: Restart::No,
+                    restart: RestartVerdict::No,
                 });
             }
             self.fail_waiters(waiters, error);
             match verdict {
                 Verdict::Decided {
-                    restart: Restart::After(attempt),
+                    restart: RestartVerdict::After(attempt),
                     ..
                 } => {
                     let _ = self.machine.apply(Event::RestartScheduled { attempt });
@@ -211,7 +219,7 @@ impl Actor {
                     success: exit.success(),
                     restart,
                 });
-                if let Restart::After(attempt) = restart {
+                if let RestartVerdict::After(attempt) = restart {
                     self.schedule(&plan, attempt, true, None);
                 }
             }
@@ -219,7 +227,7 @@ impl Actor {
                 let _ = self.machine.apply(Event::Exited {
                     status: format!("{exit}; processes {members:?} of its group outlived SIGKILL"),
                     success: false,
-                    restart: Restart::No,
+                    restart: RestartVerdict::No,
                 });
             }
             Verdict::Follow(record) => {
@@ -308,7 +316,7 @@ impl Actor {
                     tracing::warn!(parent: self.machine.span(), %err, "cannot record the exit; no restart");
                     return Verdict::Decided {
                         exit,
-                        restart: Restart::No,
+                        restart: RestartVerdict::No,
                     };
                 }
             };
@@ -318,7 +326,7 @@ impl Actor {
                     tracing::warn!(parent: self.machine.span(), %err, "cannot read the record after the exit; no restart");
                     return Verdict::Decided {
                         exit,
-                        restart: Restart::No,
+                        restart: RestartVerdict::No,
                     };
                 }
             };
@@ -390,10 +398,10 @@ impl Actor {
             let restart = match before_ready {
                 // A first start that failed is the caller's to retry; a restart that failed
                 // counts as one more in a row.
-                Some(None) => Restart::No,
+                Some(None) => RestartVerdict::No,
                 Some(Some(attempt)) => match next_restart(plan, Some(attempt)) {
-                    Some(next) => Restart::After(next),
-                    None => Restart::LimitReached(plan.restart.max),
+                    Some(next) => RestartVerdict::After(next),
+                    None => RestartVerdict::LimitReached(plan.restart.max),
                 },
                 None => decide(&plan.restart, &exit, in_a_row),
             };
@@ -444,9 +452,9 @@ impl Actor {
         };
         let (pid, start_time) = (live.pid, live.start_time);
         let restart = match (restart, next_restart(&live.plan, restart)) {
-            (_, Some(next)) => Restart::After(next),
-            (Some(_), None) => Restart::LimitReached(live.plan.restart.max),
-            (None, None) => Restart::No,
+            (_, Some(next)) => RestartVerdict::After(next),
+            (Some(_), None) => RestartVerdict::LimitReached(live.plan.restart.max),
+            (None, None) => RestartVerdict::No,
         };
         let backoff = live.plan.restart.backoff;
         let in_a_row = live.restarts;

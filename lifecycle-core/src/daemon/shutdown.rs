@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use nix::sys::signal::Signal;
 
-use crate::Restart;
+use crate::RestartVerdict;
 use crate::daemon::actor::{Actor, Phase};
 use crate::daemon::exit::failure_of;
 use crate::daemon::live::Live;
@@ -70,7 +70,7 @@ async fn reap_when_it_exits(ctx: Arc<Context>, live: Live) {
                 if r.names(pid, start_time)
                     && matches!(r.state, RecordState::Starting | RecordState::Ready) =>
             {
-                let failure = failure_of(&exit, Restart::No, false);
+                let failure = failure_of(&exit, RestartVerdict::No, false);
                 let mut next = r.clone();
                 next.generation += 1;
                 next.state = RecordState::Exited { exit, failure };

@@ -29,7 +29,7 @@ use crate::remote::ops::{self, StopAnswer};
 use crate::remote::{Destination, RemoteError};
 use crate::store::record::{Record, RecordState};
 use crate::store::state_dir::file_name;
-use crate::{Event, Restart, Running};
+use crate::{Event, RestartVerdict, Running};
 
 /// How much of a remote log an error quotes (the answer stays one short line).
 const TAIL_BYTES: u64 = 1500;
@@ -308,7 +308,7 @@ impl Actor {
         let event = Event::Exited {
             status: exit.to_string(),
             success: exit.success(),
-            restart: Restart::No,
+            restart: RestartVerdict::No,
         };
         self.note(event);
         let Phase::Remote(live) = std::mem::replace(&mut self.phase, Phase::Idle) else {

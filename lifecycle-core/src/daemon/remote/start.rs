@@ -18,7 +18,7 @@ use crate::remote::install;
 use crate::remote::ops::{self, StartRequest, Started};
 use crate::store::record::RecordState;
 use crate::store::state_dir::file_name;
-use crate::{Event, Restart, Running, StartError};
+use crate::{Event, RestartVerdict, Running, StartError};
 
 use super::{
     RemoteLive, destination, exit_of, probe_here, remote_log, running, shown_log, tail_lines,
@@ -110,7 +110,7 @@ impl Actor {
                     self.note(Event::Exited {
                         status: Exit::UNKNOWN.to_string(),
                         success: false,
-                        restart: Restart::No,
+                        restart: RestartVerdict::No,
                     });
                     self.publish_remote();
                     return self.remote_start(plan, mode, until).await;
@@ -397,7 +397,7 @@ impl Actor {
                     self.note(Event::Exited {
                         status: exit.to_string(),
                         success: exit.success(),
-                        restart: Restart::No,
+                        restart: RestartVerdict::No,
                     });
                 }
                 let (log_tail, _) = self.tail_and_forget(&live, false).await;
