@@ -147,7 +147,18 @@ pub(crate) fn pointed_plan(pointer: &crate::store::pointers::Pointer) -> Option<
 pub async fn spawn_daemon(binary_path: &str, args: Vec<String>) -> Result<u32, StartError> {
     let name = name_of(binary_path);
     let instance = args_hash(&args);
-    let plan = ad_hoc_plan(&name, Some(&instance), binary_path, &args, None)?;
+    start_ad_hoc(ad_hoc_plan(
+        &name,
+        Some(&instance),
+        binary_path,
+        &args,
+        None,
+    )?)
+    .await
+}
+
+/// Starts an ad hoc plan's daemon on the global manager (refusing one that runs); its PID.
+pub(crate) async fn start_ad_hoc(plan: Plan) -> Result<u32, StartError> {
     let manager = DaemonManager::global()?;
     Ok(manager
         .fleet

@@ -8,8 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::compat::{DEFAULT_GRACE, ad_hoc_plan, args_hash, name_of};
-use crate::daemon::{Mode, Until};
+use crate::compat::{DEFAULT_GRACE, ad_hoc_plan, args_hash, name_of, start_ad_hoc};
 use crate::plan::{Place, Plan, StopPlan};
 use crate::remote::ops;
 use crate::remote::{Destination, RemoteError};
@@ -95,13 +94,7 @@ pub async fn spawn_daemon_remote(
     let name = name_of(binary_path);
     let mut plan = ad_hoc_plan(&name, Some(&args_hash(&args)), binary_path, &args, None)?;
     plan.place = ssh_config.place(&plan.key)?;
-    let manager = DaemonManager::global()?;
-    Ok(manager
-        .fleet
-        .clone()
-        .ensure(Arc::new(plan), Mode::Start, Until::Ready)
-        .await?
-        .pid)
+    start_ad_hoc(plan).await
 }
 
 /// Whether a GET on `base_url` answers 2xx within 2 s, sent from here (the URL must reach the

@@ -9,6 +9,8 @@ use lifecycle_spec::{
     Template, WaitFor, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr,
 };
 
+use crate::Running;
+
 /// A template variable had no value at run time. The derive rules this out for its handles;
 /// it can happen with specs read at run time.
 ///
@@ -126,6 +128,16 @@ impl StopPlan {
             StopPlan::Signal { signal, grace } => format!("signal {signal} {}", grace.as_millis()),
             StopPlan::HttpPost { url, grace } => format!("post {} {url}", grace.as_millis()),
         }
+    }
+
+    /// The signal steps of `steps` (a sweep's chain, or a chain read from a record on another
+    /// host: no HTTP step).
+    pub(crate) fn signals_of(steps: &[StopPlan]) -> Vec<StopPlan> {
+        steps
+            .iter()
+            .filter(|s| matches!(s, StopPlan::Signal { .. }))
+            .cloned()
+            .collect()
     }
 
     /// Reads a record's chain back: the steps this library wrote (anything else is skipped).
@@ -430,6 +442,40 @@ impl Plan {
         self.readiness
             .as_ref()
             .map_or(Duration::ZERO, |r| r.deadline)
+    }
+
+    /// The keys of the daemons this one depends on (its record's `depends_on`, its owner's
+    /// published dependencies).
+    pub(crate) fn dependency_keys(&self) -> Vec<String> {
+        self.dependencies
+            .iter()
+            .map(|(d, _)| d.key.clone())
+            .collect()
+    }
+
+    /// Its readiness probe as records and outcomes show it.
+    pub(crate) fn probe_shown(&self) -> Option<String> {
+        self.readiness.as_ref().map(|r| r.probe.describe())
+    }
+
+    /// The outcome of an ensure that found (or made) process `pid` of this daemon ready.
+    pub(crate) fn running(
+        &self,
+        pid: u32,
+        started: bool,
+        elapsed: Duration,
+        attempts: u32,
+        log: PathBuf,
+    ) -> Running {
+        Running {
+            key: self.key.clone(),
+            pid,
+            started,
+            elapsed,
+            attempts,
+            probe: self.probe_shown(),
+            log,
+        }
     }
 
     /// The command as a person would type it (for messages and records; never given to a shell).

@@ -220,15 +220,14 @@ fn var_fn(handle: &Handle<'_>, specs: &[&Spec]) -> TokenStream {
     let k = &handle.krate;
     // A marker type per variable, named after it, for the message of a field without `Display`
     // (reported at the field: the call is spanned on it).
-    let markers: Vec<&Ident> = used.clone();
-    let values = used.iter().zip(&markers).map(|(field, marker)| {
-        quote_spanned!(field.span()=> #k::__private::fill::<#marker, _>(&self.#field))
-    });
+    let values = used
+        .iter()
+        .map(|field| quote_spanned!(field.span()=> #k::__private::fill::<#field, _>(&self.#field)));
     quote! {
         fn var(&self, name: &str) -> ::core::option::Option<::std::string::String> {
             #(
                 #[allow(non_camel_case_types, dead_code)]
-                struct #markers;
+                struct #used;
             )*
             match name {
                 #( #names => ::core::option::Option::Some(#values), )*

@@ -231,14 +231,9 @@ impl Actor {
     /// Publishes which process the daemon is now (for status and dependents lookups).
     pub(super) fn publish_process(&self) {
         match self.live() {
-            Some(live) => self.machine.set_process(
-                Some(live.pid),
-                live.plan
-                    .dependencies
-                    .iter()
-                    .map(|(d, _)| d.key.clone())
-                    .collect(),
-            ),
+            Some(live) => self
+                .machine
+                .set_process(Some(live.pid), live.plan.dependency_keys()),
             None => self.machine.set_process(None, Vec::new()),
         }
     }

@@ -136,10 +136,7 @@ pub(crate) async fn sweep(
             });
         }
     }
-    let signals: Vec<StopPlan> = steps
-        .iter()
-        .filter(|s| matches!(s, StopPlan::Signal { .. }))
-        .cloned()
-        .collect();
-    run(group, &signals, None, &|_| {}).await.map(Some)
+    run(group, &StopPlan::signals_of(steps), None, &|_| {})
+        .await
+        .map(Some)
 }

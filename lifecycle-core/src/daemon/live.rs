@@ -117,15 +117,8 @@ impl Live {
 
     /// The outcome of an ensure that found (or made) this process ready.
     pub(crate) fn running(&self, started: bool, elapsed: Duration, attempts: u32) -> Running {
-        Running {
-            key: self.plan.key.clone(),
-            pid: self.pid,
-            started,
-            elapsed,
-            attempts,
-            probe: self.plan.readiness.as_ref().map(|r| r.probe.describe()),
-            log: self.log.clone(),
-        }
+        self.plan
+            .running(self.pid, started, elapsed, attempts, self.log.clone())
     }
 
     /// Whether `record` names this very process.
@@ -160,15 +153,11 @@ impl Live {
             log: self.log.clone(),
             log_offset: self.log_offset,
             spec_file: plan.spec_file.clone(),
-            probe: plan.readiness.as_ref().map(|r| r.probe.describe()),
+            probe: plan.probe_shown(),
             command: plan.command_line(),
             fingerprint: plan.fingerprint.clone(),
             restarts: self.restarts,
-            depends_on: plan
-                .dependencies
-                .iter()
-                .map(|(d, _)| d.key.clone())
-                .collect(),
+            depends_on: plan.dependency_keys(),
             stop: plan.stop.iter().map(|s| s.to_record_line()).collect(),
         }
     }

@@ -9,20 +9,19 @@ use crate::readiness::probe;
 use crate::store::record::RecordState;
 use crate::{State, Status};
 
+/// The connection to a remote daemon's host, as a status gets it (once).
+type Remote =
+    Result<std::sync::Arc<crate::remote::connection::Connection>, crate::remote::RemoteError>;
+
 /// What the record of a daemon on another host says, read there (its head: one round trip).
-async fn remote_record(
-    ctx: &Context,
-    destination: &crate::remote::Destination,
-    plan: &Plan,
-    status: &mut Status,
-) {
+async fn remote_record(connection: &Remote, plan: &Plan, status: &mut Status) {
     use crate::remote::ops::{self, Liveness as Remote};
-    let found = match ctx.hosts.get(destination).await {
+    let found = match connection {
         Ok(connection) => {
             let name = crate::store::state_dir::file_name(&plan.key);
-            ops::head(&connection, &name).await
+            ops::head(connection, &name).await
         }
-        Err(err) => Err(err),
+        Err(err) => Err(err.clone()),
     };
     match found {
         Ok(Some(head)) => match head.liveness {
@@ -64,13 +63,17 @@ pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Pla
     let owned = snapshot
         .as_ref()
         .filter(|s| s.pid.is_some() && s.state.is_running());
-    if let Some(destination) = crate::daemon::remote::destination(plan) {
+    let remote: Option<Remote> = match crate::daemon::remote::destination(plan) {
+        Some(destination) => Some(ctx.hosts.get(&destination).await),
+        None => None,
+    };
+    if let Some(connection) = &remote {
         // The host says whether it runs, always (the owner's view of a process there may be a
         // second old); for the process the owner has, the owner's state (it probed it itself).
         if let Some(snapshot) = &snapshot {
             status.state = snapshot.state.clone();
         }
-        remote_record(ctx, &destination, plan, &mut status).await;
+        remote_record(connection, plan, &mut status).await;
         if let Some(snapshot) = owned
             && status.pid.is_some()
             && status.pid == snapshot.pid
@@ -136,14 +139,12 @@ pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Pla
     if status.pid.is_some() && status.state == State::Ready {
         status.healthy = Some(match &plan.readiness {
             Some(r) if !r.probe.is_event() => {
-                let probe = match crate::daemon::remote::destination(plan) {
+                let probe = match &remote {
                     // A probe from the remote host goes through the connection's forward.
-                    Some(destination) => match ctx.hosts.get(&destination).await {
-                        Ok(connection) => {
-                            crate::daemon::remote::probe_here(&connection, plan, &r.probe).await
-                        }
-                        Err(err) => Err(err),
-                    },
+                    Some(Ok(connection)) => {
+                        crate::daemon::remote::probe_here(connection, plan, &r.probe).await
+                    }
+                    Some(Err(err)) => Err(err.clone()),
                     None => Ok((r.probe.clone(), None)),
                 };
                 match probe {

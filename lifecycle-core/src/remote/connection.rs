@@ -22,6 +22,11 @@ use super::{Destination, RemoteError};
 /// The helper, kept in the crate: the only code that ever runs on a remote host.
 const HELPER: &str = include_str!("helper.sh");
 
+/// The helper's text as the session's first line (a field without its `=`), made once. The
+/// text holds no NUL: `None` is not expected.
+static HELPER_LINE: std::sync::LazyLock<Option<String>> =
+    std::sync::LazyLock::new(|| wire::field(HELPER).map(|f| f[1..].to_owned()));
+
 /// The remote command: `/bin/sh` reads the helper's text as the first request line (a field)
 /// and runs it; nothing in it comes from a value.
 const BOOTSTRAP: &str = "exec /bin/sh -c 'IFS= read -r s && s=$(printf \"$s\"; printf x) && LIFECYCLE_HELPER_SRC=${s%x} && export LIFECYCLE_HELPER_SRC && eval \"$LIFECYCLE_HELPER_SRC\"' lifecycle";
@@ -283,8 +288,8 @@ impl Connection {
             destination: shown.clone(),
             message: e.to_string(),
         };
-        let script = wire::field(HELPER)
-            .map(|f| f[1..].to_owned())
+        let script = HELPER_LINE
+            .as_deref()
             .ok_or_else(|| client_error(std::io::Error::other("the helper holds a NUL")))?;
         let dir = wire::field(&settings.state_dir).ok_or_else(|| RemoteError::Nul {
             destination: shown.clone(),
@@ -345,7 +350,7 @@ impl Connection {
         // The helper's text is the first line; its first answer says it runs.
         let bound = settings.connect_timeout + Duration::from_secs(10);
         let hello = async {
-            connection.send_line(&script).await?;
+            connection.send_line(script).await?;
             connection.call("hello", &[dir], bound).await
         };
         let answer = match hello.await {

@@ -180,6 +180,18 @@ pub(crate) enum Liveness {
     OtherBoot,
 }
 
+impl Liveness {
+    /// The helper's word for it: `live`, `gone`, `otherboot`.
+    fn parse(word: &str) -> Option<Liveness> {
+        match word {
+            "live" => Some(Liveness::Live),
+            "gone" => Some(Liveness::Gone),
+            "otherboot" => Some(Liveness::OtherBoot),
+            _ => None,
+        }
+    }
+}
+
 /// The daemon's record on its host, and whether it names a live process.
 pub(crate) async fn status(
     c: &Connection,
@@ -192,12 +204,7 @@ pub(crate) async fn status(
     match words.as_slice() {
         ["none"] => Ok(None),
         ["rec", live, text] => {
-            let liveness = match *live {
-                "live" => Liveness::Live,
-                "gone" => Liveness::Gone,
-                "otherboot" => Liveness::OtherBoot,
-                _ => return Err(protocol(c, "status", &answer)),
-            };
+            let liveness = Liveness::parse(live).ok_or_else(|| protocol(c, "status", &answer))?;
             let record = Record::parse(&wire::record_text(text))
                 .map_err(|_| protocol(c, "status", &answer))?;
             Ok(Some((record, liveness)))
@@ -226,12 +233,7 @@ pub(crate) async fn head(c: &Connection, name: &str) -> Result<Option<Head>, Rem
     match words.as_slice() {
         ["none"] => Ok(None),
         ["st", live, state, pid, start_time] => {
-            let liveness = match *live {
-                "live" => Liveness::Live,
-                "gone" => Liveness::Gone,
-                "otherboot" => Liveness::OtherBoot,
-                _ => return Err(protocol(c, "state", &answer)),
-            };
+            let liveness = Liveness::parse(live).ok_or_else(|| protocol(c, "state", &answer))?;
             match (pid.parse(), start_time.parse()) {
                 (Ok(pid), Ok(start_time)) => Ok(Some(Head {
                     liveness,

@@ -3,14 +3,14 @@
 //! reading every record. A marker is a claim: it is believed only while the dependent's record
 //! still lists `key` among its dependencies. Blocking.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use crate::store::state_dir::{StateDir, file_name, names_in, open_dir_at};
+use crate::store::state_dir::{StateDir, file_name, names_in, open_dir_at, write_file_at};
 
 impl StateDir {
     /// Leaves a marker that `dependent` depends on `key`.
@@ -24,19 +24,7 @@ impl StateDir {
             &shown,
         )
         .map_err(|e| e.source)
-        .and_then(|dir| {
-            let fd = openat(
-                &dir,
-                file_name(dependent).as_str(),
-                OFlag::O_WRONLY
-                    | OFlag::O_CREAT
-                    | OFlag::O_TRUNC
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o600),
-            )?;
-            std::fs::File::from(fd).write_all(dependent.as_bytes())
-        });
+        .and_then(|dir| write_file_at(&dir, &file_name(dependent), dependent.as_bytes()));
         if let Err(err) = result {
             tracing::warn!(key, dependent, %err, "cannot record the dependency; stopping {key} will not stop {dependent} first");
         }

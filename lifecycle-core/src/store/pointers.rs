@@ -4,14 +4,14 @@
 //! on the host decides, and a host, user or port that does not pass the grammars is no pointer.
 //! Blocking.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use crate::store::state_dir::{StateDir, check_owned, file_name, names_in};
+use crate::store::state_dir::{StateDir, check_owned, file_name, names_in, write_file_at};
 
 /// Where a remote daemon runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,18 +65,11 @@ impl StateDir {
     /// Leaves a pointer to the remote daemon `pointer.key` (a warning if it cannot: a stop by
     /// key on this machine would then not find it).
     pub(crate) fn write_pointer(&self, pointer: &Pointer) {
-        let written = openat(
+        let written = write_file_at(
             self.remote_fd(),
-            file_name(&pointer.key).as_str(),
-            OFlag::O_WRONLY
-                | OFlag::O_CREAT
-                | OFlag::O_TRUNC
-                | OFlag::O_NOFOLLOW
-                | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o600),
-        )
-        .map_err(io::Error::from)
-        .and_then(|fd| std::fs::File::from(fd).write_all(pointer.to_text().as_bytes()));
+            &file_name(&pointer.key),
+            pointer.to_text().as_bytes(),
+        );
         if let Err(err) = written {
             tracing::warn!(key = pointer.key, %err, "cannot leave a pointer to the remote daemon; a stop by key here will not find it");
         }

@@ -105,6 +105,18 @@ fn refused(path: &Path, why: String) -> StateDirError {
     }
 }
 
+/// Writes `bytes` as file `name` in open directory `dir` (made, or cut to nothing first; mode
+/// 0600; a symbolic link there is not followed, but an error).
+pub(crate) fn write_file_at(dir: impl AsFd, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let fd = openat(
+        &dir,
+        name,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )?;
+    io::Write::write_all(&mut File::from(fd), bytes)
+}
+
 /// The names of the entries of open directory `dir` (`.` and `..` aside, names that are not
 /// UTF-8 skipped: none of ours is).
 pub(crate) fn names_in(dir: impl AsFd) -> io::Result<Vec<String>> {

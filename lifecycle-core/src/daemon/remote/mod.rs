@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use crate::daemon::actor::{Actor, Phase};
 use crate::daemon::chain::KILL_CONFIRM;
 use crate::daemon::live::now_ms;
+use crate::daemon::start::TAIL_LINES;
 use crate::plan::{Place, Plan, ProbePlan, StopPlan};
 use crate::process::exit::Exit;
 use crate::remote::connection::{Connection, Forward};
@@ -176,15 +177,11 @@ fn template(plan: &Plan, log: &str, me: (u32, u64), manager: u64) -> Record {
         log: PathBuf::from(log),
         log_offset: 0,
         spec_file: plan.spec_file.clone(),
-        probe: plan.readiness.as_ref().map(|r| r.probe.describe()),
+        probe: plan.probe_shown(),
         command: plan.command_line().chars().take(COMMAND_KEPT).collect(),
         fingerprint: plan.fingerprint.clone(),
         restarts: 0,
-        depends_on: plan
-            .dependencies
-            .iter()
-            .map(|(d, _)| d.key.clone())
-            .collect(),
+        depends_on: plan.dependency_keys(),
         stop: plan.stop.iter().map(StopPlan::to_record_line).collect(),
     }
 }
@@ -249,13 +246,8 @@ impl Actor {
         if let Phase::Remote(live) = &self.phase {
             // Its dependencies, so that stopping one of them (through this manager) stops it
             // first.
-            let depends_on = live
-                .plan
-                .dependencies
-                .iter()
-                .map(|(d, _)| d.key.clone())
-                .collect();
-            self.machine.set_process(Some(live.pid), depends_on);
+            self.machine
+                .set_process(Some(live.pid), live.plan.dependency_keys());
         } else {
             self.machine.set_process(None, Vec::new());
         }
@@ -281,16 +273,13 @@ impl Actor {
     /// watch went with its connection (`None`: the next ensure asks the host). What it left in
     /// its group is swept with its chain's signals, and its record goes.
     pub(super) async fn on_remote_exit(&mut self, status: Option<i32>) {
-        let Phase::Remote(live) = &mut self.phase else {
+        let Phase::Remote(mut live) = std::mem::replace(&mut self.phase, Phase::Idle) else {
             return;
         };
         let Some(status) = status else {
-            live.exit = None;
             // Watched again over a new connection at once if the host can be reached; else the
             // next ensure or status asks the host.
-            let Phase::Remote(mut live) = std::mem::replace(&mut self.phase, Phase::Idle) else {
-                return;
-            };
+            live.exit = None;
             match self.rewatch(&mut live).await {
                 Ok(true) => self.phase = Phase::Remote(live),
                 Ok(false) => {
@@ -311,26 +300,17 @@ impl Actor {
             restart: RestartVerdict::No,
         };
         self.note(event);
-        let Phase::Remote(live) = std::mem::replace(&mut self.phase, Phase::Idle) else {
-            return;
-        };
         self.publish_remote();
         let Ok(connection) = self.connect(&live.destination).await else {
             tracing::warn!(parent: self.machine.span(), "the daemon exited, but its host cannot be reached to sweep its group and remove its record; both are left for the next start");
             return;
         };
-        let signals: Vec<StopPlan> = live
-            .plan
-            .stop
-            .iter()
-            .filter(|s| matches!(s, StopPlan::Signal { .. }))
-            .cloned()
-            .collect();
+        let signals = remote_steps(&StopPlan::signals_of(&live.plan.stop));
         let swept = ops::stop(
             &connection,
             live.pid,
             live.start_time,
-            &remote_steps(&signals),
+            &signals,
             KILL_CONFIRM,
         )
         .await;
@@ -348,15 +328,8 @@ impl Actor {
 
 /// The outcome of an ensure for a remote daemon.
 fn running(live: &RemoteLive, started: bool, elapsed: Duration, attempts: u32) -> Running {
-    Running {
-        key: live.plan.key.clone(),
-        pid: live.pid,
-        started,
-        elapsed,
-        attempts,
-        probe: live.plan.readiness.as_ref().map(|r| r.probe.describe()),
-        log: shown_log(&live.connection, &live.log),
-    }
+    let log = shown_log(&live.connection, &live.log);
+    live.plan.running(live.pid, started, elapsed, attempts, log)
 }
 
 /// The last lines of the daemon's remote log (at most 20).
@@ -364,7 +337,7 @@ async fn tail_lines(connection: &Connection, log: &str) -> Vec<String> {
     match ops::tail(connection, log, TAIL_BYTES).await {
         Ok(text) => {
             let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-            let from = lines.len().saturating_sub(20);
+            let from = lines.len().saturating_sub(TAIL_LINES);
             lines[from..].to_vec()
         }
         Err(err) => vec![format!("(the remote log could not be read: {err})")],

@@ -13,9 +13,9 @@ use crate::daemon::{Mode, Until};
 use crate::plan::{Place, Plan, ReadinessPlan};
 use crate::process::exit::Exit;
 use crate::readiness::wait::{self, Listener, Outcome};
-use crate::remote::RemoteError;
 use crate::remote::install;
 use crate::remote::ops::{self, StartRequest, Started};
+use crate::remote::{Destination, RemoteError};
 use crate::store::record::RecordState;
 use crate::store::state_dir::file_name;
 use crate::{Event, RestartVerdict, Running, StartError};
@@ -70,7 +70,7 @@ impl Actor {
         let destination = remote_destination(&plan)?;
         let mut live = match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Remote(live) => live,
-            Phase::Idle => return self.remote_start(plan, mode, until).await,
+            Phase::Idle => return self.remote_start(destination, plan, mode, until).await,
             other => {
                 // A process of this key runs here (the handle's host meant this machine
                 // before): another daemon under the same key.
@@ -113,7 +113,7 @@ impl Actor {
                         restart: RestartVerdict::No,
                     });
                     self.publish_remote();
-                    return self.remote_start(plan, mode, until).await;
+                    return self.remote_start(destination, plan, mode, until).await;
                 }
                 Err(err) => {
                     self.phase = Phase::Remote(live);
@@ -122,8 +122,7 @@ impl Actor {
             }
         }
         if !live.ready && until == Until::Ready {
-            let since = live.since;
-            match self.until_ready(&mut live, since).await {
+            match self.until_ready(&mut live).await {
                 Ok((elapsed, attempts)) => {
                     self.mark_ready(&mut live).await;
                     let answer = running(&live, false, elapsed, attempts);
@@ -156,11 +155,11 @@ impl Actor {
     /// Starts the daemon there, or adopts the one its record there names.
     async fn remote_start(
         &mut self,
+        destination: Destination,
         plan: Arc<Plan>,
         mode: Mode,
         until: Until,
     ) -> Result<Running, StartError> {
-        let destination = remote_destination(&plan)?;
         if let Some(r) = &plan.readiness
             && r.probe.is_event()
         {
@@ -240,8 +239,7 @@ impl Actor {
                 if !ready && until == Until::Ready {
                     // Started by another process and not ready yet: its deadline counts from
                     // its recorded start. What becomes of it is that process's business.
-                    let since = live.since;
-                    if let Err(not_ready) = self.until_ready(&mut live, since).await {
+                    if let Err(not_ready) = self.until_ready(&mut live).await {
                         return Err(self.failed_start(*live, not_ready, false).await);
                     }
                     live.ready = true;
@@ -276,9 +274,8 @@ impl Actor {
             ready: plan.readiness.is_none(),
             generation: 1,
         });
-        self.phase = Phase::Idle;
         let (elapsed, attempts) = match (&plan.readiness, until) {
-            (Some(_), Until::Ready) => match self.until_ready(&mut live, since).await {
+            (Some(_), Until::Ready) => match self.until_ready(&mut live).await {
                 Ok(done) => done,
                 Err(not_ready) => return Err(self.failed_start(*live, not_ready, true).await),
             },
@@ -293,13 +290,11 @@ impl Actor {
         Ok(answer)
     }
 
-    /// Waits for `live` to become ready, its deadline counted from `since`, racing its exit.
-    /// A probe from the host goes through a forward of the connection, for as long as the wait.
-    async fn until_ready(
-        &mut self,
-        live: &mut RemoteLive,
-        since: Instant,
-    ) -> Result<(Duration, u32), NotReady> {
+    /// Waits for `live` to become ready, its deadline counted from its start, racing its
+    /// exit. A probe from the host goes through a forward of the connection, for as long as
+    /// the wait.
+    async fn until_ready(&mut self, live: &mut RemoteLive) -> Result<(Duration, u32), NotReady> {
+        let since = live.since;
         let Some(readiness) = &live.plan.readiness else {
             return Ok((since.elapsed(), 0));
         };

@@ -111,12 +111,8 @@ impl Actor {
                 self.note(Event::Adopted { pid: record.pid });
                 // A record's chain is a claim of that host: its signals are taken, not an HTTP
                 // step (a URL from there is not sent from here).
-                let chain = steps.unwrap_or_else(|| {
-                    StopPlan::from_record(&record.stop)
-                        .into_iter()
-                        .filter(|s| matches!(s, StopPlan::Signal { .. }))
-                        .collect()
-                });
+                let chain = steps
+                    .unwrap_or_else(|| StopPlan::signals_of(&StopPlan::from_record(&record.stop)));
                 Ok(Ok(Target {
                     owned: None,
                     connection,
@@ -195,28 +191,23 @@ impl Actor {
         }
         // Told once the host answered: a stop that could not reach it left the daemon as it was.
         self.note(Event::Stop);
+        if !matches!(answer, StopAnswer::Alive) {
+            self.note(Event::Gone);
+            let _ = ops::remove(&connection, &name, pid, start_time).await;
+        }
         match answer {
-            StopAnswer::Gone { killed } => {
-                self.note(Event::Gone);
-                let _ = ops::remove(&connection, &name, pid, start_time).await;
-                Ok(Stopped::Stopped {
-                    key: self.key.clone(),
-                    pid,
-                    elapsed: begun.elapsed(),
-                    killed,
-                })
-            }
-            StopAnswer::NotOurs => {
-                self.note(Event::Gone);
-                let _ = ops::remove(&connection, &name, pid, start_time).await;
-                Ok(Stopped::StaleRecord {
-                    key: self.key.clone(),
-                    pid,
-                    reason:
-                        "the recorded PID belongs to another process now; nothing was signalled"
-                            .to_owned(),
-                })
-            }
+            StopAnswer::Gone { killed } => Ok(Stopped::Stopped {
+                key: self.key.clone(),
+                pid,
+                elapsed: begun.elapsed(),
+                killed,
+            }),
+            StopAnswer::NotOurs => Ok(Stopped::StaleRecord {
+                key: self.key.clone(),
+                pid,
+                reason: "the recorded PID belongs to another process now; nothing was signalled"
+                    .to_owned(),
+            }),
             StopAnswer::Alive => {
                 self.note(Event::KillFailed { members: vec![pid] });
                 Err(StopError::StillAlive {
