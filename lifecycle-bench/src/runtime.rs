@@ -33,7 +33,10 @@ pub(crate) fn free_ports(n: usize) -> Vec<u16> {
 /// Waits until the daemon by hand on `port` answers its health check.
 pub(crate) async fn healthy(port: u16) -> Result<(), Error> {
     let url = format!("http://127.0.0.1:{port}/health");
-    Ok(lifecycle_core::poll_until_healthy(&url, Duration::from_secs(10), None, None).await?)
+    Ok(
+        lifecycle_core::compat::poll_until_healthy(&url, Duration::from_secs(10), None, None)
+            .await?,
+    )
 }
 
 /// The CLOCK_MONOTONIC time now, in nanoseconds (the clock the daemon stamps readiness with).
@@ -388,7 +391,7 @@ impl Bench {
         for _ in 0..self.runs {
             let started = Instant::now();
             for _ in 0..CHECKS {
-                if !lifecycle_core::is_daemon_healthy(&url).await {
+                if !lifecycle_core::compat::is_daemon_healthy(&url).await {
                     return Err("health check failed".into());
                 }
             }

@@ -5,23 +5,36 @@
 //! - by name means by this library's record of what it started under that name, never by
 //!   process name;
 //! - every wait is an event or a bounded backoff, never a fixed sleep.
+//!
+//! ```no_run
+//! use lifecycle_core::compat::{graceful_shutdown, spawn_daemon};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let pid = spawn_daemon("/usr/bin/sleep", vec!["60".into()]).await?;
+//! graceful_shutdown("sleep", None).await?;
+//! # let _ = pid;
+//! # Ok(())
+//! # }
+//! ```
 
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lifecycle_spec::{
-    Backoff, Command, InheritEnv, Location, Logs, Part, Pos, Probe, Readiness, Restart, Spec,
-    StopStep, Template,
-};
+use lifecycle_spec::{Backoff, Command, Pos, Probe, Readiness, Spec, Template};
 use nix::sys::signal::Signal as NixSignal;
 
+#[cfg(feature = "ssh")]
+pub use crate::compat_remote::{
+    SshConfig, graceful_shutdown_remote, is_daemon_healthy_remote, spawn_daemon_remote,
+    stop_daemon_remote,
+};
 use crate::daemon::{Mode, Until};
+pub use crate::errors::PollError;
 use crate::plan::{Plan, ProbePlan, ReadinessPlan, StopPlan};
 use crate::process::pidfd::PidFd;
 use crate::process::{exit, proc_stat};
 use crate::readiness::wait::{self, Listener, Outcome};
-use crate::{DaemonManager, PollError, StartError, StopError, Stopped};
+use crate::{DaemonManager, StartError, StopError, Stopped};
 
 /// The grace of `graceful_shutdown*` when none is given.
 pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(5);
@@ -30,11 +43,7 @@ const KILL_CONFIRM: Duration = Duration::from_secs(5);
 
 /// A template that is its text (no `{var}`s: braces stay as they are).
 fn literal(text: &str) -> Template {
-    Template {
-        source: Cow::Owned(text.to_owned()),
-        parts: Cow::Owned(vec![Part::Lit(Cow::Owned(text.to_owned()))]),
-        pos: Pos::UNKNOWN,
-    }
+    Template::literal(text)
 }
 
 /// The daemon name of a binary path: its file name, lowercased, anything outside
@@ -68,27 +77,17 @@ fn ad_hoc_spec(
     args: &[String],
     health_url: Option<&str>,
 ) -> Spec {
-    Spec {
-        file: Cow::Owned(format!(
-            "(no spec file: {name} started by the lifecycle free functions)"
-        )),
-        name: Cow::Owned(name.to_owned()),
-        variant: Cow::Borrowed("AdHoc"),
-        instance: instance.map(literal),
-        command: Command {
-            binary: literal(binary_path),
-            args: args.iter().map(|a| literal(a)).collect::<Vec<_>>().into(),
-            env: Cow::Borrowed(&[]),
-            inherit_env: InheritEnv::All,
-        },
-        vars: Cow::Borrowed(&[]),
-        readiness: health_url.map(|url| Readiness::new(Probe::Http { url: literal(url) })),
-        stop: Cow::Borrowed(&[StopStep::DEFAULT]),
-        location: Location::Local,
-        restart: Restart::NEVER,
-        depends_on: Cow::Borrowed(&[]),
-        logs: Logs::DEFAULT,
-    }
+    let mut command = Command::new(literal(binary_path));
+    command.args = args.iter().map(|a| literal(a)).collect::<Vec<_>>().into();
+    let mut spec = Spec::new(
+        format!("(no spec file: {name} started by the lifecycle free functions)"),
+        name.to_owned(),
+        command,
+    );
+    spec.variant = Cow::Borrowed("AdHoc");
+    spec.instance = instance.map(literal);
+    spec.readiness = health_url.map(|url| Readiness::new(Probe::http(literal(url))));
+    spec
 }
 
 pub(crate) fn ad_hoc_plan(
@@ -98,8 +97,8 @@ pub(crate) fn ad_hoc_plan(
     args: &[String],
     health_url: Option<&str>,
 ) -> Result<Plan, StartError> {
-    if !lifecycle_spec::is_spec_name(name) {
-        return Err(StartError::Plan(crate::PlanError::Invalid {
+    if !lifecycle_spec::__private::is_spec_name(name) {
+        return Err(StartError::Plan(crate::plan::PlanError::Invalid {
             daemon: name.to_owned(),
             file: "(free function)".to_owned(),
             pos: Pos::UNKNOWN,
@@ -141,7 +140,7 @@ pub(crate) fn pointed_plan(pointer: &crate::store::pointers::Pointer) -> Option<
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), lifecycle_core::StartError> {
-/// let pid = lifecycle_core::spawn_daemon("queen-rbee", vec!["--port".into(), "7833".into()]).await?;
+/// let pid = lifecycle_core::compat::spawn_daemon("queen-rbee", vec!["--port".into(), "7833".into()]).await?;
 /// # Ok(()) }
 /// ```
 pub async fn spawn_daemon(binary_path: &str, args: Vec<String>) -> Result<u32, StartError> {
@@ -181,11 +180,11 @@ pub(crate) fn args_hash(args: &[String]) -> String {
 ///
 /// ```no_run
 /// # async fn demo() {
-/// let up = lifecycle_core::is_daemon_healthy("http://127.0.0.1:7833/health").await;
+/// let up = lifecycle_core::compat::is_daemon_healthy("http://127.0.0.1:7833/health").await;
 /// # }
 /// ```
 pub async fn is_daemon_healthy(base_url: &str) -> bool {
-    if lifecycle_spec::parse_http_url(base_url).is_err() {
+    if lifecycle_spec::__private::parse_http_url(base_url).is_err() {
         return false;
     }
     let Ok(manager) = DaemonManager::global() else {
@@ -207,7 +206,7 @@ pub async fn is_daemon_healthy(base_url: &str) -> bool {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), lifecycle_core::StartError> {
-/// let was_running = lifecycle_core::ensure_daemon_running(
+/// let was_running = lifecycle_core::compat::ensure_daemon_running(
 ///     "queen-rbee", "http://127.0.0.1:7833/health", "queen-rbee", vec!["--port".into(), "7833".into()],
 /// ).await?;
 /// # Ok(()) }
@@ -233,9 +232,9 @@ pub async fn ensure_daemon_running(
 /// past `timeout`.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), lifecycle_core::PollError> {
+/// # async fn demo() -> Result<(), lifecycle_core::error::PollError> {
 /// use std::time::Duration;
-/// lifecycle_core::poll_until_healthy("http://127.0.0.1:7833/health", Duration::from_secs(30), None, None).await?;
+/// lifecycle_core::compat::poll_until_healthy("http://127.0.0.1:7833/health", Duration::from_secs(30), None, None).await?;
 /// # Ok(()) }
 /// ```
 pub async fn poll_until_healthy(
@@ -250,7 +249,7 @@ pub async fn poll_until_healthy(
         attempts,
         last_error,
     };
-    if let Err(err) = lifecycle_spec::parse_http_url(base_url) {
+    if let Err(err) = lifecycle_spec::__private::parse_http_url(base_url) {
         return Err(fail(0, err.to_string()));
     }
     let manager = DaemonManager::global().map_err(|e| fail(0, e.to_string()))?;
@@ -261,11 +260,11 @@ pub async fn poll_until_healthy(
         },
         deadline: timeout,
         attempt_timeout: Readiness::DEFAULT_ATTEMPT_TIMEOUT.min(timeout),
-        backoff: Backoff {
+        backoff: Backoff::new(
             initial,
-            max: max_delay.unwrap_or(Backoff::READINESS.max).max(initial),
-            factor: 2.0,
-        },
+            max_delay.unwrap_or(Backoff::READINESS.max).max(initial),
+            2.0,
+        ),
     };
     match wait::wait(
         &plan,
@@ -294,7 +293,7 @@ pub async fn poll_until_healthy(
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), lifecycle_core::StopError> {
-/// lifecycle_core::graceful_shutdown("queen-rbee", Some(std::time::Duration::from_secs(5))).await?;
+/// lifecycle_core::compat::graceful_shutdown("queen-rbee", Some(std::time::Duration::from_secs(5))).await?;
 /// # Ok(()) }
 /// ```
 pub async fn graceful_shutdown(
@@ -374,7 +373,7 @@ pub async fn graceful_shutdown(
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), lifecycle_core::StopError> {
-/// lifecycle_core::graceful_shutdown_by_pid(4242, None).await?;
+/// lifecycle_core::compat::graceful_shutdown_by_pid(4242, None).await?;
 /// # Ok(()) }
 /// ```
 pub async fn graceful_shutdown_by_pid(

@@ -9,16 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::compat::{DEFAULT_GRACE, ad_hoc_plan, args_hash, name_of, start_ad_hoc};
+use crate::plan::PlanError;
 use crate::plan::{Place, Plan, StopPlan};
 use crate::remote::ops;
 use crate::remote::{Destination, RemoteError};
 use crate::store::state_dir::file_name;
-use crate::{DaemonManager, PlanError, StartError, StopError, Stopped};
+use crate::{DaemonManager, StartError, StopError, Stopped};
 
 /// Where a remote daemon runs: the SSH destination of the proposal's API.
 ///
 /// ```
-/// let ssh = lifecycle_core::SshConfig { hostname: "gpu-1.lan".into(), ssh_user: "rbee".into(), ssh_port: 22 };
+/// let ssh = lifecycle_core::compat::SshConfig { hostname: "gpu-1.lan".into(), ssh_user: "rbee".into(), ssh_port: 22 };
 /// assert_eq!(ssh.ssh_port, 22);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -43,9 +44,9 @@ impl SshConfig {
             value: value.to_owned(),
             problem,
         };
-        lifecycle_spec::check_host(&self.hostname)
+        lifecycle_spec::__private::check_host(&self.hostname)
             .map_err(|e| invalid("ssh_config.hostname", &self.hostname, e.to_string()))?;
-        lifecycle_spec::check_user(&self.ssh_user)
+        lifecycle_spec::__private::check_user(&self.ssh_user)
             .map_err(|e| invalid("ssh_config.ssh_user", &self.ssh_user, e.to_string()))?;
         if self.ssh_port == 0 {
             return Err(invalid(
@@ -78,12 +79,12 @@ impl SshConfig {
 /// Spawns `binary_path` with `args` on the host of `ssh_config` (the binary as given there: an
 /// absolute path, or on the remote `PATH`), in a session of its own with its output to a log in
 /// the remote state directory, recorded there under the binary's file name (one instance per
-/// argument list, as [`spawn_daemon`](crate::spawn_daemon)). Returns its PID on that host.
+/// argument list, as [`spawn_daemon`](crate::compat::spawn_daemon)). Returns its PID on that host.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), lifecycle_core::StartError> {
-/// let ssh = lifecycle_core::SshConfig { hostname: "gpu-1.lan".into(), ssh_user: "rbee".into(), ssh_port: 22 };
-/// let pid = lifecycle_core::spawn_daemon_remote("/opt/rbee/rbee-hive", vec!["--port".into(), "9200".into()], &ssh).await?;
+/// let ssh = lifecycle_core::compat::SshConfig { hostname: "gpu-1.lan".into(), ssh_user: "rbee".into(), ssh_port: 22 };
+/// let pid = lifecycle_core::compat::spawn_daemon_remote("/opt/rbee/rbee-hive", vec!["--port".into(), "9200".into()], &ssh).await?;
 /// # Ok(()) }
 /// ```
 pub async fn spawn_daemon_remote(
@@ -103,12 +104,12 @@ pub async fn spawn_daemon_remote(
 ///
 /// ```no_run
 /// # async fn demo() {
-/// let ssh = lifecycle_core::SshConfig { hostname: "gpu-1.lan".into(), ssh_user: "rbee".into(), ssh_port: 22 };
-/// let up = lifecycle_core::is_daemon_healthy_remote("http://gpu-1.lan:9200/health", &ssh).await;
+/// let ssh = lifecycle_core::compat::SshConfig { hostname: "gpu-1.lan".into(), ssh_user: "rbee".into(), ssh_port: 22 };
+/// let up = lifecycle_core::compat::is_daemon_healthy_remote("http://gpu-1.lan:9200/health", &ssh).await;
 /// # }
 /// ```
 pub async fn is_daemon_healthy_remote(base_url: &str, ssh_config: &SshConfig) -> bool {
-    ssh_config.destination("health").is_ok() && crate::is_daemon_healthy(base_url).await
+    ssh_config.destination("health").is_ok() && crate::compat::is_daemon_healthy(base_url).await
 }
 
 /// Stops the daemons recorded on the host of `ssh_config` under `daemon_name` (a key, or a
@@ -118,8 +119,8 @@ pub async fn is_daemon_healthy_remote(base_url: &str, ssh_config: &SshConfig) ->
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), lifecycle_core::StopError> {
-/// let ssh = lifecycle_core::SshConfig { hostname: "gpu-1.lan".into(), ssh_user: "rbee".into(), ssh_port: 22 };
-/// lifecycle_core::stop_daemon_remote("rbee-hive", &ssh, true).await?;
+/// let ssh = lifecycle_core::compat::SshConfig { hostname: "gpu-1.lan".into(), ssh_user: "rbee".into(), ssh_port: 22 };
+/// lifecycle_core::compat::stop_daemon_remote("rbee-hive", &ssh, true).await?;
 /// # Ok(()) }
 /// ```
 pub async fn stop_daemon_remote(
@@ -137,8 +138,8 @@ pub async fn stop_daemon_remote(
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), lifecycle_core::StopError> {
-/// let ssh = lifecycle_core::SshConfig { hostname: "gpu-1.lan".into(), ssh_user: "rbee".into(), ssh_port: 22 };
-/// lifecycle_core::graceful_shutdown_remote("rbee-hive", &ssh, Some(std::time::Duration::from_secs(10))).await?;
+/// let ssh = lifecycle_core::compat::SshConfig { hostname: "gpu-1.lan".into(), ssh_user: "rbee".into(), ssh_port: 22 };
+/// lifecycle_core::compat::graceful_shutdown_remote("rbee-hive", &ssh, Some(std::time::Duration::from_secs(10))).await?;
 /// # Ok(()) }
 /// ```
 pub async fn graceful_shutdown_remote(

@@ -6,10 +6,14 @@ use std::time::Duration;
 
 use lifecycle_spec::DisplayDuration;
 
+use crate::Exit;
+use crate::plan::PlanError;
+use crate::process::binary::BinaryNotFound;
 use crate::remote::RemoteError;
-use crate::{
-    BinaryNotFound, Exit, IllegalTransition, LockError, PlanError, RecordError, StateDirError,
-};
+use crate::state::IllegalTransition;
+use crate::store::lock::LockError;
+use crate::store::record::RecordError;
+use crate::store::state_dir::StateDirError;
 
 /// A manager could not be made.
 ///
@@ -316,7 +320,7 @@ pub enum StopError {
 /// Readiness polling (`poll_until_healthy`) gave up.
 ///
 /// ```
-/// let err = lifecycle_core::PollError { url: "http://127.0.0.1:1/health".into(), timeout: std::time::Duration::from_secs(1), attempts: 4, last_error: "refused".into() };
+/// let err = lifecycle_core::error::PollError { url: "http://127.0.0.1:1/health".into(), timeout: std::time::Duration::from_secs(1), attempts: 4, last_error: "refused".into() };
 /// assert!(err.to_string().contains("4 attempts"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -374,10 +378,12 @@ impl ManagerError {
     /// The same error again.
     pub(crate) fn duplicate(&self) -> ManagerError {
         match self {
-            ManagerError::StateDir(e) => ManagerError::StateDir(crate::StateDirError {
-                path: e.path.clone(),
-                source: io_again(&e.source),
-            }),
+            ManagerError::StateDir(e) => {
+                ManagerError::StateDir(crate::store::state_dir::StateDirError {
+                    path: e.path.clone(),
+                    source: io_again(&e.source),
+                })
+            }
             ManagerError::HttpClient(e) => ManagerError::HttpClient(e.clone()),
             ManagerError::Identity(e) => ManagerError::Identity(io_again(e)),
         }

@@ -125,7 +125,7 @@ impl Fleet {
                 .await
                 .map_err(|source| StopError::Record {
                     daemon: key.clone(),
-                    source: crate::RecordError::Io {
+                    source: crate::store::record::RecordError::Io {
                         path: self.ctx.store.dir().root().join("dependents"),
                         source,
                     },

@@ -2,8 +2,9 @@
 
 use std::future::Future;
 
+use crate::plan::{PlanError, VarError};
 use crate::spec::{Spec, Template};
-use crate::{DaemonManager, PlanError, Running, StartError, Status, StopError, Stopped, VarError};
+use crate::{DaemonManager, Running, StartError, Status, StopError, Stopped};
 
 /// A daemon handle: a validated spec and the values of its variables. Implemented by
 /// `#[derive(Lifecycle)]`, which supplies [`spec`](Lifecycle::spec) and [`var`](Lifecycle::var);
@@ -46,7 +47,7 @@ pub trait Lifecycle {
     /// # struct QueenHandle { port: u16 }
     /// let queen = QueenHandle { port: 7900 };
     /// let url = match &queen.spec().readiness.as_ref().unwrap().probe {
-    ///     lifecycle_core::spec::Probe::Http { url } => queen.render(url).unwrap(),
+    ///     lifecycle_core::spec::Probe::Http { url, .. } => queen.render(url).unwrap(),
     ///     _ => unreachable!(),
     /// };
     /// assert_eq!(url, "http://127.0.0.1:7900/health");
@@ -168,7 +169,7 @@ pub trait Lifecycle {
 /// `status` could not run.
 ///
 /// ```
-/// let err = lifecycle_core::StatusError::from(lifecycle_core::PlanError::Var(lifecycle_core::VarError {
+/// let err = lifecycle_core::StatusError::from(lifecycle_core::error::PlanError::Var(lifecycle_core::error::VarError {
 ///     spec: "q".into(), file: "q.yaml".into(), pos: lifecycle_core::spec::Pos::new(1, 1), var: "port".into(),
 /// }));
 /// assert!(err.to_string().contains("{port}"));

@@ -23,7 +23,7 @@
 //! **One owner per daemon.** A manager runs one task per daemon key (its *owner*), made on
 //! first use. The owner holds the daemon's process (a pidfd on it), its state and its
 //! supervision, and takes commands — ensure, stop — from a channel; nothing else touches the
-//! daemon. Its state changes go through one transition table ([`transition`]; an illegal pair
+//! daemon. Its state changes go through one transition table ([`state::transition`]; an illegal pair
 //! is an error) and are published to [`DaemonManager::subscribe`] and traced. A caller that
 //! stops waiting (a timeout, a dropped future) only stops waiting: the owner finishes the start
 //! or the stop. When the manager is dropped, its owners end; what it spawned runs on (and is
@@ -128,7 +128,7 @@
 
 mod async_fd;
 mod blocking;
-mod compat;
+pub mod compat;
 #[cfg(feature = "ssh")]
 mod compat_remote;
 mod daemon;
@@ -145,42 +145,93 @@ mod random;
 mod readiness;
 mod remote;
 mod stable_hash;
-mod state;
+pub mod state;
 mod store;
 mod unknown_kind;
 
-pub use compat::{
-    ensure_daemon_running, graceful_shutdown, graceful_shutdown_by_pid, is_daemon_healthy,
-    poll_until_healthy, spawn_daemon,
-};
-#[cfg(feature = "ssh")]
-pub use compat_remote::{
-    SshConfig, graceful_shutdown_remote, is_daemon_healthy_remote, spawn_daemon_remote,
-    stop_daemon_remote,
-};
-pub use errors::{ManagerError, PollError, StartError, StopError};
+pub use errors::{ManagerError, StartError, StopError};
 pub use events::Transition;
 pub use handle::{Lifecycle, StatusError};
 pub use lifecycle_macros::Lifecycle;
 pub use manager::{DaemonManager, ManagerBuilder};
 pub use outcome::{Running, Status, Stopped};
-pub use plan::{PlanError, VarError};
-pub use process::binary::BinaryNotFound;
 pub use process::exit::Exit;
-pub use remote::RemoteError;
-pub use state::{Event, IllegalTransition, RestartVerdict, State, transition};
-pub use store::lock::LockError;
-pub use store::record::{Record, RecordError, RecordState};
-pub use store::state_dir::StateDirError;
-pub use unknown_kind::UnknownKind;
+pub use state::State;
 
-/// The spec model (re-exported from `lifecycle-spec`): what a derived handle holds.
-pub use lifecycle_spec as spec;
+/// The spec model: what a derived handle holds (`Lifecycle::spec`), as `lifecycle-spec` defines
+/// it. Its structs, and the enums that will grow (`Probe`, `StopStep`, `Location`), are
+/// `#[non_exhaustive]`: their fields are public to read (and to set), and a field or a kind of
+/// probe added to the spec language breaks no crate. The word sets (`Signal`, `RestartPolicy`,
+/// `WaitFor`, `HostKeys`, `ProbeFrom`, `InheritEnv`, `Part`) are closed: match them
+/// exhaustively; a new word would be a new major version.
+///
+/// ```
+/// use lifecycle_core::Lifecycle;
+/// use lifecycle_core::spec::{Probe, StopStep};
+///
+/// #[derive(Lifecycle)]
+/// #[lifecycle(spec = "../specs/queen.yaml")]
+/// struct QueenHandle {
+///     port: u16,
+/// }
+///
+/// let spec = QueenHandle { port: 9000 }.spec();
+/// assert!(matches!(spec.readiness.as_ref().map(|r| &r.probe), Some(Probe::Http { .. })));
+/// assert!(matches!(spec.stop[0], StopStep::Signal { .. }));
+/// ```
+pub mod spec {
+    pub use lifecycle_spec::{
+        Backoff, Command, Dependency, DisplayDuration, EnvVar, HostKeys, InheritEnv, List,
+        Location, Logs, MAX_DURATION, Part, Pos, Probe, ProbeFrom, Readiness, RenderError, Restart,
+        RestartPolicy, Signal, Spec, Ssh, StopStep, Str, Template, TemplateError, VarBinding,
+        VarDefault, WaitFor,
+    };
+}
 
-/// Not part of the API: hooks for this workspace's tests and benchmarks. They may change or go
-/// in any release.
+/// Every error type of the crate: the four a caller of handles meets most
+/// ([`StartError`], [`StopError`], [`StatusError`], [`ManagerError`], also at the root) and
+/// the ones they carry.
+///
+/// ```
+/// use lifecycle_core::error::{PlanError, VarError};
+/// fn describe(err: &PlanError) -> String {
+///     match err {
+///         PlanError::Var(VarError { var, .. }) => format!("no value for `{var}`"),
+///         other => other.to_string(),
+///     }
+/// }
+/// # let _ = describe;
+/// ```
+pub mod error {
+    pub use crate::errors::{ManagerError, PollError, StartError, StopError};
+    pub use crate::handle::StatusError;
+    pub use crate::plan::{PlanError, VarError};
+    pub use crate::process::binary::BinaryNotFound;
+    pub use crate::remote::RemoteError;
+    pub use crate::store::lock::LockError;
+    pub use crate::store::record::RecordError;
+    pub use crate::store::state_dir::StateDirError;
+    pub use crate::unknown_kind::UnknownKind;
+}
+
+/// The record a daemon leaves in the state directory: what runs under its key, in which
+/// state; the one truth every process shares (see "Theory of operation").
+pub mod record {
+    pub use crate::store::record::{Record, RecordError, RecordState};
+}
+
+/// Not part of the API: what the code `#[derive(Lifecycle)]` generates reaches (through
+/// `use lifecycle_core::__private as __lc;` in its block), and hooks for this workspace's tests
+/// and benchmarks. They may change or go in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::Lifecycle;
+    pub use crate::unknown_kind::UnknownKind;
+    pub use lifecycle_spec::__private::*;
+    pub use lifecycle_spec::{
+        HostKeys, InheritEnv, ProbeFrom, RestartPolicy, Signal, Spec, WaitFor,
+    };
+
     /// What a handle's field must be to fill a spec's `{variable}` (`V`, a marker type the
     /// derive names after the variable): `Display`.
     #[diagnostic::on_unimplemented(

@@ -11,10 +11,11 @@ use crate::daemon::{Context, Mode, Until};
 use crate::events::Transition;
 use crate::fleet::Fleet;
 use crate::plan::Plan;
+use crate::plan::PlanError;
 use crate::process::proc_stat;
 use crate::store::Store;
 use crate::store::state_dir::default_root;
-use crate::{Lifecycle, ManagerError, PlanError, Running, StartError, Status, StopError, Stopped};
+use crate::{Lifecycle, ManagerError, Running, StartError, Status, StopError, Stopped};
 
 /// How long a manager waits by default for a daemon's lock held by another process.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -65,12 +66,6 @@ impl ManagerBuilder {
     /// else `$XDG_STATE_HOME/lifecycle`, else `$HOME/.local/state/lifecycle` (an error if none
     /// is set). It must be the user's own: it and its parents (up to the home directory or a
     /// root-owned directory) owned by the effective user and not writable by group or others.
-    ///
-    /// ```
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let builder = lifecycle_core::DaemonManager::builder().state_dir(dir.path());
-    /// # let _ = builder;
-    /// ```
     #[must_use]
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> ManagerBuilder {
         self.state_dir = Some(dir.into());
@@ -80,11 +75,6 @@ impl ManagerBuilder {
     /// Kill (SIGKILL, whole process group) every daemon this manager spawned when it is dropped
     /// (or when the runtime it runs on shuts down). Off by default: daemons outlive their
     /// manager. For tests and embedded use.
-    ///
-    /// ```
-    /// let builder = lifecycle_core::DaemonManager::builder().stop_on_drop(true);
-    /// # let _ = builder;
-    /// ```
     #[must_use]
     pub fn stop_on_drop(mut self, stop: bool) -> ManagerBuilder {
         self.stop_on_drop = stop;
@@ -94,11 +84,6 @@ impl ManagerBuilder {
     /// How long an operation waits for a daemon's lock held by another process (default 30 s).
     /// The lock guards short steps only (reading and writing the daemon's record), so a long
     /// wait means a stuck process.
-    ///
-    /// ```
-    /// let builder = lifecycle_core::DaemonManager::builder().lock_timeout(std::time::Duration::from_secs(5));
-    /// # let _ = builder;
-    /// ```
     #[must_use]
     pub fn lock_timeout(mut self, timeout: Duration) -> ManagerBuilder {
         self.lock_timeout = Some(timeout);
@@ -108,11 +93,6 @@ impl ManagerBuilder {
     /// An OpenSSH client configuration file for connections to remote hosts (`ssh -F`), instead
     /// of `~/.ssh/config`. Identities, known hosts, `ProxyJump` and the agent are the user's own
     /// ssh's in any case.
-    ///
-    /// ```
-    /// let builder = lifecycle_core::DaemonManager::builder().ssh_config("/etc/rbee/ssh_config");
-    /// # let _ = builder;
-    /// ```
     #[must_use]
     pub fn ssh_config(mut self, file: impl Into<PathBuf>) -> ManagerBuilder {
         self.ssh.config_file = Some(file.into());
@@ -120,11 +100,6 @@ impl ManagerBuilder {
     }
 
     /// The OpenSSH client program (default: `ssh` on `PATH`).
-    ///
-    /// ```
-    /// let builder = lifecycle_core::DaemonManager::builder().ssh_program("/usr/local/bin/ssh");
-    /// # let _ = builder;
-    /// ```
     #[must_use]
     pub fn ssh_program(mut self, program: impl Into<PathBuf>) -> ManagerBuilder {
         self.ssh.program = program.into();
@@ -134,11 +109,6 @@ impl ManagerBuilder {
     /// The state directory on remote hosts (records and logs of the daemons there); `~/` is the
     /// remote home, `{machine}` the host's machine id (`/etc/machine-id`: homes shared between
     /// hosts keep each host's records apart). Default: `~/.local/state/lifecycle-remote/{machine}`.
-    ///
-    /// ```
-    /// let builder = lifecycle_core::DaemonManager::builder().remote_state_dir("~/.rbee/state");
-    /// # let _ = builder;
-    /// ```
     #[must_use]
     pub fn remote_state_dir(mut self, dir: impl Into<String>) -> ManagerBuilder {
         self.ssh.state_dir = dir.into();
@@ -146,11 +116,6 @@ impl ManagerBuilder {
     }
 
     /// How long a connection to a remote host may take (`ConnectTimeout`; default 10 s).
-    ///
-    /// ```
-    /// let builder = lifecycle_core::DaemonManager::builder().ssh_connect_timeout(std::time::Duration::from_secs(3));
-    /// # let _ = builder;
-    /// ```
     #[must_use]
     pub fn ssh_connect_timeout(mut self, timeout: Duration) -> ManagerBuilder {
         self.ssh.connect_timeout = timeout;
@@ -160,11 +125,6 @@ impl ManagerBuilder {
     /// Accepts the key of a host seen for the first time, and records it
     /// (`StrictHostKeyChecking=accept-new`); a key that changed is refused all the same. Off by
     /// default: a host must be in `known_hosts`.
-    ///
-    /// ```
-    /// let builder = lifecycle_core::DaemonManager::builder().accept_new_host_keys(true);
-    /// # let _ = builder;
-    /// ```
     #[must_use]
     pub fn accept_new_host_keys(mut self, accept: bool) -> ManagerBuilder {
         self.ssh.accept_new = accept;
@@ -226,11 +186,6 @@ pub(crate) fn plan_of<H: Lifecycle + ?Sized>(handle: &H) -> Result<Plan, PlanErr
 
 impl DaemonManager {
     /// A builder with the defaults.
-    ///
-    /// ```
-    /// let builder = lifecycle_core::DaemonManager::builder().stop_on_drop(true);
-    /// # let _ = builder;
-    /// ```
     pub fn builder() -> ManagerBuilder {
         ManagerBuilder::default()
     }
@@ -388,7 +343,7 @@ impl DaemonManager {
     /// # #[derive(Lifecycle)]
     /// # #[lifecycle(spec = "../specs/queen.yaml")]
     /// # struct QueenHandle { port: u16 }
-    /// # async fn demo(manager: &lifecycle_core::DaemonManager) -> Result<(), lifecycle_core::PlanError> {
+    /// # async fn demo(manager: &lifecycle_core::DaemonManager) -> Result<(), lifecycle_core::error::PlanError> {
     /// let status = manager.status(&QueenHandle { port: 7833 }).await?;
     /// println!("{} pid {:?} healthy {:?}", status.state, status.pid, status.healthy);
     /// # Ok(()) }

@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lifecycle_spec::__private::{
+    AddressError, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr,
+};
 use lifecycle_spec::{
-    AddressError, Backoff, InheritEnv, Location, Pos, Probe, Restart, Signal, Spec, StopStep,
-    Template, WaitFor, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr,
+    Backoff, InheritEnv, Location, Pos, Probe, Restart, Signal, Spec, StopStep, Template, WaitFor,
 };
 
 use crate::Running;
@@ -15,7 +17,7 @@ use crate::Running;
 /// it can happen with specs read at run time.
 ///
 /// ```
-/// let err = lifecycle_core::VarError {
+/// let err = lifecycle_core::error::VarError {
 ///     spec: "queen".into(),
 ///     file: "specs/queen.yaml".into(),
 ///     pos: lifecycle_core::spec::Pos::new(3, 9),
@@ -40,7 +42,7 @@ pub struct VarError {
 /// that a handle's fields fill, which the compile-time checks cannot see).
 ///
 /// ```
-/// let err = lifecycle_core::PlanError::Invalid {
+/// let err = lifecycle_core::error::PlanError::Invalid {
 ///     daemon: "hive".into(),
 ///     file: "specs/hive.yaml".into(),
 ///     pos: lifecycle_core::spec::Pos::new(30, 16),
@@ -70,6 +72,21 @@ pub enum PlanError {
         value: String,
         /// What is wrong with it.
         problem: String,
+    },
+    /// The spec uses a part of the spec language (a newer `lifecycle-spec`'s) that this
+    /// version of lifecycle-core cannot run.
+    #[error(
+        "--> {file}: daemon `{daemon}`: {field}: this {what} is not known to this version of lifecycle-core; use the lifecycle-core of the lifecycle-spec that read the spec"
+    )]
+    Unsupported {
+        /// The daemon.
+        daemon: String,
+        /// Its spec file.
+        file: String,
+        /// The field.
+        field: String,
+        /// What it is (`probe`, `stop step`, `location`).
+        what: String,
     },
 }
 
@@ -262,6 +279,15 @@ impl Renderer<'_> {
         }
     }
 
+    fn unsupported(&self, field: &str, what: &str) -> PlanError {
+        PlanError::Unsupported {
+            daemon: self.spec.name.to_string(),
+            file: self.spec.file.to_string(),
+            field: field.to_owned(),
+            what: what.to_owned(),
+        }
+    }
+
     fn checked<T>(
         &self,
         template: &Template,
@@ -294,23 +320,24 @@ impl Plan {
             None => None,
             Some(readiness) => Some(ReadinessPlan {
                 probe: match &readiness.probe {
-                    Probe::Http { url } => ProbePlan::Http {
+                    Probe::Http { url, .. } => ProbePlan::Http {
                         url: r
                             .checked(url, "readiness.probe.http", |u| {
                                 parse_http_url(u).map(|_| ())
                             })?
                             .0,
                     },
-                    Probe::Tcp { addr } => {
+                    Probe::Tcp { addr, .. } => {
                         let (_, (host, port)) = r.checked(addr, "readiness.probe.tcp", |a| {
                             parse_tcp_addr(a).map(|(h, p)| (h.to_owned(), p))
                         })?;
                         ProbePlan::Tcp { host, port }
                     }
                     Probe::Notify => ProbePlan::Notify,
-                    Probe::Log { pattern } => ProbePlan::Log {
+                    Probe::Log { pattern, .. } => ProbePlan::Log {
                         pattern: pattern.to_string(),
                     },
+                    _ => return Err(r.unsupported("readiness.probe", "probe")),
                 },
                 deadline: readiness.deadline,
                 attempt_timeout: readiness.attempt_timeout,
@@ -321,16 +348,17 @@ impl Plan {
             .stop
             .iter()
             .map(|step| match step {
-                StopStep::Signal { signal, grace } => Ok(StopPlan::Signal {
+                StopStep::Signal { signal, grace, .. } => Ok(StopPlan::Signal {
                     signal: *signal,
                     grace: *grace,
                 }),
-                StopStep::HttpPost { url, grace } => Ok(StopPlan::HttpPost {
+                StopStep::HttpPost { url, grace, .. } => Ok(StopPlan::HttpPost {
                     url: r
                         .checked(url, "stop.http.post", |u| parse_http_url(u).map(|_| ()))?
                         .0,
                     grace: *grace,
                 }),
+                _ => Err(r.unsupported("stop", "stop step")),
             })
             .collect::<Result<Vec<_>, PlanError>>()?;
         let place = match &spec.location {
@@ -359,6 +387,7 @@ impl Plan {
                     }
                 }
             }
+            _ => return Err(r.unsupported("location", "location")),
         };
         let mut dependencies = Vec::with_capacity(spec.depends_on.len());
         for dep in spec.depends_on.iter() {
@@ -515,61 +544,35 @@ fn fingerprint(
 mod tests {
     use std::borrow::Cow;
 
-    use lifecycle_spec::{Command, Logs, Part, Readiness};
+    use lifecycle_spec::{Command, Readiness};
 
     use super::*;
 
     fn literal(text: &str) -> Template {
-        Template {
-            source: Cow::Owned(text.to_owned()),
-            parts: Cow::Owned(vec![Part::Lit(Cow::Owned(text.to_owned()))]),
-            pos: Pos::UNKNOWN,
-        }
+        Template::literal(text)
     }
 
     fn var(name: &str) -> Template {
-        Template {
-            source: Cow::Owned(format!("{{{name}}}")),
-            parts: Cow::Owned(vec![Part::Var(Cow::Owned(name.to_owned()))]),
-            pos: Pos::new(3, 9),
-        }
+        Template::parse_at(&format!("{{{name}}}"), Pos::new(3, 9)).unwrap()
     }
 
     fn spec(instance: Option<Template>) -> Spec {
-        Spec {
-            file: "specs/w.yaml".into(),
-            name: "w".into(),
-            variant: "W".into(),
-            instance,
-            command: Command {
-                binary: literal("/bin/w"),
-                args: vec![literal("--port"), var("port")].into(),
-                env: Cow::Borrowed(&[]),
-                inherit_env: InheritEnv::All,
-            },
-            vars: Cow::Borrowed(&[]),
-            readiness: Some(Readiness::new(Probe::Tcp {
-                addr: Template {
-                    source: "127.0.0.1:{port}".into(),
-                    parts: vec![Part::Lit("127.0.0.1:".into()), Part::Var("port".into())].into(),
-                    pos: Pos::new(5, 1),
-                },
-            })),
-            stop: Cow::Owned(vec![
-                StopStep::Signal {
-                    signal: Signal::Int,
-                    grace: Duration::from_millis(1500),
-                },
-                StopStep::HttpPost {
-                    url: literal("http://127.0.0.1:1/shutdown"),
-                    grace: Duration::from_secs(2),
-                },
-            ]),
-            location: Location::Local,
-            restart: Restart::NEVER,
-            depends_on: Cow::Borrowed(&[]),
-            logs: Logs::DEFAULT,
-        }
+        let mut command = Command::new(literal("/bin/w"));
+        command.args = vec![literal("--port"), var("port")].into();
+        let mut spec = Spec::new("specs/w.yaml", "w", command);
+        spec.variant = "W".into();
+        spec.instance = instance;
+        spec.readiness = Some(Readiness::new(Probe::tcp(
+            Template::parse_at("127.0.0.1:{port}", Pos::new(5, 1)).unwrap(),
+        )));
+        spec.stop = Cow::Owned(vec![
+            StopStep::signal(Signal::Int, Duration::from_millis(1500)),
+            StopStep::http_post(
+                literal("http://127.0.0.1:1/shutdown"),
+                Duration::from_secs(2),
+            ),
+        ]);
+        spec
     }
 
     fn port(p: &'static str) -> impl Fn(&str) -> Option<String> {

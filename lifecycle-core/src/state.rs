@@ -6,7 +6,7 @@ use std::fmt;
 /// Where a daemon is in its lifecycle.
 ///
 /// ```
-/// use lifecycle_core::{Event, State, transition};
+/// use lifecycle_core::{State, state::{Event, transition}};
 /// let starting = transition(&State::Stopped, &Event::Start).unwrap();
 /// assert_eq!(starting, State::Starting);
 /// assert!(transition(&State::Stopped, &Event::ProbeOk).is_err());
@@ -40,7 +40,7 @@ pub enum State {
 /// What happened to a daemon.
 ///
 /// ```
-/// use lifecycle_core::{Event, State, transition};
+/// use lifecycle_core::{State, state::{Event, transition}};
 /// let state = transition(&State::Starting, &Event::Spawned { pid: 42 }).unwrap();
 /// assert_eq!(transition(&state, &Event::ProbeOk).unwrap(), State::Ready);
 /// ```
@@ -115,7 +115,7 @@ pub enum Event {
 /// The restart policy's verdict on an exit.
 ///
 /// ```
-/// assert_ne!(lifecycle_core::RestartVerdict::No, lifecycle_core::RestartVerdict::After(1));
+/// assert_ne!(lifecycle_core::state::RestartVerdict::No, lifecycle_core::state::RestartVerdict::After(1));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RestartVerdict {
@@ -131,7 +131,7 @@ pub enum RestartVerdict {
 /// ignores it. It means a bug in this library: please report it with the message.
 ///
 /// ```
-/// let err = lifecycle_core::transition(&lifecycle_core::State::Ready, &lifecycle_core::Event::Start).unwrap_err();
+/// let err = lifecycle_core::state::transition(&lifecycle_core::State::Ready, &lifecycle_core::state::Event::Start).unwrap_err();
 /// assert_eq!(err.to_string(), "illegal transition: event Start in state Ready (a bug in lifecycle: please report it)");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -148,7 +148,7 @@ pub struct IllegalTransition {
 /// The transition table.
 ///
 /// ```
-/// use lifecycle_core::{Event, State, transition};
+/// use lifecycle_core::{State, state::{Event, transition}};
 /// assert_eq!(transition(&State::Ready, &Event::Stop), Ok(State::Stopping { failure: None }));
 /// ```
 #[rustfmt::skip] // one line per transition: the table reads as a table

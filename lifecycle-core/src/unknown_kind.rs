@@ -3,7 +3,7 @@
 /// A text that names no kind of a generated kind enum.
 ///
 /// ```
-/// let err = lifecycle_core::UnknownKind::new("tgi", &["llamacpp", "vllm"]);
+/// let err = lifecycle_core::error::UnknownKind::new("tgi", &["llamacpp", "vllm"]);
 /// assert_eq!(err.to_string(), "unknown kind `tgi`; expected one of: llamacpp, vllm");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -19,7 +19,7 @@ impl UnknownKind {
     /// An error for `found`, listing `expected`.
     ///
     /// ```
-    /// assert_eq!(lifecycle_core::UnknownKind::new("x", &["a"]).found, "x");
+    /// assert_eq!(lifecycle_core::error::UnknownKind::new("x", &["a"]).found, "x");
     /// ```
     pub fn new(found: &str, expected: &'static [&'static str]) -> UnknownKind {
         UnknownKind {

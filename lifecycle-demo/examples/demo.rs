@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use lifecycle_core::{DaemonManager, Event, Lifecycle, State, Stopped};
+use lifecycle_core::{DaemonManager, Lifecycle, State, Stopped, state::Event};
 use lifecycle_tests::harness::{free_port, is_alive};
 
 #[derive(Lifecycle)]

@@ -2,6 +2,8 @@
 
 use syn::{Data, DeriveInput, Fields, Ident, LitStr, Type, Visibility};
 
+use crate::ctxt::Ctxt;
+
 /// What the attributes of a handle say.
 pub(crate) struct Handle<'a> {
     pub(crate) ident: &'a Ident,
@@ -25,9 +27,23 @@ pub(crate) enum Source<'a> {
     },
 }
 
-/// Reads the attributes of `input`; every problem is reported, combined into one error.
-pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
-    let mut errors: Vec<syn::Error> = Vec::new();
+/// Reads the attributes of `input`, every problem into `cx`: the handle, or when there is none
+/// to expand (with at least one error in `cx`) the path of lifecycle-core, for the stub.
+pub(crate) fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Result<Handle<'a>, syn::Path> {
+    let mut krate: Option<syn::Path> = None;
+    let handle = parse_handle(cx, input, &mut krate);
+    let krate = krate.unwrap_or_else(|| syn::parse_quote!(::lifecycle_core));
+    match handle {
+        Some(handle) => Ok(Handle { krate, ..handle }),
+        None => Err(krate),
+    }
+}
+
+fn parse_handle<'a>(
+    cx: &Ctxt,
+    input: &'a DeriveInput,
+    krate: &mut Option<syn::Path>,
+) -> Option<Handle<'a>> {
     let named = match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(named) => Some(named),
@@ -36,14 +52,14 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
         _ => None,
     };
     let Some(named) = named else {
-        return Err(syn::Error::new_spanned(
+        cx.error_spanned_by(
             &input.ident,
             "#[derive(Lifecycle)] needs a struct with named fields: its fields fill the spec's `{var}`s",
-        ));
+        );
+        return None;
     };
 
     let mut spec: Option<LitStr> = None;
-    let mut krate: Option<syn::Path> = None;
     // Whether `spec` or `spec_dir` was written at all, valid or not: a broken one is reported
     // as such, not also as missing.
     let mut source_written = false;
@@ -62,7 +78,7 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
                 Ok(())
             } else if meta.path.is_ident("crate") {
                 let lit: LitStr = meta.value()?.parse()?;
-                krate = Some(lit.parse()?);
+                *krate = Some(lit.parse()?);
                 Ok(())
             } else if meta.path.is_ident("spec_dir") {
                 source_written = true;
@@ -72,7 +88,7 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
             }
         });
         if let Err(err) = parsed {
-            errors.push(err);
+            cx.syn_error(err);
         }
     }
 
@@ -102,7 +118,7 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
                 }
             });
             if let Err(err) = parsed {
-                errors.push(err);
+                cx.syn_error(err);
             }
         }
     }
@@ -115,39 +131,31 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<Handle<'_>> {
             enum_ident,
         }),
         (Some(file), Some(_)) => {
-            errors.push(syn::Error::new_spanned(
+            cx.error_spanned_by(
                 file,
                 "a handle takes its spec from `spec` or from a field's `spec_dir`, not both",
-            ));
+            );
             None
         }
         (None, None) if source_written => None,
         (None, None) => {
-            errors.push(syn::Error::new_spanned(
+            cx.error_spanned_by(
                 &input.ident,
                 "#[derive(Lifecycle)] needs `#[lifecycle(spec = \"specs/<name>.yaml\")]` on the struct, or `#[lifecycle(spec_dir = \"specs/<dir>\")]` on the field that names the kind",
-            ));
+            );
             None
         }
     };
-    if let Some(first) = errors.pop() {
-        let combined = errors.into_iter().fold(first, |mut acc, e| {
-            acc.combine(e);
-            acc
-        });
-        return Err(combined);
-    }
-    let source = source.ok_or_else(|| syn::Error::new_spanned(&input.ident, "no spec"))?;
-    Ok(Handle {
+    Some(Handle {
         ident: &input.ident,
         vis: &input.vis,
-        krate: krate.unwrap_or_else(|| syn::parse_quote!(::lifecycle_core)),
+        krate: syn::parse_quote!(::lifecycle_core),
         fields: named
             .named
             .iter()
             .filter_map(|f| f.ident.as_ref())
             .collect(),
-        source,
+        source: source?,
     })
 }
 

@@ -1,33 +1,35 @@
-//! The spec model written as Rust constant expressions: the generated handle holds its spec
-//! with no YAML parsing at run time.
+//! The spec model written as Rust constant expressions, so that a derived handle holds its spec
+//! with no YAML parsing at run time. The model is `#[non_exhaustive]`: every value is built by
+//! the hidden `const fn` constructors of `lifecycle_spec::__private`, reached through the
+//! generated block's `use <crate>::__private as __lc;` ([`LC`]).
 
 use std::time::Duration;
 
 use lifecycle_spec::{
-    Backoff, Command, Dependency, HostKeys, InheritEnv, Location, Logs, Part, Pos, Probe,
-    ProbeFrom, Readiness, Restart, RestartPolicy, Signal, Spec, StopStep, Template, WaitFor,
+    Backoff, Command, Dependency, HostKeys, InheritEnv, Location, Logs, Part, Probe, ProbeFrom,
+    Readiness, Restart, RestartPolicy, Signal, Spec, StopStep, Template, WaitFor,
 };
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-/// Writes model values as tokens, naming types through the crate path `k`.
+use crate::statics::Statics;
+
+/// The name the generated block gives `<crate>::__private`.
+pub(crate) const LC: &str = "__lc";
+
+/// Writes the model as tokens; a dependency is a reference to its static in `statics`.
 pub(crate) struct Emitter<'a> {
-    pub(crate) k: &'a syn::Path,
+    pub(crate) statics: &'a Statics<'a>,
 }
 
-fn cow_str(text: &str) -> TokenStream {
-    quote!(::std::borrow::Cow::Borrowed(#text))
+fn lc() -> TokenStream {
+    let ident = syn::Ident::new(LC, proc_macro2::Span::call_site());
+    quote!(#ident)
 }
 
-fn cow_slice(items: impl IntoIterator<Item = TokenStream>) -> TokenStream {
-    let items = items.into_iter();
-    quote!(::std::borrow::Cow::Borrowed(&[#(#items),*]))
-}
-
-fn duration(d: Duration) -> TokenStream {
+fn millis(d: Duration) -> Literal {
     // Spec durations have millisecond precision and are at most 24h.
-    let ms = Literal::u64_suffixed(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    quote!(::core::time::Duration::from_millis(#ms))
+    Literal::u64_unsuffixed(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn option(value: Option<TokenStream>) -> TokenStream {
@@ -37,119 +39,134 @@ fn option(value: Option<TokenStream>) -> TokenStream {
     }
 }
 
+/// What the derive emits for a kind of value the spec language has and this derive does not
+/// know: lifecycle-spec is newer than lifecycle-macros.
+fn unknown(what: &str) -> TokenStream {
+    let message = format!(
+        "this spec uses a {what} that this version of lifecycle-macros cannot emit: update lifecycle-macros to the version of lifecycle-spec"
+    );
+    quote!(::core::compile_error!(#message))
+}
+
+/// A `&'static [T]` of `items`. The items are calls (of `const fn`s), which Rust does not
+/// promote to `'static`, and an argument's temporaries are not extended; an inline `const`
+/// block is evaluated once, at compile time, and its value lives for the program. Two
+/// constraints follow, both checked by every build of a derived handle: a `const` that refers
+/// to a static (a dependency's `&SPEC_…`) needs Rust 1.83 (the workspace needs 1.89), and no
+/// model type may hold interior mutability (a `OnceLock` cache, say), which a `const` cannot
+/// point to.
+fn slice(items: impl IntoIterator<Item = TokenStream>) -> TokenStream {
+    let items: Vec<TokenStream> = items.into_iter().collect();
+    if items.is_empty() {
+        quote!(&[])
+    } else {
+        quote!(const { &[#(#items),*] })
+    }
+}
+
+fn words<'t>(words: impl IntoIterator<Item = &'t str>) -> TokenStream {
+    let lc = lc();
+    slice(words.into_iter().map(|word| quote!(#lc::word(#word))))
+}
+
 impl Emitter<'_> {
+    /// `__lc::spec(…)`, the arguments in the order of the spec's fields.
     pub(crate) fn spec(&self, spec: &Spec) -> TokenStream {
-        let k = self.k;
-        let file = cow_str(&spec.file);
-        let name = cow_str(&spec.name);
-        let variant = cow_str(&spec.variant);
+        let lc = lc();
+        let (file, name, variant) = (&*spec.file, &*spec.name, &*spec.variant);
         let instance = option(spec.instance.as_ref().map(|t| self.template(t)));
         let command = self.command(&spec.command);
-        let vars = cow_slice(spec.vars.iter().map(|v| {
-            let (name, value) = (cow_str(&v.name), cow_str(&v.value));
-            quote!(#k::spec::VarDefault { name: #name, value: #value })
+        let vars = slice(spec.vars.iter().map(|v| {
+            let (name, value) = (&*v.name, &*v.value);
+            quote!(#lc::var_default(#name, #value))
         }));
         let readiness = option(spec.readiness.as_ref().map(|r| self.readiness(r)));
-        let stop = cow_slice(spec.stop.iter().map(|s| self.stop_step(s)));
+        let stop = slice(spec.stop.iter().map(|s| self.stop_step(s)));
         let location = self.location(&spec.location);
         let restart = self.restart(&spec.restart);
-        let depends_on = cow_slice(spec.depends_on.iter().map(|d| self.dependency(d)));
+        let depends_on = slice(spec.depends_on.iter().map(|d| self.dependency(d)));
         let logs = self.logs(&spec.logs);
         quote! {
-            #k::spec::Spec {
-                file: #file,
-                name: #name,
-                variant: #variant,
-                instance: #instance,
-                command: #command,
-                vars: #vars,
-                readiness: #readiness,
-                stop: #stop,
-                location: #location,
-                restart: #restart,
-                depends_on: #depends_on,
-                logs: #logs,
-            }
+            #lc::spec(
+                #file, #name, #variant, #instance, #command, #vars, #readiness, #stop,
+                #location, #restart, #depends_on, #logs,
+            )
         }
     }
 
-    fn pos(&self, pos: Pos) -> TokenStream {
-        let k = self.k;
-        let (line, column) = (pos.line, pos.column);
-        quote!(#k::spec::Pos { line: #line, column: #column })
-    }
-
-    pub(crate) fn template(&self, t: &Template) -> TokenStream {
-        let k = self.k;
-        let source = cow_str(&t.source);
-        let parts = cow_slice(t.parts.iter().map(|p| match p {
+    fn template(&self, t: &Template) -> TokenStream {
+        let lc = lc();
+        let source = &*t.source;
+        let parts = slice(t.parts.iter().map(|p| match p {
             Part::Lit(text) => {
-                let text = cow_str(text);
-                quote!(#k::spec::Part::Lit(#text))
+                let text = &**text;
+                quote!(#lc::lit(#text))
             }
             Part::Var(name) => {
-                let name = cow_str(name);
-                quote!(#k::spec::Part::Var(#name))
+                let name = &**name;
+                quote!(#lc::var(#name))
             }
         }));
-        let pos = self.pos(t.pos);
-        quote!(#k::spec::Template { source: #source, parts: #parts, pos: #pos })
+        let (line, column) = (
+            Literal::u32_unsuffixed(t.pos.line),
+            Literal::u32_unsuffixed(t.pos.column),
+        );
+        quote!(#lc::template(#source, #parts, #line, #column))
     }
 
     fn command(&self, c: &Command) -> TokenStream {
-        let k = self.k;
+        let lc = lc();
         let binary = self.template(&c.binary);
-        let args = cow_slice(c.args.iter().map(|a| self.template(a)));
-        let env = cow_slice(c.env.iter().map(|e| {
-            let name = cow_str(&e.name);
+        let args = slice(c.args.iter().map(|a| self.template(a)));
+        let env = slice(c.env.iter().map(|e| {
+            let name = &*e.name;
             let value = self.template(&e.value);
-            quote!(#k::spec::EnvVar { name: #name, value: #value })
+            quote!(#lc::env_var(#name, #value))
         }));
         let inherit_env = match &c.inherit_env {
-            InheritEnv::All => quote!(#k::spec::InheritEnv::All),
+            InheritEnv::All => quote!(#lc::InheritEnv::All),
             InheritEnv::Only(names) => {
-                let names = cow_slice(names.iter().map(|n| cow_str(n)));
-                quote!(#k::spec::InheritEnv::Only(#names))
+                let names = words(names.iter().map(|n| &**n));
+                quote!(#lc::inherit_only(#names))
             }
         };
-        quote!(#k::spec::Command { binary: #binary, args: #args, env: #env, inherit_env: #inherit_env })
+        quote!(#lc::command(#binary, #args, #env, #inherit_env))
     }
 
     fn backoff(&self, b: &Backoff) -> TokenStream {
-        let k = self.k;
-        let (initial, max) = (duration(b.initial), duration(b.max));
-        let factor = Literal::f64_suffixed(b.factor);
-        quote!(#k::spec::Backoff { initial: #initial, max: #max, factor: #factor })
+        let lc = lc();
+        let (initial, max) = (millis(b.initial), millis(b.max));
+        let factor = Literal::f64_unsuffixed(b.factor);
+        quote!(#lc::backoff(#initial, #max, #factor))
     }
 
     fn readiness(&self, r: &Readiness) -> TokenStream {
-        let k = self.k;
+        let lc = lc();
         let probe = match &r.probe {
-            Probe::Http { url } => {
+            Probe::Http { url, .. } => {
                 let url = self.template(url);
-                quote!(#k::spec::Probe::Http { url: #url })
+                quote!(#lc::http_probe(#url))
             }
-            Probe::Tcp { addr } => {
+            Probe::Tcp { addr, .. } => {
                 let addr = self.template(addr);
-                quote!(#k::spec::Probe::Tcp { addr: #addr })
+                quote!(#lc::tcp_probe(#addr))
             }
-            Probe::Notify => quote!(#k::spec::Probe::Notify),
-            Probe::Log { pattern } => {
-                let pattern = cow_str(pattern);
-                quote!(#k::spec::Probe::Log { pattern: #pattern })
+            Probe::Notify => quote!(#lc::notify_probe()),
+            Probe::Log { pattern, .. } => {
+                let pattern = &**pattern;
+                quote!(#lc::log_probe(#pattern))
             }
+            other => unknown(other.kind()),
         };
-        let (deadline, attempt_timeout) = (duration(r.deadline), duration(r.attempt_timeout));
+        let (deadline, attempt_timeout) = (millis(r.deadline), millis(r.attempt_timeout));
         let backoff = self.backoff(&r.backoff);
-        quote! {
-            #k::spec::Readiness { probe: #probe, deadline: #deadline, attempt_timeout: #attempt_timeout, backoff: #backoff }
-        }
+        quote!(#lc::readiness(#probe, #deadline, #attempt_timeout, #backoff))
     }
 
     fn stop_step(&self, s: &StopStep) -> TokenStream {
-        let k = self.k;
+        let lc = lc();
         match s {
-            StopStep::Signal { signal, grace } => {
+            StopStep::Signal { signal, grace, .. } => {
                 let signal = match signal {
                     Signal::Hup => quote!(Hup),
                     Signal::Int => quote!(Int),
@@ -158,79 +175,75 @@ impl Emitter<'_> {
                     Signal::Usr1 => quote!(Usr1),
                     Signal::Usr2 => quote!(Usr2),
                 };
-                let grace = duration(*grace);
-                quote!(#k::spec::StopStep::Signal { signal: #k::spec::Signal::#signal, grace: #grace })
+                let grace = millis(*grace);
+                quote!(#lc::signal_step(#lc::Signal::#signal, #grace))
             }
-            StopStep::HttpPost { url, grace } => {
+            StopStep::HttpPost { url, grace, .. } => {
                 let url = self.template(url);
-                let grace = duration(*grace);
-                quote!(#k::spec::StopStep::HttpPost { url: #url, grace: #grace })
+                let grace = millis(*grace);
+                quote!(#lc::http_post_step(#url, #grace))
             }
+            _ => unknown("stop step"),
         }
     }
 
     fn location(&self, l: &Location) -> TokenStream {
-        let k = self.k;
+        let lc = lc();
         match l {
-            Location::Local => quote!(#k::spec::Location::Local),
+            Location::Local => quote!(#lc::local()),
             Location::Ssh(ssh) => {
                 let host = self.template(&ssh.host);
                 let user = option(ssh.user.as_ref().map(|u| self.template(u)));
                 let port = self.template(&ssh.port);
-                let local_hosts = cow_slice(ssh.local_hosts.iter().map(|h| cow_str(h)));
+                let local_hosts = words(ssh.local_hosts.iter().map(|h| &**h));
                 let host_keys = match ssh.host_keys {
-                    HostKeys::Strict => quote!(#k::spec::HostKeys::Strict),
-                    HostKeys::AcceptNew => quote!(#k::spec::HostKeys::AcceptNew),
+                    HostKeys::Strict => quote!(#lc::HostKeys::Strict),
+                    HostKeys::AcceptNew => quote!(#lc::HostKeys::AcceptNew),
                 };
                 let probe_from = match ssh.probe_from {
-                    ProbeFrom::Manager => quote!(#k::spec::ProbeFrom::Manager),
-                    ProbeFrom::Host => quote!(#k::spec::ProbeFrom::Host),
+                    ProbeFrom::Manager => quote!(#lc::ProbeFrom::Manager),
+                    ProbeFrom::Host => quote!(#lc::ProbeFrom::Host),
                 };
                 let install = option(ssh.install.as_ref().map(|t| self.template(t)));
-                quote! {
-                    #k::spec::Location::Ssh(#k::spec::Ssh { host: #host, user: #user, port: #port, host_keys: #host_keys, probe_from: #probe_from, install: #install, local_hosts: #local_hosts })
-                }
+                quote!(#lc::ssh(#host, #user, #port, #host_keys, #probe_from, #install, #local_hosts))
             }
+            _ => unknown("location"),
         }
     }
 
     fn restart(&self, r: &Restart) -> TokenStream {
-        let k = self.k;
+        let lc = lc();
         let policy = match r.policy {
             RestartPolicy::Never => quote!(Never),
             RestartPolicy::OnFailure => quote!(OnFailure),
             RestartPolicy::Always => quote!(Always),
         };
-        let max = r.max;
+        let max = Literal::u32_unsuffixed(r.max);
         let backoff = self.backoff(&r.backoff);
-        let reset_after = duration(r.reset_after);
-        quote! {
-            #k::spec::Restart { policy: #k::spec::RestartPolicy::#policy, max: #max, backoff: #backoff, reset_after: #reset_after }
-        }
+        let reset_after = millis(r.reset_after);
+        quote!(#lc::restart(#lc::RestartPolicy::#policy, #max, #backoff, #reset_after))
     }
 
     fn dependency(&self, d: &Dependency) -> TokenStream {
-        let k = self.k;
-        let spec = self.spec(&d.spec);
+        let lc = lc();
+        let spec = self.statics.ident(&d.spec);
         let wait = match d.wait {
             WaitFor::Healthy => quote!(Healthy),
             WaitFor::Started => quote!(Started),
         };
-        let vars = cow_slice(d.vars.iter().map(|b| {
-            let name = cow_str(&b.name);
+        let vars = slice(d.vars.iter().map(|b| {
+            let name = &*b.name;
             let value = self.template(&b.value);
-            quote!(#k::spec::VarBinding { name: #name, value: #value })
+            quote!(#lc::var_binding(#name, #value))
         }));
-        quote! {
-            #k::spec::Dependency { spec: ::std::borrow::Cow::Borrowed(&#spec), wait: #k::spec::WaitFor::#wait, vars: #vars }
-        }
+        quote!(#lc::dependency(&#spec, #lc::WaitFor::#wait, #vars))
     }
 
     fn logs(&self, l: &Logs) -> TokenStream {
-        let k = self.k;
+        let lc = lc();
         let dir = option(l.dir.as_ref().map(|t| self.template(t)));
-        let max_size = l.max_size;
-        let keep = l.keep;
-        quote!(#k::spec::Logs { dir: #dir, max_size: #max_size, keep: #keep })
+        let max_size = Literal::u64_unsuffixed(l.max_size);
+        let keep = Literal::u32_unsuffixed(l.keep);
+        quote!(#lc::logs(#dir, #max_size, #keep))
     }
 }

@@ -1,6 +1,11 @@
 //! Puts the derive together: the `Lifecycle` impl, and for a directory of specs the kind enum.
+//!
+//! Everything but the kind enum goes in one `const _: () = { … };` block that reaches
+//! lifecycle-core only through its hidden `__private` module (`use <crate>::__private as __lc;`):
+//! the specs as statics (each once, see `statics`), the impls, the file tracking. Nothing of it
+//! is nameable from the user's crate, and the model can grow without breaking an expansion.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use lifecycle_spec::Spec;
 use proc_macro2::{Span, TokenStream};
@@ -9,9 +14,11 @@ use syn::ext::IdentExt;
 use syn::{DeriveInput, Ident, LitStr};
 
 use crate::attr::{self, Handle, Source};
-use crate::emit::Emitter;
+use crate::ctxt::Ctxt;
+use crate::emit::LC;
 use crate::fallback;
-use crate::valid::{self, Checked};
+use crate::statics::Statics;
+use crate::valid::{self, Loaded};
 
 /// The derive, resolving spec paths against `CARGO_MANIFEST_DIR`.
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
@@ -20,11 +27,17 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
 
 /// The derive, resolving spec paths against `root` when given (tests), else the manifest dir.
 pub(crate) fn derive_in(input: &DeriveInput, root: Option<&Path>) -> TokenStream {
-    let handle = match attr::parse(input) {
-        Ok(handle) => handle,
-        Err(err) => {
-            let stub = fallback::handle(input, &syn::parse_quote!(::lifecycle_core));
-            let err = err.to_compile_error();
+    let cx = Ctxt::new();
+    let handle = attr::parse(&cx, input);
+    let handle = match (cx.check(), handle) {
+        (Ok(()), Ok(handle)) => handle,
+        (checked, handle) => {
+            let krate = match handle {
+                Ok(handle) => handle.krate,
+                Err(krate) => krate,
+            };
+            let err = failed(checked).to_compile_error();
+            let stub = block(&krate, fallback::handle(input));
             return quote!(#err #stub);
         }
     };
@@ -37,7 +50,7 @@ pub(crate) fn derive_in(input: &DeriveInput, root: Option<&Path>) -> TokenStream
             Ok(root) => root,
             Err(err) => {
                 let err = err.to_compile_error();
-                let stub = fallback::handle(input, &handle.krate);
+                let stub = block(&handle.krate, fallback::handle(input));
                 return quote!(#err #stub);
             }
         },
@@ -66,33 +79,65 @@ fn expand_file(
     lit: &LitStr,
     fields: &[&str],
 ) -> TokenStream {
-    let Checked {
-        value,
-        files,
-        errors,
-    } = valid::load_file(root, lit, fields);
-    let tracking = track(&files);
-    let (Some(spec), None) = (value, &errors) else {
-        let err = errors.map(|e| e.to_compile_error());
-        let stub = fallback::handle(input, &handle.krate);
-        return quote!(#err #stub #tracking);
-    };
-    let k = &handle.krate;
-    let spec_tokens = Emitter { k }.spec(&spec);
-    let var_fn = var_fn(handle, &[&spec]);
-    let ident = handle.ident;
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    quote! {
-        #tracking
-        #[automatically_derived]
-        impl #impl_generics #k::Lifecycle for #ident #ty_generics #where_clause {
-            fn spec(&self) -> &'static #k::spec::Spec {
-                static SPEC: #k::spec::Spec = #spec_tokens;
-                &SPEC
-            }
-            #var_fn
+    let cx = Ctxt::new();
+    let Loaded { value, files } = valid::load_file(&cx, root, lit, fields);
+    let tracking = track(root, &files);
+    let spec = match (cx.check(), value) {
+        (Ok(()), Some(spec)) => spec,
+        (checked, _) => {
+            let err = failed(checked).to_compile_error();
+            let stub = fallback::handle(input);
+            let stub = block(&handle.krate, quote!(#tracking #stub));
+            return quote!(#err #stub);
         }
+    };
+    let statics = Statics::collect(&[&spec]);
+    let spec_static = statics.ident(&spec);
+    let statics = statics.emit();
+    let var_fn = var_fn(&handle.krate, &[&spec], &handle.fields);
+    let ident = handle.ident;
+    let lc = lc();
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    block(
+        &handle.krate,
+        quote! {
+            #tracking
+            #statics
+            #[automatically_derived]
+            impl #impl_generics #lc::Lifecycle for #ident #ty_generics #where_clause {
+                fn spec(&self) -> &'static #lc::Spec {
+                    &#spec_static
+                }
+                #var_fn
+            }
+        },
+    )
+}
+
+/// The errors of a phase that produced nothing to expand. There is at least one (`attr` and
+/// `valid` say why they give up); if there were none, the stub must still not compile.
+fn failed(checked: syn::Result<()>) -> syn::Error {
+    checked.err().unwrap_or_else(|| {
+        syn::Error::new(
+            Span::call_site(),
+            "lifecycle-macros gave up on this handle without saying why (a bug in lifecycle-macros)",
+        )
+    })
+}
+
+/// `const _: () = { use <crate>::__private as __lc; #items };`
+fn block(krate: &syn::Path, items: TokenStream) -> TokenStream {
+    let lc = lc();
+    quote! {
+        const _: () = {
+            use #krate::__private as #lc;
+            #items
+        };
     }
+}
+
+fn lc() -> Ident {
+    Ident::new(LC, Span::call_site())
 }
 
 fn expand_dir(
@@ -104,29 +149,31 @@ fn expand_dir(
     enum_ident: &Ident,
     fields: &[&str],
 ) -> TokenStream {
-    let Checked {
+    let cx = Ctxt::new();
+    let Loaded {
         value: kinds,
         files,
-        errors,
-    } = valid::load_dir(root, dir, fields);
-    let tracking = track(&files);
-    let k = &handle.krate;
+    } = valid::load_dir(&cx, root, dir, fields);
+    let tracking = track(root, &files);
     let vis = handle.vis;
-    if let Some(errors) = errors {
+    if let Err(errors) = cx.check() {
         let err = errors.to_compile_error();
         let variants: Vec<String> = kinds.iter().map(|kind| kind.variant.clone()).collect();
         let stub_enum = fallback::kind_enum(vis, enum_ident, &variants);
-        let stub = fallback::handle(input, k);
-        return quote!(#err #stub_enum #stub #tracking);
+        let stub = fallback::handle(input);
+        let stub = block(&handle.krate, quote!(#tracking #stub));
+        return quote!(#err #stub_enum #stub);
     }
     let specs: Vec<&Spec> = kinds.iter().filter_map(|kind| kind.spec.as_ref()).collect();
-    let emitter = Emitter { k };
+    let statics = Statics::collect(&specs);
+    let spec_statics: Vec<TokenStream> = specs.iter().map(|s| statics.ident(s)).collect();
+    let statics = statics.emit();
+    let lc = lc();
     let variants: Vec<Ident> = specs
         .iter()
         .map(|s| Ident::new(&s.variant, Span::call_site()))
         .collect();
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_ref()).collect();
-    let spec_exprs: Vec<TokenStream> = specs.iter().map(|s| emitter.spec(s)).collect();
     let dir_text = dir.value();
     let enum_doc = format!(
         "The kinds of `{}`: one variant per spec file in `{dir_text}` ({}). Generated by `#[derive(Lifecycle)]`; a spec file added to the directory adds a variant.",
@@ -141,17 +188,12 @@ fn expand_dir(
         .iter()
         .map(|s| format!("`{}`, from `{}`.", s.name, s.file))
         .collect();
-    let var_fn = var_fn(handle, &specs);
+    let var_fn = var_fn(&handle.krate, &specs, &handle.fields);
     let ident = handle.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    quote! {
+    let items = quote! {
         #tracking
-
-        #[doc = #enum_doc]
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #vis enum #enum_ident {
-            #( #[doc = #variant_docs] #variants, )*
-        }
+        #statics
 
         #[automatically_derived]
         impl #enum_ident {
@@ -166,12 +208,9 @@ fn expand_dir(
             }
 
             /// The kind's validated spec.
-            #vis fn spec(self) -> &'static #k::spec::Spec {
+            #vis const fn spec(self) -> &'static #lc::Spec {
                 match self {
-                    #( #enum_ident::#variants => {
-                        static SPEC: #k::spec::Spec = #spec_exprs;
-                        &SPEC
-                    } )*
+                    #( #enum_ident::#variants => &#spec_statics, )*
                 }
             }
         }
@@ -185,30 +224,43 @@ fn expand_dir(
 
         #[automatically_derived]
         impl ::core::str::FromStr for #enum_ident {
-            type Err = #k::UnknownKind;
+            type Err = #lc::UnknownKind;
 
-            fn from_str(text: &str) -> ::core::result::Result<Self, #k::UnknownKind> {
+            fn from_str(text: &str) -> ::core::result::Result<Self, #lc::UnknownKind> {
                 match text {
                     #( #names => ::core::result::Result::Ok(#enum_ident::#variants), )*
-                    _ => ::core::result::Result::Err(#k::UnknownKind::new(text, &[#(#names),*])),
+                    _ => ::core::result::Result::Err(#lc::UnknownKind::new(text, &[#(#names),*])),
                 }
             }
         }
 
         #[automatically_derived]
-        impl #impl_generics #k::Lifecycle for #ident #ty_generics #where_clause {
-            fn spec(&self) -> &'static #k::spec::Spec {
+        impl #impl_generics #lc::Lifecycle for #ident #ty_generics #where_clause {
+            fn spec(&self) -> &'static #lc::Spec {
                 self.#kind_field.spec()
             }
             #var_fn
         }
+    };
+    let block = block(&handle.krate, items);
+    quote! {
+        #[doc = #enum_doc]
+        #[derive(
+            ::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug,
+            ::core::cmp::PartialEq, ::core::cmp::Eq, ::core::hash::Hash,
+            ::core::cmp::PartialOrd, ::core::cmp::Ord,
+        )]
+        #vis enum #enum_ident {
+            #( #[doc = #variant_docs] #variants, )*
+        }
+
+        #block
     }
 }
 
 /// `fn var`: the handle's fields that the spec(s) use, rendered with `Display`.
-fn var_fn(handle: &Handle<'_>, specs: &[&Spec]) -> TokenStream {
-    let used: Vec<&Ident> = handle
-        .fields
+fn var_fn(krate: &syn::Path, specs: &[&Spec], fields: &[&Ident]) -> TokenStream {
+    let used: Vec<&Ident> = fields
         .iter()
         .copied()
         .filter(|field| {
@@ -217,12 +269,12 @@ fn var_fn(handle: &Handle<'_>, specs: &[&Spec]) -> TokenStream {
         })
         .collect();
     let names: Vec<String> = used.iter().map(|f| f.unraw().to_string()).collect();
-    let k = &handle.krate;
     // A marker type per variable, named after it, for the message of a field without `Display`
     // (reported at the field: the call is spanned on it).
-    let values = used
-        .iter()
-        .map(|field| quote_spanned!(field.span()=> #k::__private::fill::<#field, _>(&self.#field)));
+    // The crate's path, not `__lc`: a marker named like the alias would shadow it.
+    let values = used.iter().map(
+        |field| quote_spanned!(field.span()=> #krate::__private::fill::<#field, _>(&self.#field)),
+    );
     quote! {
         fn var(&self, name: &str) -> ::core::option::Option<::std::string::String> {
             #(
@@ -237,10 +289,60 @@ fn var_fn(handle: &Handle<'_>, specs: &[&Spec]) -> TokenStream {
     }
 }
 
-/// `include_bytes!` of every spec file read: editing one rebuilds the crate.
-fn track(files: &[PathBuf]) -> TokenStream {
-    let paths = files.iter().filter_map(|p| p.to_str());
+/// `include_bytes!` of every spec file read, once each: editing one rebuilds the crate. Each
+/// path is given relative to `CARGO_MANIFEST_DIR` (with `..` where a spec lies outside the
+/// crate), so the expansion does not depend on where the crate is.
+fn track(root: &Path, files: &[PathBuf]) -> TokenStream {
+    let root = lexical(root);
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let includes = files.iter().filter_map(|file| {
+        let file = lexical(file);
+        if seen.contains(&file) {
+            return None;
+        }
+        let relative = relative_to(&root, &file);
+        seen.push(file);
+        let relative = format!("/{}", relative.to_string_lossy());
+        Some(quote!(::core::include_bytes!(
+            ::core::concat!(::core::env!("CARGO_MANIFEST_DIR"), #relative)
+        )))
+    });
     quote! {
-        #( const _: &[u8] = ::core::include_bytes!(#paths); )*
+        #( const _: &[u8] = #includes; )*
     }
+}
+
+/// `path` with `.` and `dir/..` taken out, without asking the file system.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `file` relative to `root`, both lexical and absolute: `..` for each component of `root`
+/// past their common prefix.
+fn relative_to(root: &Path, file: &Path) -> PathBuf {
+    let common = root
+        .components()
+        .zip(file.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut out = PathBuf::new();
+    for _ in root.components().skip(common) {
+        out.push("..");
+    }
+    for component in file.components().skip(common) {
+        out.push(component);
+    }
+    out
 }

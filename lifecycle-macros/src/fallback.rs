@@ -1,19 +1,25 @@
 //! What the derive emits when the spec is wrong: the errors, plus stubs that keep the rest of
-//! the user's code compiling, so the errors that show are the real ones (serde_derive does the
-//! same).
+//! the user's code compiling, so that the errors that show are the real ones. This follows
+//! thiserror's `impl/src/fallback.rs`, which emits its error together with an empty `Error`
+//! impl and a `Display` impl whose `fmt` is `unreachable!()`; serde_derive does not (it emits
+//! only the errors). A kind directory also gets a stub enum with the variants that could be determined.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{DeriveInput, Ident, Visibility};
 
-/// An impl of `Lifecycle` that is never run: the crate does not compile.
-pub(crate) fn handle(input: &DeriveInput, k: &syn::Path) -> TokenStream {
+use crate::emit::LC;
+
+/// An impl of `Lifecycle` that is never run: the crate does not compile. It goes in the
+/// expansion's block, where `__lc` is lifecycle-core's `__private`.
+pub(crate) fn handle(input: &DeriveInput) -> TokenStream {
     let ident = &input.ident;
+    let lc = Ident::new(LC, Span::call_site());
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     quote! {
         #[automatically_derived]
-        impl #impl_generics #k::Lifecycle for #ident #ty_generics #where_clause {
-            fn spec(&self) -> &'static #k::spec::Spec {
+        impl #impl_generics #lc::Lifecycle for #ident #ty_generics #where_clause {
+            fn spec(&self) -> &'static #lc::Spec {
                 ::core::unreachable!("the spec of this handle did not compile")
             }
             fn var(&self, _: &str) -> ::core::option::Option<::std::string::String> {
@@ -22,7 +28,6 @@ pub(crate) fn handle(input: &DeriveInput, k: &syn::Path) -> TokenStream {
         }
     }
 }
-
 /// A kind enum with the variants that could be determined, so that code naming them resolves.
 pub(crate) fn kind_enum(vis: &Visibility, ident: &Ident, variants: &[String]) -> TokenStream {
     let mut seen: Vec<&str> = Vec::new();
@@ -36,7 +41,11 @@ pub(crate) fn kind_enum(vis: &Visibility, ident: &Ident, variants: &[String]) ->
         .map(|v| Ident::new(v, Span::call_site()))
         .collect();
     quote! {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(
+            ::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug,
+            ::core::cmp::PartialEq, ::core::cmp::Eq, ::core::hash::Hash,
+            ::core::cmp::PartialOrd, ::core::cmp::Ord,
+        )]
         #vis enum #ident { #(#variants,)* }
     }
 }

@@ -12,14 +12,17 @@
 //! ```
 //!
 //! The layout follows thiserror's: `attr` reads the attributes, `valid` loads and checks the
-//! specs, `emit` writes the spec model as Rust constants, `expand` puts the impl together, and
-//! `fallback` emits a stub impl when something is wrong, so that the only errors a user sees
-//! are the real ones.
+//! specs, both into one error collector (`ctxt`, as serde_derive's); `emit` writes the spec
+//! model as Rust constants and `statics` each spec of an expansion once; `expand` puts the
+//! block together, and `fallback` emits a stub impl when something is wrong, so that the only
+//! errors a user sees are the real ones.
 
 mod attr;
+mod ctxt;
 mod emit;
 mod expand;
 mod fallback;
+mod statics;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -39,3 +42,5 @@ pub fn derive_lifecycle(input: TokenStream) -> TokenStream {
 
 #[cfg(test)]
 mod never_panics;
+#[cfg(test)]
+mod snapshots;

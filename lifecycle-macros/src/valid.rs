@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use lifecycle_spec::{Spec, load_spec};
 use syn::LitStr;
 
+use crate::ctxt::Ctxt;
+
 /// One spec of a kind directory.
 pub(crate) struct Kind {
     /// The spec, if it is valid.
@@ -14,12 +16,11 @@ pub(crate) struct Kind {
     pub(crate) variant: String,
 }
 
-/// What loading produced: the specs (for a directory, one per file, sorted by file name), every
-/// file read (so that the build re-runs when one changes), and the errors.
-pub(crate) struct Checked<T> {
+/// What loading produced: the specs (for a directory, one per file, sorted by file name) and
+/// every file read (so that the build re-runs when one changes). The errors went to the `Ctxt`.
+pub(crate) struct Loaded<T> {
     pub(crate) value: T,
     pub(crate) files: Vec<PathBuf>,
-    pub(crate) errors: Option<syn::Error>,
 }
 
 /// The directory relative paths are resolved against: the invoking crate's manifest directory.
@@ -31,39 +32,35 @@ pub(crate) fn manifest_dir(lit: &LitStr) -> Result<PathBuf, syn::Error> {
         })
 }
 
-fn push(errors: &mut Option<syn::Error>, err: syn::Error) {
-    match errors {
-        Some(all) => all.combine(err),
-        None => *errors = Some(err),
-    }
-}
-
 /// Loads the spec `lit` names, relative to `root`.
-pub(crate) fn load_file(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Option<Spec>> {
+pub(crate) fn load_file(
+    cx: &Ctxt,
+    root: &Path,
+    lit: &LitStr,
+    fields: &[&str],
+) -> Loaded<Option<Spec>> {
     let display = lit.value();
     let loaded = load_spec(&root.join(&display), &display, fields);
-    let mut errors = None;
     let spec = match loaded.result {
         Ok(spec) => Some(spec),
         Err(diagnostics) => {
             for d in diagnostics {
-                push(&mut errors, syn::Error::new_spanned(lit, d.to_string()));
+                cx.error_spanned_by(lit, d);
             }
             None
         }
     };
-    Checked {
+    Loaded {
         value: spec,
         files: loaded.files,
-        errors,
     }
 }
 
 /// Loads every `*.yaml` / `*.yml` file of the directory `lit` names, relative to `root`.
-pub(crate) fn load_dir(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Vec<Kind>> {
+pub(crate) fn load_dir(cx: &Ctxt, root: &Path, lit: &LitStr, fields: &[&str]) -> Loaded<Vec<Kind>> {
     let display_dir = lit.value();
     let dir = root.join(&display_dir);
-    let mut errors = None;
+    let mut unreadable = false;
     let mut files: Vec<PathBuf> = Vec::new();
     let mut names: Vec<String> = match std::fs::read_dir(&dir) {
         Ok(entries) => entries
@@ -77,29 +74,24 @@ pub(crate) fn load_dir(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Ve
             .filter(|n| (n.ends_with(".yaml") || n.ends_with(".yml")) && !n.starts_with('.'))
             .collect(),
         Err(err) => {
-            push(
-                &mut errors,
-                syn::Error::new_spanned(
-                    lit,
-                    // Not `dir`: it is under the manifest dir, and a diagnostic names a path
-                    // the way the user wrote it.
-                    format!(
-                        "--> {display_dir}\n    expected a readable directory of spec files (paths are relative to the crate's Cargo.toml), found an I/O error: {err}"
-                    ),
+            unreadable = true;
+            cx.error_spanned_by(
+                lit,
+                // Not `dir`: it is under the manifest dir, and a diagnostic names a path
+                // the way the user wrote it.
+                format!(
+                    "--> {display_dir}\n    expected a readable directory of spec files (paths are relative to the crate's Cargo.toml), found an I/O error: {err}"
                 ),
             );
             Vec::new()
         }
     };
     names.sort();
-    if names.is_empty() && errors.is_none() {
-        push(
-            &mut errors,
-            syn::Error::new_spanned(
-                lit,
-                format!(
-                    "--> {display_dir}\n    expected at least one spec file (*.yaml) in this directory, found none"
-                ),
+    if names.is_empty() && !unreadable {
+        cx.error_spanned_by(
+            lit,
+            format!(
+                "--> {display_dir}\n    expected at least one spec file (*.yaml) in this directory, found none"
             ),
         );
     }
@@ -118,7 +110,7 @@ pub(crate) fn load_dir(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Ve
             },
             Err(diagnostics) => {
                 for d in diagnostics {
-                    push(&mut errors, syn::Error::new_spanned(lit, d.to_string()));
+                    cx.error_spanned_by(lit, d);
                 }
                 Kind {
                     variant: guess_variant(stem),
@@ -132,8 +124,7 @@ pub(crate) fn load_dir(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Ve
                     continue;
                 };
                 if other_spec.variant == spec.variant {
-                    push(
-                        &mut errors,
+                    cx.syn_error(
                         syn::Error::new_spanned(
                             lit,
                             format!(
@@ -144,8 +135,7 @@ pub(crate) fn load_dir(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Ve
                     );
                 }
                 if other_spec.name == spec.name {
-                    push(
-                        &mut errors,
+                    cx.syn_error(
                         syn::Error::new_spanned(
                             lit,
                             format!(
@@ -160,10 +150,9 @@ pub(crate) fn load_dir(root: &Path, lit: &LitStr, fields: &[&str]) -> Checked<Ve
         kinds.push(kind);
         origins.push(display);
     }
-    Checked {
+    Loaded {
         value: kinds,
         files,
-        errors,
     }
 }
 
@@ -186,9 +175,12 @@ fn guess_variant(stem: &str) -> String {
 mod tests {
     use super::*;
 
-    /// Every message the derive would emit for `lit` under `root`.
-    fn messages(errors: Option<syn::Error>) -> Vec<String> {
-        errors
+    /// Every message `load` pushed.
+    fn messages<T>(load: impl FnOnce(&Ctxt) -> T) -> Vec<String> {
+        let cx = Ctxt::new();
+        load(&cx);
+        cx.check()
+            .err()
             .into_iter()
             .flat_map(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())
             .collect()
@@ -208,9 +200,9 @@ mod tests {
         let root_text = root.path().to_str().unwrap();
         let lit = |s: &str| LitStr::new(s, proc_macro2::Span::call_site());
 
-        let missing_file = messages(load_file(root.path(), &lit("specs/nope.yaml"), &[]).errors);
-        let missing_dep = messages(load_file(root.path(), &lit("specs/w.yaml"), &[]).errors);
-        let missing_dir = messages(load_dir(root.path(), &lit("specs/nope"), &[]).errors);
+        let missing_file = messages(|cx| load_file(cx, root.path(), &lit("specs/nope.yaml"), &[]));
+        let missing_dep = messages(|cx| load_file(cx, root.path(), &lit("specs/w.yaml"), &[]));
+        let missing_dir = messages(|cx| load_dir(cx, root.path(), &lit("specs/nope"), &[]));
         for (case, messages, names) in [
             ("file", missing_file, "specs/nope.yaml"),
             ("dependency", missing_dep, "specs/no-such-spec.yaml"),

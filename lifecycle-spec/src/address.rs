@@ -7,7 +7,7 @@ use std::net::Ipv6Addr;
 /// Why an address was refused.
 ///
 /// ```
-/// assert!(matches!(lifecycle_spec::parse_port("0"), Err(lifecycle_spec::AddressError::Port(_))));
+/// assert!(matches!(lifecycle_spec::__private::parse_port("0"), Err(lifecycle_spec::__private::AddressError::Port(_))));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
@@ -39,7 +39,7 @@ pub enum AddressError {
 /// An HTTP(S) URL that passed [`parse_http_url`].
 ///
 /// ```
-/// let url = lifecycle_spec::parse_http_url("http://127.0.0.1:7833/health").unwrap();
+/// let url = lifecycle_spec::__private::parse_http_url("http://127.0.0.1:7833/health").unwrap();
 /// assert_eq!((url.host, url.port, url.path), ("127.0.0.1", 7833, "/health"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub struct HttpUrl<'a> {
 /// as an option (a leading `-`) or a shell could read as syntax gets through.
 ///
 /// ```
-/// use lifecycle_spec::check_host;
+/// use lifecycle_spec::__private::check_host;
 /// assert!(check_host("gpu-node-1.lan").is_ok());
 /// assert!(check_host("::1").is_ok());
 /// assert!(check_host("-oProxyCommand=x").is_err());
@@ -90,8 +90,8 @@ pub fn check_host(host: &str) -> Result<(), AddressError> {
 /// Checks a user name: `[A-Za-z_][A-Za-z0-9_.-]{0,31}`.
 ///
 /// ```
-/// assert!(lifecycle_spec::check_user("rbee").is_ok());
-/// assert!(lifecycle_spec::check_user("-l").is_err());
+/// assert!(lifecycle_spec::__private::check_user("rbee").is_ok());
+/// assert!(lifecycle_spec::__private::check_user("-l").is_err());
 /// ```
 pub fn check_user(user: &str) -> Result<(), AddressError> {
     let mut bytes = user.bytes();
@@ -109,9 +109,9 @@ pub fn check_user(user: &str) -> Result<(), AddressError> {
 /// Parses a port: decimal digits, 1–65535.
 ///
 /// ```
-/// assert_eq!(lifecycle_spec::parse_port("22"), Ok(22));
-/// assert!(lifecycle_spec::parse_port("0").is_err());
-/// assert!(lifecycle_spec::parse_port("65536").is_err());
+/// assert_eq!(lifecycle_spec::__private::parse_port("22"), Ok(22));
+/// assert!(lifecycle_spec::__private::parse_port("0").is_err());
+/// assert!(lifecycle_spec::__private::parse_port("65536").is_err());
 /// ```
 pub fn parse_port(text: &str) -> Result<u16, AddressError> {
     let err = || AddressError::Port(text.to_owned());
@@ -128,7 +128,7 @@ pub fn parse_port(text: &str) -> Result<u16, AddressError> {
 /// credentials, no whitespace. The URL is used as written: nothing is ever appended to it.
 ///
 /// ```
-/// use lifecycle_spec::parse_http_url;
+/// use lifecycle_spec::__private::parse_http_url;
 /// assert!(parse_http_url("http://[::1]:8080/health").is_ok());
 /// assert!(parse_http_url("ftp://host/").is_err());
 /// assert!(parse_http_url("http://host:0/").is_err());
@@ -166,8 +166,8 @@ pub fn parse_http_url(url: &str) -> Result<HttpUrl<'_>, AddressError> {
 /// Checks a TCP address `host:port` or `[v6]:port`; returns host and port.
 ///
 /// ```
-/// assert_eq!(lifecycle_spec::parse_tcp_addr("127.0.0.1:7833"), Ok(("127.0.0.1", 7833)));
-/// assert!(lifecycle_spec::parse_tcp_addr("127.0.0.1").is_err());
+/// assert_eq!(lifecycle_spec::__private::parse_tcp_addr("127.0.0.1:7833"), Ok(("127.0.0.1", 7833)));
+/// assert!(lifecycle_spec::__private::parse_tcp_addr("127.0.0.1").is_err());
 /// ```
 pub fn parse_tcp_addr(addr: &str) -> Result<(&str, u16), AddressError> {
     if addr.chars().any(|c| c.is_whitespace() || c.is_control()) {

@@ -13,6 +13,7 @@ use std::time::Duration;
 /// assert_eq!(b.delay(30), Duration::from_millis(3200));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Backoff {
     /// The first delay.
     pub initial: Duration,
@@ -23,6 +24,21 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// Delays from `initial`, times `factor` at each attempt, never above `max`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = lifecycle_spec::Backoff::new(Duration::from_millis(10), Duration::from_millis(25), 2.0);
+    /// assert_eq!(b.delay(2), Duration::from_millis(25));
+    /// ```
+    pub const fn new(initial: Duration, max: Duration, factor: f64) -> Backoff {
+        Backoff {
+            initial,
+            max,
+            factor,
+        }
+    }
+
     /// The readiness default: 100ms, ×2, at most 3200ms.
     ///
     /// ```
@@ -49,7 +65,7 @@ impl Backoff {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = lifecycle_spec::Backoff { initial: Duration::from_millis(10), max: Duration::from_secs(1), factor: 1.5 };
+    /// let b = lifecycle_spec::Backoff::new(Duration::from_millis(10), Duration::from_secs(1), 1.5);
     /// assert_eq!(b.delay(2), Duration::from_micros(22_500));
     /// ```
     pub fn delay(&self, attempt: u32) -> Duration {

@@ -14,6 +14,7 @@ use crate::{List, Spec, Str, Template};
 /// assert_eq!(WaitFor::Healthy.name(), "healthy");
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Dependency {
     /// The dependency's spec.
     pub spec: Cow<'static, Spec>,
@@ -26,11 +27,19 @@ pub struct Dependency {
 /// One `depends_on[].vars` entry: the dependency's `{name}` takes `value`.
 ///
 /// ```
-/// use lifecycle_spec::{Template, VarBinding};
-/// let b = VarBinding { name: "port".into(), value: Template::parse("{queen_port}").unwrap() };
-/// assert_eq!(b.value.vars().next(), Some("queen_port"));
+/// # #[cfg(feature = "yaml")] {
+/// let dir = std::env::temp_dir().join(format!("lifecycle-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("q.yaml"), "command: { binary: q, args: [\"{port}\"] }\n").unwrap();
+/// std::fs::write(dir.join("w.yaml"), "command: { binary: w }\nvars: { queen_port: 7 }\ndepends_on:\n  - { spec: q.yaml, wait: started, vars: { port: \"{queen_port}\" } }\n").unwrap();
+/// let spec = lifecycle_spec::load_spec(&dir.join("w.yaml"), "w.yaml", &[]).result.unwrap();
+/// let binding = &spec.depends_on[0].vars[0];
+/// assert_eq!((binding.name.as_ref(), binding.value.source.as_ref()), ("port", "{queen_port}"));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VarBinding {
     /// The dependency's variable.
     pub name: Str,

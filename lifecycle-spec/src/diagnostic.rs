@@ -362,43 +362,57 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Every problem found in a spec and its dependencies, in file order.
+/// Every problem found in a spec and its dependencies, in file order: at least one (a spec
+/// that loads has none, and is `Ok`).
 ///
 /// ```
 /// # #[cfg(feature = "yaml")] {
 /// let errors = lifecycle_spec::parse_spec("bad.yaml", "command: {}\nstop: []\n", &[]).unwrap_err();
 /// assert_eq!(errors.len(), 2);
+/// assert_eq!(errors.first().field, "command.binary");
+/// assert_eq!(errors.iter().last().unwrap().field, "stop");
 /// # }
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, thiserror::Error)]
-pub struct Diagnostics(pub Vec<Diagnostic>);
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct Diagnostics {
+    first: Diagnostic,
+    rest: Vec<Diagnostic>,
+}
 
+// Never empty: `len` is at least 1, and an `is_empty` would always say no.
+#[allow(clippy::len_without_is_empty)]
 impl Diagnostics {
-    /// How many problems.
-    ///
-    /// ```
-    /// assert_eq!(lifecycle_spec::Diagnostics::default().len(), 0);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.0.len()
+    /// The problems of `list`, or `None` if it has none.
+    pub(crate) fn from_list(list: Vec<Diagnostic>) -> Option<Diagnostics> {
+        let mut list = list.into_iter();
+        let first = list.next()?;
+        Some(Diagnostics {
+            first,
+            rest: list.collect(),
+        })
     }
 
-    /// Whether there are none.
-    ///
-    /// ```
-    /// assert!(lifecycle_spec::Diagnostics::default().is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    /// One problem.
+    pub(crate) fn one(first: Diagnostic) -> Diagnostics {
+        Diagnostics {
+            first,
+            rest: Vec::new(),
+        }
+    }
+
+    /// How many problems: at least 1.
+    pub fn len(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    /// The first problem in file order.
+    pub fn first(&self) -> &Diagnostic {
+        &self.first
     }
 
     /// The problems, in order.
-    ///
-    /// ```
-    /// assert_eq!(lifecycle_spec::Diagnostics::default().iter().count(), 0);
-    /// ```
-    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
-        self.0.iter()
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        std::iter::once(&self.first).chain(&self.rest)
     }
 
     /// The rules that failed, in order (handy in tests).
@@ -411,13 +425,13 @@ impl Diagnostics {
     /// # }
     /// ```
     pub fn rules(&self) -> Vec<Rule> {
-        self.0.iter().map(|d| d.rule).collect()
+        self.iter().map(|d| d.rule).collect()
     }
 }
 
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.0.iter().enumerate() {
+        for (i, d) in self.iter().enumerate() {
             if i > 0 {
                 f.write_str("\n")?;
             }
@@ -429,9 +443,9 @@ impl fmt::Display for Diagnostics {
 
 impl IntoIterator for Diagnostics {
     type Item = Diagnostic;
-    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    type IntoIter = std::iter::Chain<std::iter::Once<Diagnostic>, std::vec::IntoIter<Diagnostic>>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        std::iter::once(self.first).chain(self.rest)
     }
 }

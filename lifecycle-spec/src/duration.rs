@@ -7,15 +7,15 @@ use std::time::Duration;
 /// should not exist.
 ///
 /// ```
-/// assert!(lifecycle_spec::parse_duration("25h").is_err());
-/// assert_eq!(lifecycle_spec::parse_duration("24h"), Ok(lifecycle_spec::MAX_DURATION));
+/// assert!(lifecycle_spec::__private::parse_duration("25h").is_err());
+/// assert_eq!(lifecycle_spec::__private::parse_duration("24h"), Ok(lifecycle_spec::MAX_DURATION));
 /// ```
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Why a duration text was refused.
 ///
 /// ```
-/// assert_eq!(lifecycle_spec::parse_duration("5"), Err(lifecycle_spec::DurationError::MissingUnit));
+/// assert_eq!(lifecycle_spec::__private::parse_duration("5"), Err(lifecycle_spec::__private::DurationError::MissingUnit));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
@@ -43,7 +43,7 @@ pub enum DurationError {
 ///
 /// ```
 /// use std::time::Duration;
-/// use lifecycle_spec::parse_duration;
+/// use lifecycle_spec::__private::parse_duration;
 /// assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
 /// assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
 /// assert!(parse_duration("5").is_err());

@@ -25,6 +25,7 @@ use std::borrow::Cow;
 
 mod address;
 mod backoff;
+mod construct;
 mod dependency;
 mod diagnostic;
 mod duration;
@@ -60,24 +61,45 @@ pub type Str = Cow<'static, str>;
 /// ```
 pub type List<T> = Cow<'static, [T]>;
 
-pub use address::{
-    AddressError, HttpUrl, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr,
-};
 pub use backoff::Backoff;
 pub use dependency::{Dependency, VarBinding, WaitFor};
 pub use diagnostic::{Diagnostic, Diagnostics, Found, Rule};
-pub use duration::{DisplayDuration, DurationError, MAX_DURATION, parse_duration};
+pub use duration::{DisplayDuration, MAX_DURATION};
 pub use location::{HostKeys, Location, ProbeFrom, Ssh};
 pub use logs::Logs;
 pub use pos::Pos;
 pub use readiness::{Probe, Readiness};
 pub use restart::{Restart, RestartPolicy};
 pub use signal::{Signal, SignalError};
-pub use size::{SizeError, parse_size};
-pub use spec::{Command, EnvVar, InheritEnv, Spec, VarDefault, is_spec_name};
+pub use spec::{Command, EnvVar, InheritEnv, Spec, VarDefault};
 pub use stop::StopStep;
-pub use template::{Part, RenderError, Template, TemplateError, is_var_name};
+pub use template::{Part, RenderError, Template, TemplateError};
 pub use watch::watch_specs;
+
+// The grammars, for this crate's decoders; others reach them through `__private`.
+#[cfg_attr(not(feature = "yaml"), allow(unused_imports))]
+pub(crate) use {
+    address::{check_host, check_user, parse_http_url, parse_port, parse_tcp_addr},
+    duration::{DurationError, parse_duration},
+    size::{SizeError, parse_size},
+    spec::is_spec_name,
+    template::is_var_name,
+};
 
 #[cfg(feature = "yaml")]
 pub use load::{Loaded, load_spec, parse_spec};
+
+/// Not part of the API: the constructors the derive's generated code calls (the model is
+/// `#[non_exhaustive]`), and the grammars `lifecycle-core` checks rendered values with. They may
+/// change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::address::{
+        AddressError, HttpUrl, check_host, check_user, parse_http_url, parse_port, parse_tcp_addr,
+    };
+    pub use crate::construct::*;
+    pub use crate::duration::{DurationError, parse_duration};
+    pub use crate::size::{SizeError, parse_size};
+    pub use crate::spec::is_spec_name;
+    pub use crate::template::is_var_name;
+}

@@ -115,9 +115,18 @@ impl Loader {
             let file = order.iter().position(|f| *f == d.file);
             (file.unwrap_or(usize::MAX), d.pos)
         });
-        let result = match spec {
-            Some(spec) if self.errors.is_empty() => Ok(spec),
-            _ => Err(Diagnostics(self.errors)),
+        let root = self.order.first().cloned().unwrap_or_default();
+        let result = match (spec, Diagnostics::from_list(self.errors)) {
+            (Some(spec), None) => Ok(spec),
+            (_, Some(errors)) => Err(errors),
+            // Not reached: every decoder that gives up on a spec says why.
+            (None, None) => Err(Diagnostics::one(Diagnostic::new(
+                Rule::Syntax,
+                root,
+                Pos::new(1, 1),
+                "(spec)",
+                "a spec the checker can read; this one was refused without a reason (a bug in lifecycle-spec)",
+            ))),
         };
         Loaded {
             result,

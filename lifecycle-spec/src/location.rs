@@ -1,5 +1,7 @@
 //! Where a daemon runs: here, or on another host over SSH.
 
+use std::borrow::Cow;
+
 use crate::{List, Str, Template};
 
 /// Where a daemon runs.
@@ -11,6 +13,7 @@ use crate::{List, Str, Template};
 #[derive(Clone, Debug, PartialEq, Eq)]
 // The derive builds specs as constants, where no `Box` can be made; a spec holds one location.
 #[allow(clippy::large_enum_variant)]
+#[non_exhaustive]
 pub enum Location {
     /// On this machine.
     Local,
@@ -22,20 +25,18 @@ pub enum Location {
 /// `{ssh_port}`): the orchestrator decides per host at run time.
 ///
 /// ```
-/// use lifecycle_spec::{HostKeys, ProbeFrom, Ssh, Template};
-/// let ssh = Ssh {
-///     host: Template::parse("{host}").unwrap(),
-///     user: None,
-///     port: Template::parse("22").unwrap(),
-///     host_keys: HostKeys::Strict,
-///     probe_from: ProbeFrom::Manager,
-///     install: None,
-///     local_hosts: vec!["localhost".into()].into(),
-/// };
+/// # #[cfg(feature = "yaml")] {
+/// use lifecycle_spec::{Location, parse_spec};
+/// let yaml = "command: { binary: hive }\nlocation:\n  ssh: { host: \"{host}\" }\n  local_hosts: [localhost]\n";
+/// let spec = parse_spec("hive.yaml", yaml, &["host"]).unwrap();
+/// let Location::Ssh(ssh) = &spec.location else { unreachable!() };
+/// assert_eq!(ssh.port.source, "22");
 /// assert!(ssh.is_local_host("localhost"));
 /// assert!(!ssh.is_local_host("gpu1"));
+/// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Ssh {
     /// The host; checked against the host grammar once rendered.
     pub host: Template,
@@ -63,13 +64,29 @@ impl Ssh {
     /// ```
     pub const DEFAULT_PORT: &'static str = "22";
 
-    /// Whether `rendered_host` is one of `local_hosts`.
+    /// `host` on the default port, keys checked strictly, probed from the manager, nothing
+    /// installed, no local hosts; the other fields are public to set.
     ///
     /// ```
-    /// use lifecycle_spec::{HostKeys, ProbeFrom, Ssh, Template};
-    /// let ssh = Ssh { host: Template::parse("{host}").unwrap(), user: None, port: Template::parse("22").unwrap(), host_keys: HostKeys::Strict, probe_from: ProbeFrom::Manager, install: None, local_hosts: vec!["127.0.0.1".into()].into() };
-    /// assert!(ssh.is_local_host("127.0.0.1"));
+    /// use lifecycle_spec::{Ssh, Template};
+    /// let mut ssh = Ssh::new(Template::parse("{host}").unwrap());
+    /// ssh.local_hosts = vec!["localhost".into()].into();
+    /// assert!(ssh.is_local_host("localhost"));
+    /// assert!(!ssh.is_local_host("gpu1"));
     /// ```
+    pub fn new(host: Template) -> Ssh {
+        Ssh {
+            host,
+            user: None,
+            port: Template::literal(Ssh::DEFAULT_PORT),
+            host_keys: HostKeys::Strict,
+            probe_from: ProbeFrom::Manager,
+            install: None,
+            local_hosts: Cow::Borrowed(&[]),
+        }
+    }
+
+    /// Whether `rendered_host` is one of `local_hosts`.
     pub fn is_local_host(&self, rendered_host: &str) -> bool {
         self.local_hosts.iter().any(|h| h == rendered_host)
     }

@@ -10,6 +10,7 @@ use crate::Template;
 /// assert_eq!(logs.max_size, 10 * 1024 * 1024);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Logs {
     /// The directory; `None`: `logs/` in the state directory.
     pub dir: Option<Template>,

@@ -12,6 +12,7 @@ use crate::{Backoff, Str, Template};
 /// assert_eq!(r.deadline, Readiness::DEFAULT_DEADLINE);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Readiness {
     /// The one probe.
     pub probe: Probe,
@@ -57,17 +58,20 @@ impl Readiness {
 ///
 /// ```
 /// use lifecycle_spec::{Probe, Template};
-/// let probe = Probe::Http { url: Template::parse("http://127.0.0.1:{port}/health").unwrap() };
+/// let probe = Probe::http(Template::parse("http://127.0.0.1:{port}/health").unwrap());
 /// assert_eq!(probe.kind(), "http");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Probe {
     /// A GET on the URL answers 2xx. The URL is used exactly as written.
+    #[non_exhaustive]
     Http {
         /// The full probe URL.
         url: Template,
     },
     /// A TCP connect to `host:port` succeeds.
+    #[non_exhaustive]
     Tcp {
         /// `host:port`.
         addr: Template,
@@ -75,6 +79,7 @@ pub enum Probe {
     /// The daemon sends `READY=1` on `$NOTIFY_SOCKET` (sd_notify).
     Notify,
     /// A line of the daemon's output matches the regex.
+    #[non_exhaustive]
     Log {
         /// The regex (not a template: braces are regex syntax here).
         pattern: Str,
@@ -82,6 +87,37 @@ pub enum Probe {
 }
 
 impl Probe {
+    /// `{ http: url }`.
+    ///
+    /// ```
+    /// use lifecycle_spec::{Probe, Template};
+    /// assert_eq!(Probe::http(Template::literal("http://127.0.0.1:1/")).kind(), "http");
+    /// ```
+    pub const fn http(url: Template) -> Probe {
+        Probe::Http { url }
+    }
+
+    /// `{ tcp: addr }`.
+    ///
+    /// ```
+    /// use lifecycle_spec::{Probe, Template};
+    /// assert_eq!(Probe::tcp(Template::literal("127.0.0.1:1")).kind(), "tcp");
+    /// ```
+    pub const fn tcp(addr: Template) -> Probe {
+        Probe::Tcp { addr }
+    }
+
+    /// `{ log: pattern }`.
+    ///
+    /// ```
+    /// assert_eq!(lifecycle_spec::Probe::log("listening").kind(), "log");
+    /// ```
+    pub fn log(pattern: impl Into<Str>) -> Probe {
+        Probe::Log {
+            pattern: pattern.into(),
+        }
+    }
+
     /// The probe's key in a spec: `http`, `tcp`, `notify`, `log`.
     ///
     /// ```

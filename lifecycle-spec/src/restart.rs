@@ -11,6 +11,7 @@ use crate::Backoff;
 /// assert_eq!(Restart::NEVER.policy, RestartPolicy::Never);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Restart {
     /// When to restart.
     pub policy: RestartPolicy,

@@ -3,7 +3,7 @@
 /// Why a size text was refused.
 ///
 /// ```
-/// assert_eq!(lifecycle_spec::parse_size("10"), Err(lifecycle_spec::SizeError::MissingUnit));
+/// assert_eq!(lifecycle_spec::__private::parse_size("10"), Err(lifecycle_spec::__private::SizeError::MissingUnit));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SizeError {
@@ -25,7 +25,7 @@ pub enum SizeError {
 /// (powers of 1024).
 ///
 /// ```
-/// use lifecycle_spec::parse_size;
+/// use lifecycle_spec::__private::parse_size;
 /// assert_eq!(parse_size("10MiB"), Ok(10 * 1024 * 1024));
 /// assert_eq!(parse_size("2KB"), Ok(2000));
 /// assert!(parse_size("10").is_err());

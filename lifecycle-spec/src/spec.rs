@@ -1,5 +1,7 @@
 //! A whole lifecycle spec: what to run, how to know it is ready, how to stop it, where.
 
+use std::borrow::Cow;
+
 use crate::{Dependency, List, Location, Logs, Readiness, Restart, StopStep, Str, Template};
 
 /// A validated lifecycle spec. Built by `#[derive(Lifecycle)]` as constants at compile time,
@@ -18,6 +20,7 @@ use crate::{Dependency, List, Location, Logs, Readiness, Restart, StopStep, Str,
 /// # }
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Spec {
     /// The spec file, as named by whoever loaded it (relative to the crate for the derive).
     pub file: Str,
@@ -48,16 +51,14 @@ pub struct Spec {
 /// The program a spec runs.
 ///
 /// ```
-/// use lifecycle_spec::{Command, InheritEnv, Template};
-/// let command = Command {
-///     binary: Template::parse("queen-rbee").unwrap(),
-///     args: vec![].into(),
-///     env: vec![].into(),
-///     inherit_env: InheritEnv::All,
-/// };
-/// assert_eq!(command.binary.source, "queen-rbee");
+/// # #[cfg(feature = "yaml")] {
+/// // Each entry of `args` is one argument: spaces stay inside it.
+/// let spec = lifecycle_spec::parse_spec("q.yaml", "command: { binary: q, args: [\"a b\"] }\n", &[]).unwrap();
+/// assert_eq!(spec.command.args.len(), 1);
+/// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Command {
     /// An absolute path, or a name looked up in `$PATH` and then the workspace's `target/`.
     pub binary: Template,
@@ -86,6 +87,24 @@ pub enum InheritEnv {
     Only(List<Str>),
 }
 
+impl Command {
+    /// `binary` with no arguments, no environment of its own, inheriting the manager's.
+    ///
+    /// ```
+    /// use lifecycle_spec::{Command, Template};
+    /// let command = Command::new(Template::literal("/bin/true"));
+    /// assert!(command.args.is_empty());
+    /// ```
+    pub fn new(binary: Template) -> Command {
+        Command {
+            binary,
+            args: Cow::Borrowed(&[]),
+            env: Cow::Borrowed(&[]),
+            inherit_env: InheritEnv::All,
+        }
+    }
+}
+
 impl InheritEnv {
     /// Whether variable `name` is inherited.
     ///
@@ -103,11 +122,14 @@ impl InheritEnv {
 /// One `env:` entry.
 ///
 /// ```
-/// use lifecycle_spec::{EnvVar, Template};
-/// let var = EnvVar { name: "RUST_LOG".into(), value: Template::parse("info").unwrap() };
-/// assert_eq!(var.name, "RUST_LOG");
+/// # #[cfg(feature = "yaml")] {
+/// let spec = lifecycle_spec::parse_spec("q.yaml", "command: { binary: q, env: { PORT: \"{port}\" } }\nvars: { port: 1 }\n", &[]).unwrap();
+/// let var = &spec.command.env[0];
+/// assert_eq!((var.name.as_ref(), var.value.render(|_| Some("7".into())).unwrap().as_str()), ("PORT", "7"));
+/// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EnvVar {
     /// `[A-Za-z_][A-Za-z0-9_]*`.
     pub name: Str,
@@ -118,10 +140,13 @@ pub struct EnvVar {
 /// One `vars:` default.
 ///
 /// ```
-/// let port = lifecycle_spec::VarDefault { name: "port".into(), value: "7833".into() };
-/// assert_eq!(port.value, "7833");
+/// # #[cfg(feature = "yaml")] {
+/// let spec = lifecycle_spec::parse_spec("q.yaml", "command: { binary: q }\nvars: { port: 7833 }\n", &[]).unwrap();
+/// assert_eq!(spec.vars[0].value, "7833");
+/// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VarDefault {
     /// The variable, as used in `{name}`.
     pub name: Str,
@@ -130,6 +155,35 @@ pub struct VarDefault {
 }
 
 impl Spec {
+    /// A spec read from `file` (a name for messages; nothing is read) for the daemon `name`
+    /// running `command`, with every other key at its default: no instance, no variables, no
+    /// readiness probe, the default stop chain, local, never restarted, no dependencies, default
+    /// logs. The fields are public to set; the variant is `name` until set.
+    ///
+    /// ```
+    /// use lifecycle_spec::{Command, Probe, Readiness, Spec, Template};
+    /// let mut spec = Spec::new("(built in)", "echo", Command::new(Template::literal("/bin/echo")));
+    /// spec.readiness = Some(Readiness::new(Probe::Notify));
+    /// assert_eq!(spec.variables(), Vec::<&str>::new());
+    /// ```
+    pub fn new(file: impl Into<Str>, name: impl Into<Str>, command: Command) -> Spec {
+        let name = name.into();
+        Spec {
+            file: file.into(),
+            variant: name.clone(),
+            name,
+            instance: None,
+            command,
+            vars: Cow::Borrowed(&[]),
+            readiness: None,
+            stop: Cow::Borrowed(&[StopStep::DEFAULT]),
+            location: Location::Local,
+            restart: Restart::NEVER,
+            depends_on: Cow::Borrowed(&[]),
+            logs: Logs::DEFAULT,
+        }
+    }
+
     /// The `vars:` default of `name`, if the spec has one.
     ///
     /// ```
@@ -209,8 +263,8 @@ impl Spec {
 /// Whether `name` is a valid daemon name: `[a-z0-9_-]+`, at most 64 characters.
 ///
 /// ```
-/// assert!(lifecycle_spec::is_spec_name("queen-rbee"));
-/// assert!(!lifecycle_spec::is_spec_name("Queen"));
+/// assert!(lifecycle_spec::__private::is_spec_name("queen-rbee"));
+/// assert!(!lifecycle_spec::__private::is_spec_name("Queen"));
 /// ```
 pub fn is_spec_name(name: &str) -> bool {
     !name.is_empty()

@@ -12,8 +12,10 @@ use crate::{Signal, Template};
 /// assert_eq!(step.grace(), std::time::Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StopStep {
     /// Send `signal` to the daemon's process group, wait up to `grace` for it to exit.
+    #[non_exhaustive]
     Signal {
         /// The signal.
         signal: Signal,
@@ -21,6 +23,7 @@ pub enum StopStep {
         grace: Duration,
     },
     /// POST to `url` (a shutdown endpoint), wait up to `grace`. Only as the first step.
+    #[non_exhaustive]
     HttpPost {
         /// The shutdown URL, used exactly as written.
         url: Template,
@@ -30,6 +33,28 @@ pub enum StopStep {
 }
 
 impl StopStep {
+    /// `{ signal, grace }`.
+    ///
+    /// ```
+    /// use lifecycle_spec::{Signal, StopStep};
+    /// let step = StopStep::signal(Signal::Int, std::time::Duration::ZERO);
+    /// assert!(step.grace().is_zero());
+    /// ```
+    pub const fn signal(signal: Signal, grace: Duration) -> StopStep {
+        StopStep::Signal { signal, grace }
+    }
+
+    /// `{ http_post: url, grace }`.
+    ///
+    /// ```
+    /// use lifecycle_spec::{StopStep, Template};
+    /// let step = StopStep::http_post(Template::literal("http://127.0.0.1:1/stop"), std::time::Duration::ZERO);
+    /// assert!(step.grace().is_zero());
+    /// ```
+    pub const fn http_post(url: Template, grace: Duration) -> StopStep {
+        StopStep::HttpPost { url, grace }
+    }
+
     /// `grace` when a step gives none: 5s.
     ///
     /// ```
@@ -47,12 +72,6 @@ impl StopStep {
     };
 
     /// How long this step waits for the exit.
-    ///
-    /// ```
-    /// use lifecycle_spec::{Signal, StopStep};
-    /// let step = StopStep::Signal { signal: Signal::Int, grace: std::time::Duration::ZERO };
-    /// assert!(step.grace().is_zero());
-    /// ```
     pub const fn grace(&self) -> Duration {
         match self {
             StopStep::Signal { grace, .. } | StopStep::HttpPost { grace, .. } => *grace,

@@ -17,6 +17,7 @@ use crate::{List, Pos, Str};
 /// assert_eq!(url, "http://127.0.0.1:7833/health");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Template {
     /// The text as written in the spec.
     pub source: Str,
@@ -78,8 +79,8 @@ pub struct RenderError {
 /// Whether `name` is a valid variable name: `[A-Za-z_][A-Za-z0-9_]*`, like a Rust field.
 ///
 /// ```
-/// assert!(lifecycle_spec::is_var_name("ssh_port"));
-/// assert!(!lifecycle_spec::is_var_name("ssh-port"));
+/// assert!(lifecycle_spec::__private::is_var_name("ssh_port"));
+/// assert!(!lifecycle_spec::__private::is_var_name("ssh-port"));
 /// ```
 pub fn is_var_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -88,6 +89,21 @@ pub fn is_var_name(name: &str) -> bool {
 }
 
 impl Template {
+    /// A template that renders as `text` exactly: no `{var}`s, braces kept.
+    ///
+    /// ```
+    /// let t = lifecycle_spec::Template::literal("{not a var}");
+    /// assert_eq!(t.render(|_| None).unwrap(), "{not a var}");
+    /// ```
+    pub fn literal(text: impl Into<String>) -> Template {
+        let text: String = text.into();
+        Template {
+            source: Cow::Owned(text.clone()),
+            parts: Cow::Owned(vec![Part::Lit(Cow::Owned(text))]),
+            pos: Pos::UNKNOWN,
+        }
+    }
+
     /// Parses `text`, at position unknown.
     ///
     /// ```

@@ -37,7 +37,6 @@ fn accepting_any_key_is_not_a_choice_and_both_wrong_words_are_reported() {
     );
     let errors = parse_spec("specs/hive.yaml", &yaml, &["host"]).unwrap_err();
     let found: Vec<(Rule, &str, u32)> = errors
-        .0
         .iter()
         .map(|d| (d.rule, d.field.as_str(), d.pos.column))
         .collect();
@@ -63,7 +62,7 @@ fn install_is_a_template_whose_variables_are_checked() {
     let yaml = yaml.replace("binary: hive", "binary: /opt/hive");
     let errors = parse_spec("specs/hive.yaml", &yaml, &["host"]).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors}");
-    assert_eq!(errors.0[0].rule, Rule::UnknownVar, "{errors}");
+    assert_eq!(errors.first().rule, Rule::UnknownVar, "{errors}");
     let spec = parse_spec("specs/hive.yaml", &yaml, &["host", "build"]).unwrap();
     assert_eq!(spec.variables(), ["build", "host"]);
 }

@@ -19,7 +19,7 @@ fn errors(yaml: &str, fields: &[&str]) -> Diagnostics {
 fn only(yaml: &str, fields: &[&str]) -> Diagnostic {
     let errors = errors(yaml, fields);
     assert_eq!(errors.len(), 1, "expected one diagnostic, got:\n{errors}");
-    errors.0.into_iter().next().unwrap()
+    errors.into_iter().next().unwrap()
 }
 
 fn check(d: &Diagnostic, rule: Rule, line: u32, column: u32, field: &str) {
@@ -172,15 +172,15 @@ fn dependency_cycle() {
     let errors = load_in(&dir, "a.yaml", &[]).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors}");
     check(
-        &errors.0[0],
+        errors.first(),
         Rule::DependencyCycle,
         2,
         22,
         "depends_on[0].spec",
     );
-    assert_eq!(errors.0[0].file, "specs/b.yaml");
+    assert_eq!(errors.first().file, "specs/b.yaml");
     assert_eq!(
-        errors.0[0].found_text(),
+        errors.first().found_text(),
         Some("specs/a.yaml -> specs/b.yaml -> specs/a.yaml")
     );
 }
@@ -204,7 +204,7 @@ fn dependency_probe() {
     let errors = load_in(&dir, "w.yaml", &[]).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors}");
     check(
-        &errors.0[0],
+        errors.first(),
         Rule::DependencyProbe,
         3,
         27,
@@ -220,7 +220,7 @@ fn dependency_probe_defaults_to_healthy() {
     ]);
     let errors = load_in(&dir, "w.yaml", &[]).unwrap_err();
     check(
-        &errors.0[0],
+        errors.first(),
         Rule::DependencyProbe,
         2,
         14,
@@ -243,7 +243,7 @@ fn dependency_var() {
     let errors = load_in(&dir, "w.yaml", &[]).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors}");
     check(
-        &errors.0[0],
+        errors.first(),
         Rule::DependencyVar,
         3,
         44,
@@ -262,12 +262,18 @@ fn a_dependency_var_without_default_must_be_bound_by_the_dependent() {
     ]);
     let errors = load_in(&dir, "w.yaml", &[]).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors}");
-    check(&errors.0[0], Rule::UnknownVar, 3, 13, "depends_on[0].vars");
-    assert_eq!(errors.0[0].file, "specs/w.yaml");
+    check(
+        errors.first(),
+        Rule::UnknownVar,
+        3,
+        13,
+        "depends_on[0].vars",
+    );
+    assert_eq!(errors.first().file, "specs/w.yaml");
     assert!(
-        errors.0[0].expected.contains("specs/q.yaml:1:30"),
+        errors.first().expected.contains("specs/q.yaml:1:30"),
         "{}",
-        errors.0[0]
+        errors.first()
     );
 }
 
@@ -320,8 +326,8 @@ fn errors_in_a_dependency_name_its_file() {
     ]);
     let errors = load_in(&dir, "w.yaml", &[]).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors}");
-    assert_eq!(errors.0[0].file, "specs/sub/q.yaml");
-    check(&errors.0[0], Rule::EmptyStop, 2, 7, "stop");
+    assert_eq!(errors.first().file, "specs/sub/q.yaml");
+    check(errors.first(), Rule::EmptyStop, 2, 7, "stop");
 }
 
 #[test]
@@ -456,10 +462,10 @@ fn inherit_env_takes_a_flag_or_an_allowlist() {
         InheritEnv::Only(vec!["PATH".into(), "HOME".into()].into())
     );
     let wrong = inherit("yes please").unwrap_err();
-    check(&wrong.0[0], Rule::WrongType, 1, 36, "command.inherit_env");
+    check(wrong.first(), Rule::WrongType, 1, 36, "command.inherit_env");
     let bad_name = inherit("[PATH, A-B]").unwrap_err();
     check(
-        &bad_name.0[0],
+        bad_name.first(),
         Rule::EnvName,
         1,
         43,
@@ -467,7 +473,7 @@ fn inherit_env_takes_a_flag_or_an_allowlist() {
     );
     let twice = inherit("[PATH, PATH]").unwrap_err();
     check(
-        &twice.0[0],
+        twice.first(),
         Rule::DuplicateKey,
         1,
         43,

@@ -173,11 +173,11 @@ pub fn this_session() -> u32 {
 
 /// A record of daemon `key` naming process `pid` (its own group), ready, in this boot: tests
 /// change what they need.
-pub fn record(key: &str, pid: u32, start_time: u64) -> lifecycle_core::Record {
-    lifecycle_core::Record {
+pub fn record(key: &str, pid: u32, start_time: u64) -> lifecycle_core::record::Record {
+    lifecycle_core::record::Record {
         key: key.into(),
         name: key.split('@').next().unwrap_or(key).into(),
-        state: lifecycle_core::RecordState::Ready,
+        state: lifecycle_core::record::RecordState::Ready,
         generation: 1,
         pid,
         start_time,
@@ -200,7 +200,10 @@ pub fn record(key: &str, pid: u32, start_time: u64) -> lifecycle_core::Record {
 }
 
 /// Writes `record` where a manager on `state_dir` reads it.
-pub fn write_record(state_dir: &Path, record: &lifecycle_core::Record) -> std::path::PathBuf {
+pub fn write_record(
+    state_dir: &Path,
+    record: &lifecycle_core::record::Record,
+) -> std::path::PathBuf {
     let path = state_dir
         .join("daemons")
         .join(format!("{}.record", record.key));
@@ -376,7 +379,7 @@ pub fn assert_backoff_schedule(
 ) -> usize {
     let failed: Vec<std::time::SystemTime> = transitions
         .iter()
-        .filter(|t| matches!(t.event, lifecycle_core::Event::ProbeFailed { .. }))
+        .filter(|t| matches!(t.event, lifecycle_core::state::Event::ProbeFailed { .. }))
         .map(|t| t.at)
         .collect();
     for (i, pair) in failed.windows(2).enumerate() {
@@ -424,15 +427,15 @@ pub fn wait_for_record(
     state_dir: &Path,
     key: &str,
     timeout: std::time::Duration,
-    done: impl Fn(&lifecycle_core::Record) -> bool,
-) -> Option<lifecycle_core::Record> {
+    done: impl Fn(&lifecycle_core::record::Record) -> bool,
+) -> Option<lifecycle_core::record::Record> {
     use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
     let dir = state_dir.join("daemons");
     let path = dir.join(format!("{key}.record"));
     let read = || {
         std::fs::read_to_string(&path)
             .ok()
-            .and_then(|text| lifecycle_core::Record::parse(&text).ok())
+            .and_then(|text| lifecycle_core::record::Record::parse(&text).ok())
             .filter(|r| done(r))
     };
     let inotify = Inotify::init(InitFlags::IN_CLOEXEC).ok()?;

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use lifecycle_core::{Record, StartError, Stopped};
+use lifecycle_core::{StartError, Stopped, record::Record};
 use lifecycle_tests::handles::{HttpDaemon, RetryDaemon};
 use lifecycle_tests::harness::{KillOnDrop, free_port, is_alive, manager_in};
 
@@ -154,7 +154,7 @@ async fn a_record_naming_an_unrelated_process_is_never_signalled() {
     let record = Record {
         key: "td-http@reused".into(),
         name: "td-http".into(),
-        state: lifecycle_core::RecordState::Ready,
+        state: lifecycle_core::record::RecordState::Ready,
         generation: 1,
         parent: (1, 1),
         manager: 0,
@@ -270,7 +270,10 @@ async fn two_managers_of_one_daemon_restart_it_once_per_exit() {
             t = b_events.recv() => (false, t.unwrap()),
             () = tokio::time::sleep(Duration::from_secs(15)) => panic!("no end after 15s"),
         };
-        spawns += usize::from(matches!(t.event, lifecycle_core::Event::Spawned { .. }));
+        spawns += usize::from(matches!(
+            t.event,
+            lifecycle_core::state::Event::Spawned { .. }
+        ));
         gave_up |=
             matches!(&t.to, lifecycle_core::State::Failed { reason } if reason.contains("gave up"));
         let is_final = !t.to.is_running() && !matches!(t.to, lifecycle_core::State::Backoff { .. });

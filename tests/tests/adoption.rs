@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Lines};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lifecycle_core::{Event, StartError, State};
+use lifecycle_core::{StartError, State, state::Event};
 use lifecycle_tests::handles::{HttpDaemon, LogDaemon, NotifyDaemon, PlainDaemon, ShortDaemon};
 use lifecycle_tests::harness::{
     KillOnDrop, free_port, is_alive, manager_in, transitions_until, wait_exit,

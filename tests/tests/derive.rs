@@ -54,10 +54,7 @@ fn queen_holds_its_spec_as_constants() {
     assert_eq!(readiness.backoff.max, Duration::from_millis(3200));
     assert_eq!(
         &*spec.stop,
-        [StopStep::Signal {
-            signal: Signal::Term,
-            grace: Duration::from_secs(5)
-        }]
+        [StopStep::signal(Signal::Term, Duration::from_secs(5))]
     );
     assert_eq!(spec.location, Location::Local);
     // The same static every time: nothing is rebuilt at run time.
@@ -79,7 +76,7 @@ fn fields_override_defaults_and_defaults_fill_the_rest() {
         queen.render(&queen.spec().command.binary).unwrap(),
         "queen-rbee"
     );
-    let Probe::Http { url } = &queen.spec().readiness.as_ref().unwrap().probe else {
+    let Probe::Http { url, .. } = &queen.spec().readiness.as_ref().unwrap().probe else {
         panic!()
     };
     assert_eq!(queen.render(url).unwrap(), "http://127.0.0.1:9100/health");

@@ -9,9 +9,11 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use lifecycle_core::{
-    DaemonManager, Lifecycle, StartError, State, StopError, Stopped, ensure_daemon_running,
-    graceful_shutdown, graceful_shutdown_by_pid, is_daemon_healthy, poll_until_healthy,
-    spawn_daemon,
+    DaemonManager, Lifecycle, StartError, State, StopError, Stopped,
+    compat::{
+        ensure_daemon_running, graceful_shutdown, graceful_shutdown_by_pid, is_daemon_healthy,
+        poll_until_healthy, spawn_daemon,
+    },
 };
 use lifecycle_tests::handles::{HttpDaemon, PlainDaemon};
 use lifecycle_tests::harness::{
@@ -56,11 +58,11 @@ async fn handle_methods() {
     let seen: Vec<_> = std::iter::from_fn(|| events.try_recv().ok())
         .filter(|t| t.daemon == "td-http@handle-methods")
         .collect();
-    let backoff = lifecycle_core::spec::Backoff {
-        initial: Duration::from_millis(10),
-        max: Duration::from_millis(100),
-        factor: 2.0,
-    };
+    let backoff = lifecycle_core::spec::Backoff::new(
+        Duration::from_millis(10),
+        Duration::from_millis(100),
+        2.0,
+    );
     let failed = assert_backoff_schedule(&seen, backoff, Duration::from_millis(150));
     assert_eq!(running.attempts as usize, failed + 1);
     assert!((3..=6).contains(&running.attempts), "{running:?}");

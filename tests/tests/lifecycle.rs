@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lifecycle_core::{DaemonManager, Event, StartError, State, Stopped};
+use lifecycle_core::{DaemonManager, StartError, State, Stopped, state::Event};
 use lifecycle_tests::handles::{
     AfterStarted, CrashGroupDaemon, HttpDaemon, LogDaemon, LogsDaemon, NotifyDaemon, PlainDaemon,
     ResetDaemon, RetryDaemon, ShortDaemon, ShutdownUrlDaemon, SingleDaemon, SlowRestartDaemon,
@@ -21,11 +21,8 @@ use lifecycle_tests::harness::{
 };
 
 /// The readiness backoff of the HTTP and TCP test specs.
-const SPEC_BACKOFF: lifecycle_core::spec::Backoff = lifecycle_core::spec::Backoff {
-    initial: Duration::from_millis(10),
-    max: Duration::from_millis(100),
-    factor: 2.0,
-};
+const SPEC_BACKOFF: lifecycle_core::spec::Backoff =
+    lifecycle_core::spec::Backoff::new(Duration::from_millis(10), Duration::from_millis(100), 2.0);
 
 const BINARY: &str = env!("CARGO_BIN_EXE_test-daemon");
 
@@ -375,7 +372,7 @@ async fn a_stranger_on_the_port_is_not_ours() {
         .args(["--port", &daemon.port.to_string()])
         .spawn()
         .unwrap();
-    lifecycle_core::poll_until_healthy(
+    lifecycle_core::compat::poll_until_healthy(
         &format!("http://127.0.0.1:{}/health", daemon.port),
         Duration::from_secs(10),
         None,

@@ -12,7 +12,10 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use lifecycle_core::{Record, RecordState, StartError, State, Stopped};
+use lifecycle_core::{
+    StartError, State, Stopped,
+    record::{Record, RecordState},
+};
 use lifecycle_tests::handles::{HttpDaemon, Worker};
 use lifecycle_tests::harness::{
     KillOnDrop, boot_id, free_port, is_alive, manager_in, record, setup, start_time, wait_exit,

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lifecycle_core::{DaemonManager, RemoteError, StartError, State, StopError, Stopped};
+use lifecycle_core::{DaemonManager, StartError, State, StopError, Stopped, error::RemoteError};
 use lifecycle_tests::handles::{
     RemoteAcceptNew, RemoteArgv, RemoteDaemon, RemoteInstall, RemoteShort, RemoteWorker,
 };

@@ -7,8 +7,11 @@
 use std::time::{Duration, Instant};
 
 use lifecycle_core::{
-    DaemonManager, SshConfig, StartError, StopError, graceful_shutdown_remote,
-    is_daemon_healthy_remote, spawn_daemon_remote, stop_daemon_remote,
+    DaemonManager, StartError, StopError,
+    compat::{
+        SshConfig, graceful_shutdown_remote, is_daemon_healthy_remote, spawn_daemon_remote,
+        stop_daemon_remote,
+    },
 };
 use lifecycle_tests::harness::{free_port, is_alive, wait_exit};
 use lifecycle_tests::sshd::Sshd;
@@ -89,7 +92,7 @@ async fn the_remote_free_functions_spawn_check_and_stop_by_record() {
     )
     .await
     .unwrap();
-    lifecycle_core::graceful_shutdown("test-daemon", Some(Duration::from_secs(2)))
+    lifecycle_core::compat::graceful_shutdown("test-daemon", Some(Duration::from_secs(2)))
         .await
         .unwrap();
     assert!(wait_exit(pid, Duration::from_secs(5)));

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use lifecycle_core::{Event, RecordState, State, Stopped, Transition};
+use lifecycle_core::{State, Stopped, Transition, record::RecordState, state::Event};
 use lifecycle_tests::handles::{GrowthDaemon, ResetDaemon, SlowRestartDaemon};
 use lifecycle_tests::harness::{
     LockHolder, manager_in, manager_with_lock_timeout, setup, transitions_until,
@@ -152,7 +152,7 @@ async fn a_pending_restart_is_seen_claimed_and_cancelled_by_other_managers() {
         other.status(&daemon).await.unwrap().state,
         State::Backoff { attempt: 1 }
     );
-    let record = lifecycle_core::Record::parse(
+    let record = lifecycle_core::record::Record::parse(
         &std::fs::read_to_string(
             s.dir
                 .path()
@@ -330,7 +330,7 @@ async fn a_restart_that_cannot_spawn_is_retried_then_gives_up_in_the_record() {
     );
     let status = s.manager.status(&daemon).await.unwrap();
     assert!(matches!(status.state, State::Failed { .. }), "{status:?}");
-    let record = lifecycle_core::Record::parse(
+    let record = lifecycle_core::record::Record::parse(
         &std::fs::read_to_string(s.dir.path().join("daemons/td-growth@cannot-spawn.record"))
             .unwrap(),
     )

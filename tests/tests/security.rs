@@ -194,11 +194,12 @@ async fn probes_follow_no_redirect() {
             .into_boxed_str(),
     );
     let moved = answering(redirect);
-    assert!(lifecycle_core::is_daemon_healthy(&target).await);
+    assert!(lifecycle_core::compat::is_daemon_healthy(&target).await);
     let url = format!("http://127.0.0.1:{moved}/health");
-    assert!(!lifecycle_core::is_daemon_healthy(&url).await);
-    let err = lifecycle_core::poll_until_healthy(&url, Duration::from_millis(300), None, None)
-        .await
-        .unwrap_err();
+    assert!(!lifecycle_core::compat::is_daemon_healthy(&url).await);
+    let err =
+        lifecycle_core::compat::poll_until_healthy(&url, Duration::from_millis(300), None, None)
+            .await
+            .unwrap_err();
     assert!(err.last_error.contains("HTTP 302"), "{err}");
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use lifecycle_core::{DaemonManager, Event, StartError, State, Stopped};
+use lifecycle_core::{DaemonManager, StartError, State, Stopped, state::Event};
 use lifecycle_tests::handles::{
     ChainDaemon, DrainWorker, HttpDaemon, LogDaemon, PostStopDaemon, ShutdownUrlDaemon, Worker,
 };
@@ -420,14 +420,14 @@ async fn a_broken_log_probe_fails_the_start_at_once() {
 fn abandoned_stop(dir: &std::path::Path, key: &str) {
     let path = dir.join(format!("daemons/{key}.record"));
     let mut record =
-        lifecycle_core::Record::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        lifecycle_core::record::Record::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let mut gone = Command::new("true").spawn().unwrap();
     let stopper = (
         gone.id(),
         lifecycle_tests::harness::start_time(gone.id()).unwrap_or(1),
     );
     gone.wait().unwrap();
-    record.state = lifecycle_core::RecordState::Stopping {
+    record.state = lifecycle_core::record::RecordState::Stopping {
         by: stopper,
         until_ms: u64::MAX,
     };
@@ -452,7 +452,7 @@ async fn a_stop_whose_stopper_is_gone_is_taken_over() {
         dir.path(),
         "td-http@abandoned-stop",
         Duration::from_secs(5),
-        |r| r.state == lifecycle_core::RecordState::Ready,
+        |r| r.state == lifecycle_core::record::RecordState::Ready,
     )
     .unwrap();
     abandoned_stop(dir.path(), "td-http@abandoned-stop");
@@ -472,7 +472,7 @@ async fn a_stop_whose_stopper_is_gone_is_taken_over() {
         dir.path(),
         "td-http@abandoned-stop",
         Duration::from_secs(5),
-        |r| r.state == lifecycle_core::RecordState::Ready,
+        |r| r.state == lifecycle_core::record::RecordState::Ready,
     )
     .unwrap();
     abandoned_stop(dir.path(), "td-http@abandoned-stop");

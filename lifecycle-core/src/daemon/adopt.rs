@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::StartError;
 use crate::daemon::actor::{Actor, Boxed, Phase, StartReply, Starting};
 use crate::daemon::live::{Facts, Live, now_ms, recorded_start};
 use crate::daemon::{Context, Until, record_error};
@@ -20,9 +21,9 @@ use crate::process::pidfd::PidFd;
 use crate::readiness::log_watch::LogWatch;
 use crate::readiness::probe;
 use crate::readiness::wait::{self, Listener, Outcome};
+use crate::state::Event;
 use crate::store::record::{Record, RecordState};
 use crate::store::record_watch::RecordWatch;
-use crate::{Event, StartError};
 
 /// How long a start waits for the parent of an exited daemon to decide what comes next.
 const VERDICT_PATIENCE: Duration = Duration::from_secs(2);

@@ -19,10 +19,11 @@ use crate::daemon::start::log_tail;
 use crate::daemon::{Mode, Until, chain};
 use crate::plan::Plan;
 use crate::process::identity;
+use crate::state::{Event, RestartVerdict};
 use crate::store::Change;
 use crate::store::record::{Record, RecordState};
 use crate::store::record_watch::RecordWatch;
-use crate::{Event, Exit, RestartVerdict, StartError};
+use crate::{Exit, StartError};
 
 /// How long an adopter waits, each time, for the parent's verdict on an exit.
 const VERDICT_PATIENCE: Duration = Duration::from_secs(5);

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use nix::sys::signal::Signal;
 
-use crate::RestartVerdict;
 use crate::daemon::actor::{Actor, Phase};
 use crate::daemon::exit::failure_of;
 use crate::daemon::live::Live;
 use crate::daemon::{Context, chain};
 use crate::deadline::deadline_in;
 use crate::process::group::Group;
+use crate::state::RestartVerdict;
 use crate::store::Change;
 use crate::store::record::RecordState;
 

@@ -23,11 +23,12 @@ use crate::readiness::log_watch::LogWatch;
 use crate::readiness::notify::NotifySocket;
 use crate::readiness::probe;
 use crate::readiness::wait::{self, Listener, Outcome};
+use crate::state::Event;
 use crate::store::lock::Held;
 use crate::store::record::{Record, RecordState};
 use crate::store::state_dir::file_name;
 use crate::store::{Change, log_file};
-use crate::{Event, Running, StartError};
+use crate::{Running, StartError};
 
 /// How many lines of a failed daemon's log an error quotes.
 pub(super) const TAIL_LINES: usize = 20;

@@ -18,9 +18,10 @@ use crate::plan::StopPlan;
 use crate::process::group::{Group, LocalGroup};
 use crate::process::identity::{self, Liveness};
 use crate::process::pidfd::PidFd;
+use crate::state::Event;
 use crate::store::Change;
 use crate::store::record::{Record, RecordError, RecordState};
-use crate::{Event, StartError, State, StopError, Stopped};
+use crate::{StartError, State, StopError, Stopped};
 
 impl Actor {
     pub(super) async fn on_stop(&mut self, steps: Option<Vec<StopPlan>>, reply: StopReply) {

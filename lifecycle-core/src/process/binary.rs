@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 /// The binary was found nowhere.
 ///
 /// ```
-/// let err = lifecycle_core::BinaryNotFound {
+/// let err = lifecycle_core::error::BinaryNotFound {
 ///     spec: "queen-rbee".into(),
 ///     binary: "queen-rbee".into(),
 ///     searched: vec!["/usr/bin/queen-rbee".into()],

@@ -24,7 +24,7 @@ pub(crate) async fn attempt(
 /// there. A refused connect costs microseconds, unlike an HTTP request.
 pub(crate) async fn port_in_use(probe: &ProbePlan, timeout: Duration) -> bool {
     match probe {
-        ProbePlan::Http { url } => match lifecycle_spec::parse_http_url(url) {
+        ProbePlan::Http { url } => match lifecycle_spec::__private::parse_http_url(url) {
             Ok(parsed) => tcp(parsed.host, parsed.port, timeout).await.is_ok(),
             Err(_) => false,
         },

@@ -146,11 +146,7 @@ mod tests {
             },
             deadline,
             attempt_timeout: Duration::from_millis(200),
-            backoff: Backoff {
-                initial: Duration::from_millis(20),
-                max: Duration::from_millis(40),
-                factor: 2.0,
-            },
+            backoff: Backoff::new(Duration::from_millis(20), Duration::from_millis(40), 2.0),
         }
     }
 

@@ -4,7 +4,7 @@
 /// Why an operation on a remote host failed.
 ///
 /// ```
-/// let err = lifecycle_core::RemoteError::Auth {
+/// let err = lifecycle_core::error::RemoteError::Auth {
 ///     destination: "rbee@gpu1:22".into(),
 ///     message: "Permission denied (publickey).".into(),
 /// };

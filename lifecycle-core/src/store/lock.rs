@@ -24,7 +24,7 @@ const SPIN: Duration = Duration::from_micros(500);
 /// The lock of one daemon could not be taken.
 ///
 /// ```
-/// let err = lifecycle_core::LockError { path: "/state/lock".into(), key: "queen".into(), source: std::io::Error::other("x") };
+/// let err = lifecycle_core::error::LockError { path: "/state/lock".into(), key: "queen".into(), source: std::io::Error::other("x") };
 /// assert!(err.to_string().contains("`queen`"));
 /// ```
 #[derive(Debug, thiserror::Error)]

@@ -43,11 +43,11 @@ impl Pointer {
             fields.insert(k, v);
         }
         let host = (*fields.get("host")?).to_owned();
-        lifecycle_spec::check_host(&host).ok()?;
+        lifecycle_spec::__private::check_host(&host).ok()?;
         let user = match *fields.get("user")? {
             "" => None,
             user => {
-                lifecycle_spec::check_user(user).ok()?;
+                lifecycle_spec::__private::check_user(user).ok()?;
                 Some(user.to_owned())
             }
         };
@@ -55,7 +55,7 @@ impl Pointer {
             key: (*fields.get("key")?).to_owned(),
             host,
             user,
-            port: lifecycle_spec::parse_port(fields.get("port")?).ok()?,
+            port: lifecycle_spec::__private::parse_port(fields.get("port")?).ok()?,
             accept_new: *fields.get("accept_new")? == "1",
         })
     }

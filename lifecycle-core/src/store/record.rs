@@ -14,7 +14,7 @@ use crate::Exit;
 /// manager's user), ending with a checksum line. Written in place under the daemon's lock.
 ///
 /// ```
-/// use lifecycle_core::{Record, RecordState};
+/// use lifecycle_core::{record::{Record, RecordState}};
 /// let record = Record {
 ///     key: "queen-rbee".into(),
 ///     name: "queen-rbee".into(),
@@ -96,7 +96,7 @@ pub struct Record {
 /// Where a recorded daemon is in its lifecycle.
 ///
 /// ```
-/// assert!(lifecycle_core::RecordState::Ready.names_a_process());
+/// assert!(lifecycle_core::record::RecordState::Ready.names_a_process());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecordState {
@@ -136,7 +136,7 @@ impl RecordState {
     /// Whether the record's process may be running (starting, ready, stopping).
     ///
     /// ```
-    /// use lifecycle_core::{Exit, RecordState};
+    /// use lifecycle_core::{Exit, record::RecordState};
     /// assert!(!RecordState::Exited { exit: Exit::UNKNOWN, failure: None }.names_a_process());
     /// ```
     pub fn names_a_process(&self) -> bool {
@@ -160,8 +160,8 @@ impl RecordState {
 /// A record could not be read or written.
 ///
 /// ```
-/// let err = lifecycle_core::Record::parse("version=2\npid=x\n").unwrap_err();
-/// assert!(matches!(err, lifecycle_core::RecordError::Malformed(_)));
+/// let err = lifecycle_core::record::Record::parse("version=2\npid=x\n").unwrap_err();
+/// assert!(matches!(err, lifecycle_core::error::RecordError::Malformed(_)));
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -211,7 +211,7 @@ impl Record {
     /// The record as `key=value` lines, the last one a checksum of the others.
     ///
     /// ```
-    /// # let record = lifecycle_core::Record::parse("version=2\nkey=q\nname=q\nstate=ready\ngeneration=1\npid=7\nstart_time=1\nboot_id=b\npgid=7\nsession=7\nstarted_at_ms=0\nparent=1:1\nmanager=1\nlog=/l\nlog_offset=0\nspec_file=q.yaml\ncommand=q\nfingerprint=f\nrestarts=0\n").unwrap();
+    /// # let record = lifecycle_core::record::Record::parse("version=2\nkey=q\nname=q\nstate=ready\ngeneration=1\npid=7\nstart_time=1\nboot_id=b\npgid=7\nsession=7\nstarted_at_ms=0\nparent=1:1\nmanager=1\nlog=/l\nlog_offset=0\nspec_file=q.yaml\ncommand=q\nfingerprint=f\nrestarts=0\n").unwrap();
     /// assert!(record.to_text().contains("pid=7\n"));
     /// ```
     pub fn to_text(&self) -> String {
@@ -282,7 +282,7 @@ impl Record {
     ///
     /// ```
     /// let text = "version=2\nkey=q\nname=q\nstate=starting\ngeneration=1\npid=7\nstart_time=1\nboot_id=b\npgid=7\nsession=7\nstarted_at_ms=0\nparent=1:1\nmanager=1\nlog=/l\nlog_offset=0\nspec_file=q.yaml\ncommand=q\nfingerprint=f\nrestarts=0\n";
-    /// assert_eq!(lifecycle_core::Record::parse(text).unwrap().pid, 7);
+    /// assert_eq!(lifecycle_core::record::Record::parse(text).unwrap().pid, 7);
     /// ```
     pub fn parse(text: &str) -> Result<Record, RecordError> {
         let bad = |what: String| RecordError::Malformed(what);

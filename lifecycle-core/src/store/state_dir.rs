@@ -18,7 +18,7 @@ use nix::sys::stat::{Mode, fstat};
 /// The state directory could not be used; nothing was spawned.
 ///
 /// ```
-/// let err = lifecycle_core::StateDirError { path: "/proc/x".into(), source: std::io::Error::from(std::io::ErrorKind::PermissionDenied) };
+/// let err = lifecycle_core::error::StateDirError { path: "/proc/x".into(), source: std::io::Error::from(std::io::ErrorKind::PermissionDenied) };
 /// assert!(err.to_string().starts_with("state directory /proc/x is not usable"));
 /// ```
 #[derive(Debug, thiserror::Error)]

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use lifecycle_core::{DaemonManager, Event, Running, StartError};
+use lifecycle_core::{DaemonManager, Running, StartError, state::Event};
 use lifecycle_tests::handles::{
     HttpDaemon, LogDaemon, LogsDaemon, NotifyDaemon, PlainDaemon, ShortDaemon, SlowRestartDaemon,
     Worker,

@@ -19,6 +19,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal as NixSignal;
 use tokio::sync::oneshot;
 
+use crate::Running;
 use crate::daemon::actor::{Actor, Phase};
 use crate::daemon::chain::KILL_CONFIRM;
 use crate::daemon::live::now_ms;
@@ -28,9 +29,9 @@ use crate::process::exit::Exit;
 use crate::remote::connection::{Connection, Forward};
 use crate::remote::ops::{self, StopAnswer};
 use crate::remote::{Destination, RemoteError};
+use crate::state::{Event, RestartVerdict};
 use crate::store::record::{Record, RecordState};
 use crate::store::state_dir::file_name;
-use crate::{Event, RestartVerdict, Running};
 
 /// How much of a remote log an error quotes (the answer stays one short line).
 const TAIL_BYTES: u64 = 1500;
@@ -104,10 +105,12 @@ pub(crate) async fn probe_here(
     }
     match probe {
         ProbePlan::Http { url } => {
-            let parsed = lifecycle_spec::parse_http_url(url).map_err(|e| RemoteError::Forward {
-                destination: connection.shown().to_owned(),
-                target: url.clone(),
-                message: e.to_string(),
+            let parsed = lifecycle_spec::__private::parse_http_url(url).map_err(|e| {
+                RemoteError::Forward {
+                    destination: connection.shown().to_owned(),
+                    target: url.clone(),
+                    message: e.to_string(),
+                }
             })?;
             let forward = connection.forward(parsed.host, parsed.port).await?;
             let scheme = if parsed.tls { "https" } else { "http" };

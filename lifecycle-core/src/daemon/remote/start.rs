@@ -16,9 +16,10 @@ use crate::readiness::wait::{self, Listener, Outcome};
 use crate::remote::install;
 use crate::remote::ops::{self, StartRequest, Started};
 use crate::remote::{Destination, RemoteError};
+use crate::state::{Event, RestartVerdict};
 use crate::store::record::RecordState;
 use crate::store::state_dir::file_name;
-use crate::{Event, RestartVerdict, Running, StartError};
+use crate::{Running, StartError};
 
 use super::{
     RemoteLive, destination, exit_of, probe_here, remote_log, running, shown_log, tail_lines,

@@ -13,8 +13,9 @@ use crate::plan::{Plan, StopPlan};
 use crate::remote::RemoteError;
 use crate::remote::connection::Connection;
 use crate::remote::ops::{self, StopAnswer};
+use crate::state::Event;
 use crate::store::state_dir::file_name;
-use crate::{Event, StopError, Stopped};
+use crate::{StopError, Stopped};
 
 use super::{RemoteLive, destination, remote_steps};
 
