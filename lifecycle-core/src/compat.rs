@@ -41,11 +41,6 @@ pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// How long SIGKILL may take before `graceful_shutdown_by_pid` reports the process alive.
 const KILL_CONFIRM: Duration = Duration::from_secs(5);
 
-/// A template that is its text (no `{var}`s: braces stay as they are).
-fn literal(text: &str) -> Template {
-    Template::literal(text)
-}
-
 /// The daemon name of a binary path: its file name, lowercased, anything outside
 /// `[a-z0-9_-]` made `-`.
 pub(crate) fn name_of(binary_path: &str) -> String {
@@ -77,16 +72,20 @@ fn ad_hoc_spec(
     args: &[String],
     health_url: Option<&str>,
 ) -> Spec {
-    let mut command = Command::new(literal(binary_path));
-    command.args = args.iter().map(|a| literal(a)).collect::<Vec<_>>().into();
+    let mut command = Command::new(Template::literal(binary_path));
+    command.args = args
+        .iter()
+        .map(Template::literal)
+        .collect::<Vec<_>>()
+        .into();
     let mut spec = Spec::new(
         format!("(no spec file: {name} started by the lifecycle free functions)"),
         name.to_owned(),
         command,
     );
     spec.variant = Cow::Borrowed("AdHoc");
-    spec.instance = instance.map(literal);
-    spec.readiness = health_url.map(|url| Readiness::new(Probe::http(literal(url))));
+    spec.instance = instance.map(Template::literal);
+    spec.readiness = health_url.map(|url| Readiness::new(Probe::http(Template::literal(url))));
     spec
 }
 

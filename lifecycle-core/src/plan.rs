@@ -548,17 +548,13 @@ mod tests {
 
     use super::*;
 
-    fn literal(text: &str) -> Template {
-        Template::literal(text)
-    }
-
     fn var(name: &str) -> Template {
         Template::parse_at(&format!("{{{name}}}"), Pos::new(3, 9)).unwrap()
     }
 
     fn spec(instance: Option<Template>) -> Spec {
-        let mut command = Command::new(literal("/bin/w"));
-        command.args = vec![literal("--port"), var("port")].into();
+        let mut command = Command::new(Template::literal("/bin/w"));
+        command.args = vec![Template::literal("--port"), var("port")].into();
         let mut spec = Spec::new("specs/w.yaml", "w", command);
         spec.variant = "W".into();
         spec.instance = instance;
@@ -568,7 +564,7 @@ mod tests {
         spec.stop = Cow::Owned(vec![
             StopStep::signal(Signal::Int, Duration::from_millis(1500)),
             StopStep::http_post(
-                literal("http://127.0.0.1:1/shutdown"),
+                Template::literal("http://127.0.0.1:1/shutdown"),
                 Duration::from_secs(2),
             ),
         ]);

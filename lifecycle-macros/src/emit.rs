@@ -22,9 +22,9 @@ pub(crate) struct Emitter<'a> {
     pub(crate) statics: &'a Statics<'a>,
 }
 
-fn lc() -> TokenStream {
-    let ident = syn::Ident::new(LC, proc_macro2::Span::call_site());
-    quote!(#ident)
+/// The alias [`LC`] as an identifier.
+pub(crate) fn lc() -> syn::Ident {
+    syn::Ident::new(LC, proc_macro2::Span::call_site())
 }
 
 fn millis(d: Duration) -> Literal {

@@ -15,7 +15,7 @@ use syn::{DeriveInput, Ident, LitStr};
 
 use crate::attr::{self, Handle, Source};
 use crate::ctxt::Ctxt;
-use crate::emit::LC;
+use crate::emit::lc;
 use crate::fallback;
 use crate::statics::Statics;
 use crate::valid::{self, Loaded};
@@ -134,10 +134,6 @@ fn block(krate: &syn::Path, items: TokenStream) -> TokenStream {
             #items
         };
     }
-}
-
-fn lc() -> Ident {
-    Ident::new(LC, Span::call_site())
 }
 
 fn expand_dir(

@@ -8,13 +8,13 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{DeriveInput, Ident, Visibility};
 
-use crate::emit::LC;
+use crate::emit::lc;
 
 /// An impl of `Lifecycle` that is never run: the crate does not compile. It goes in the
 /// expansion's block, where `__lc` is lifecycle-core's `__private`.
 pub(crate) fn handle(input: &DeriveInput) -> TokenStream {
     let ident = &input.ident;
-    let lc = Ident::new(LC, Span::call_site());
+    let lc = lc();
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     quote! {
         #[automatically_derived]

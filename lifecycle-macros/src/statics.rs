@@ -7,7 +7,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::Ident;
 
-use crate::emit::{Emitter, LC};
+use crate::emit::{Emitter, lc};
 
 /// The specs of an expansion, dependencies before their dependents, without repeats.
 pub(crate) struct Statics<'s> {
@@ -62,7 +62,7 @@ impl<'s> Statics<'s> {
 
     /// `static SPEC_<NAME>: __lc::Spec = …;` for each spec.
     pub(crate) fn emit(&self) -> TokenStream {
-        let lc = Ident::new(LC, Span::call_site());
+        let lc = lc();
         let emitter = Emitter { statics: self };
         let items = self.specs.iter().map(|(spec, ident)| {
             let value = emitter.spec(spec);

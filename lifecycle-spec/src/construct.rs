@@ -21,10 +21,6 @@ const fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)
 }
 
-const fn text(text: &'static str) -> Str {
-    Cow::Borrowed(text)
-}
-
 /// A whole spec.
 #[allow(clippy::too_many_arguments)]
 pub const fn spec(
@@ -42,9 +38,9 @@ pub const fn spec(
     logs: Logs,
 ) -> Spec {
     Spec {
-        file: text(file),
-        name: text(name),
-        variant: text(variant),
+        file: word(file),
+        name: word(name),
+        variant: word(variant),
         instance,
         command,
         vars: Cow::Borrowed(vars),
@@ -77,15 +73,15 @@ pub const fn inherit_only(names: &'static [Str]) -> InheritEnv {
     InheritEnv::Only(Cow::Borrowed(names))
 }
 
-/// A text of a list (`inherit_env`, `local_hosts`).
+/// A text of the spec: a name, a value, an entry of a list (`inherit_env`, `local_hosts`).
 pub const fn word(word: &'static str) -> Str {
-    text(word)
+    Cow::Borrowed(word)
 }
 
 /// One `command.env` entry.
 pub const fn env_var(name: &'static str, value: Template) -> EnvVar {
     EnvVar {
-        name: text(name),
+        name: word(name),
         value,
     }
 }
@@ -93,8 +89,8 @@ pub const fn env_var(name: &'static str, value: Template) -> EnvVar {
 /// One `vars:` default.
 pub const fn var_default(name: &'static str, value: &'static str) -> VarDefault {
     VarDefault {
-        name: text(name),
-        value: text(value),
+        name: word(name),
+        value: word(value),
     }
 }
 
@@ -106,7 +102,7 @@ pub const fn template(
     column: u32,
 ) -> Template {
     Template {
-        source: text(source),
+        source: word(source),
         parts: Cow::Borrowed(parts),
         pos: Pos::new(line, column),
     }
@@ -155,7 +151,7 @@ pub const fn notify_probe() -> Probe {
 /// `probe: { log: pattern }`.
 pub const fn log_probe(pattern: &'static str) -> Probe {
     Probe::Log {
-        pattern: text(pattern),
+        pattern: word(pattern),
     }
 }
 
@@ -237,7 +233,7 @@ pub const fn dependency(
 /// One `depends_on[].vars` entry.
 pub const fn var_binding(name: &'static str, value: Template) -> VarBinding {
     VarBinding {
-        name: text(name),
+        name: word(name),
         value,
     }
 }
