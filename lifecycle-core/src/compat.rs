@@ -30,7 +30,7 @@ pub use crate::compat_remote::{
 };
 use crate::daemon::{Mode, Until};
 pub use crate::errors::PollError;
-use crate::plan::{Plan, ProbePlan, ReadinessPlan, StopPlan};
+use crate::plan::{ChainOverride, Plan, ProbePlan, ReadinessPlan, StopPlan};
 use crate::process::pidfd::PidFd;
 use crate::process::{exit, proc_stat};
 use crate::readiness::wait::{self, Listener, Outcome};
@@ -301,10 +301,10 @@ pub async fn graceful_shutdown(
 ) -> Result<(), StopError> {
     let manager = DaemonManager::global()?;
     let steps = grace_period.map(|grace| {
-        vec![StopPlan::Signal {
+        ChainOverride::Steps(vec![StopPlan::Signal {
             signal: lifecycle_spec::Signal::Term,
             grace,
-        }]
+        }])
     });
     // The key itself, or every instance recorded under that name.
     let mut keys = vec![daemon_name.to_owned()];
@@ -390,10 +390,10 @@ pub async fn graceful_shutdown_by_pid(
     if let Ok(manager) = DaemonManager::global()
         && let Some(key) = manager.fleet.key_of_pid(pid).await
     {
-        let steps = vec![StopPlan::Signal {
+        let steps = ChainOverride::Steps(vec![StopPlan::Signal {
             signal: lifecycle_spec::Signal::Term,
             grace: grace_period.unwrap_or(DEFAULT_GRACE),
-        }];
+        }]);
         return manager
             .fleet
             .clone()

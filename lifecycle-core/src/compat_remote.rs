@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::compat::{DEFAULT_GRACE, ad_hoc_plan, args_hash, name_of, start_ad_hoc};
 use crate::plan::PlanError;
-use crate::plan::{Place, Plan, StopPlan};
+use crate::plan::{ChainOverride, Place, Plan, StopPlan};
 use crate::remote::ops;
 use crate::remote::{Destination, RemoteError};
 use crate::store::state_dir::file_name;
@@ -128,7 +128,7 @@ pub async fn stop_daemon_remote(
     ssh_config: &SshConfig,
     graceful: bool,
 ) -> Result<(), StopError> {
-    let steps = (!graceful).then(Vec::new);
+    let steps = (!graceful).then(|| ChainOverride::Steps(Vec::new()));
     stop_remote_by_name(daemon_name, ssh_config, steps).await
 }
 
@@ -147,17 +147,17 @@ pub async fn graceful_shutdown_remote(
     ssh_config: &SshConfig,
     grace_period: Option<Duration>,
 ) -> Result<(), StopError> {
-    let steps = vec![StopPlan::Signal {
+    let steps = ChainOverride::Steps(vec![StopPlan::Signal {
         signal: lifecycle_spec::Signal::Term,
         grace: grace_period.unwrap_or(DEFAULT_GRACE),
-    }];
+    }]);
     stop_remote_by_name(daemon_name, ssh_config, Some(steps)).await
 }
 
 async fn stop_remote_by_name(
     daemon_name: &str,
     ssh_config: &SshConfig,
-    steps: Option<Vec<StopPlan>>,
+    steps: Option<ChainOverride>,
 ) -> Result<(), StopError> {
     let manager = DaemonManager::global()?;
     let destination = ssh_config.destination(daemon_name)?;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use lifecycle_spec::WaitFor;
 
 use crate::daemon::{Context, DaemonRef, Mode, Until};
-use crate::plan::{Plan, StopPlan};
+use crate::plan::{ChainOverride, Plan};
 use crate::process::identity::{self, Liveness};
 use crate::{Running, StartError, Status, StopError, Stopped};
 
@@ -46,7 +46,7 @@ impl Fleet {
     }
 
     /// The owner of daemon `key`, if there is one that runs.
-    fn known(&self, key: &str) -> Option<Arc<DaemonRef>> {
+    pub(crate) fn known(&self, key: &str) -> Option<Arc<DaemonRef>> {
         self.owners
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -107,12 +107,12 @@ impl Fleet {
     }
 
     /// Stops daemon `key`, whatever depends on it first (each dependent after its own
-    /// dependents; independent ones concurrently). `steps`: the chain to use instead of the
-    /// daemon's. `path`: the keys being stopped above this one (a cycle of markers ends there).
+    /// dependents; independent ones concurrently). `steps`: what replaces the daemon's chain, or its
+    /// graces. `path`: the keys being stopped above this one (a cycle of markers ends there).
     pub(crate) fn stop(
         self: Arc<Self>,
         key: String,
-        steps: Option<Vec<StopPlan>>,
+        steps: Option<ChainOverride>,
         path: Vec<String>,
         remote: Option<Arc<Plan>>,
     ) -> Boxed<Result<Stopped, StopError>> {

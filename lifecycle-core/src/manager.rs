@@ -10,8 +10,8 @@ use tokio::sync::broadcast;
 use crate::daemon::{Context, Mode, Until};
 use crate::events::Transition;
 use crate::fleet::Fleet;
-use crate::plan::Plan;
 use crate::plan::PlanError;
+use crate::plan::{ChainOverride, Plan};
 use crate::process::proc_stat;
 use crate::store::Store;
 use crate::store::state_dir::default_root;
@@ -392,6 +392,28 @@ impl DaemonManager {
     /// # Ok(()) }
     /// ```
     pub async fn stop_by_key(&self, key: &str) -> Result<Stopped, StopError> {
+        self.stop_key(key, None).await
+    }
+
+    /// Stops the daemon recorded under `key` as [`stop_by_key`](Self::stop_by_key) does, with
+    /// every step of its stop chain given `grace` instead of its own (the signals stay the
+    /// chain's: a daemon that drains on SIGINT still gets SIGINT first). SIGKILL follows the
+    /// last step. The daemons that depend on it are stopped first, by their own chains.
+    ///
+    /// ```
+    /// # async fn demo(manager: &lifecycle_core::DaemonManager) -> Result<(), lifecycle_core::StopError> {
+    /// manager.stop_by_key_within("vllm@8080", std::time::Duration::from_secs(1)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn stop_by_key_within(
+        &self,
+        key: &str,
+        grace: Duration,
+    ) -> Result<Stopped, StopError> {
+        self.stop_key(key, Some(grace)).await
+    }
+
+    async fn stop_key(&self, key: &str, grace: Option<Duration>) -> Result<Stopped, StopError> {
         // A daemon this state directory points to on another host is stopped there.
         let dir = self.fleet.ctx.store.dir().clone();
         let owned = key.to_owned();
@@ -404,9 +426,15 @@ impl DaemonManager {
             .as_ref()
             .and_then(crate::compat::pointed_plan)
             .map(Arc::new);
+        // The grace is applied by the owner to the chain it settles on, under the lock.
         self.fleet
             .clone()
-            .stop(key.to_owned(), None, Vec::new(), remote)
+            .stop(
+                key.to_owned(),
+                grace.map(ChainOverride::Grace),
+                Vec::new(),
+                remote,
+            )
             .await
     }
 }

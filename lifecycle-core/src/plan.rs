@@ -132,10 +132,43 @@ pub(crate) enum StopPlan {
     HttpPost { url: String, grace: Duration },
 }
 
+/// What a stop uses instead of the daemon's own chain. Applied by the owner to the chain it
+/// settles on (the one it runs the daemon with, or its record's read under the lock), so an
+/// override never brings in a step of another chain.
+#[derive(Clone, Debug)]
+pub(crate) enum ChainOverride {
+    /// These steps (the free functions' `grace_period`: SIGTERM, then SIGKILL).
+    Steps(Vec<StopPlan>),
+    /// The daemon's own chain, every step with this grace.
+    Grace(Duration),
+}
+
+impl ChainOverride {
+    /// The chain a stop runs: `chain` (the daemon's own), or what `over` makes of it.
+    pub(crate) fn apply(over: Option<ChainOverride>, chain: Vec<StopPlan>) -> Vec<StopPlan> {
+        match over {
+            None => chain,
+            Some(ChainOverride::Steps(steps)) => steps,
+            Some(ChainOverride::Grace(grace)) => chain
+                .into_iter()
+                .map(|step| step.with_grace(grace))
+                .collect(),
+        }
+    }
+}
+
 impl StopPlan {
     pub(crate) fn grace(&self) -> Duration {
         match self {
             StopPlan::Signal { grace, .. } | StopPlan::HttpPost { grace, .. } => *grace,
+        }
+    }
+
+    /// The same step with another grace.
+    fn with_grace(self, grace: Duration) -> StopPlan {
+        match self {
+            StopPlan::Signal { signal, .. } => StopPlan::Signal { signal, grace },
+            StopPlan::HttpPost { url, .. } => StopPlan::HttpPost { url, grace },
         }
     }
 

@@ -90,8 +90,9 @@ pub(crate) use {
 pub use load::{Loaded, load_spec, parse_spec};
 
 /// Not part of the API: the constructors the derive's generated code calls (the model is
-/// `#[non_exhaustive]`), and the grammars `lifecycle-core` checks rendered values with. They may
-/// change in any release.
+/// `#[non_exhaustive]`), the grammars `lifecycle-core` checks rendered values with, and (with
+/// the `yaml` feature) the keys of each mapping the decoders allow, which the CLI's JSON Schema
+/// is tested against. They may change in any release.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::address::{
@@ -102,4 +103,6 @@ pub mod __private {
     pub use crate::size::{SizeError, parse_size};
     pub use crate::spec::is_spec_name;
     pub use crate::template::is_var_name;
+    #[cfg(feature = "yaml")]
+    pub use crate::yaml::keys::mapping_keys;
 }

@@ -170,8 +170,8 @@ fn dependencies_are_embedded_specs() {
 fn template_positions_point_into_the_spec_file() {
     let queen = QueenHandle { port: 1 };
     let args = &queen.spec().command.args;
-    // `args: ["--port", "{port}"]` is on line 15 of specs/queen.yaml.
-    assert_eq!(args[1].pos.line, 15);
+    // `args: ["--port", "{port}"]` is on line 16 of specs/queen.yaml.
+    assert_eq!(args[1].pos.line, 16);
 }
 
 mod generics_and_visibility {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::events::{Machine, Snapshot, Transition};
-use crate::plan::{Plan, StopPlan};
+use crate::plan::{ChainOverride, Plan};
 use crate::process::identity::{self, Liveness};
 use crate::store::record::{Record, RecordError};
 use crate::store::{Change, Store};
@@ -114,8 +114,8 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<Running, StartError>>,
     },
     Stop {
-        /// The chain to use instead of the daemon's own (the free functions' grace).
-        steps: Option<Vec<StopPlan>>,
+        /// What replaces the daemon's own chain (the free functions' grace), or its graces.
+        steps: Option<ChainOverride>,
         reply: oneshot::Sender<Result<Stopped, StopError>>,
         /// For a daemon on another host: its plan (where its record is).
         remote: Option<Arc<Plan>>,
@@ -166,7 +166,7 @@ impl DaemonRef {
     pub(crate) async fn stop(
         &self,
         key: &str,
-        steps: Option<Vec<StopPlan>>,
+        steps: Option<ChainOverride>,
         remote: Option<Arc<Plan>>,
     ) -> Result<Stopped, StopError> {
         let (reply, answer) = oneshot::channel();

@@ -6,7 +6,7 @@ use crate::events::Snapshot;
 use crate::plan::Plan;
 use crate::process::identity::{self, Liveness};
 use crate::readiness::probe;
-use crate::store::record::RecordState;
+use crate::store::record::{Record, RecordState};
 use crate::{State, Status};
 
 /// The connection to a remote daemon's host, as a status gets it (once).
@@ -88,46 +88,7 @@ pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Pla
             status.state = snapshot.state.clone();
         }
         match ctx.store.read(&plan.key).await {
-            Ok(Some(record)) => match &record.state {
-                RecordState::Backoff { attempt, .. } => {
-                    status.state = State::Backoff { attempt: *attempt };
-                }
-                RecordState::Exited { failure, .. } => {
-                    if let Some(reason) = failure {
-                        status.state = State::Failed {
-                            reason: reason.clone(),
-                        };
-                    }
-                }
-                named => match identity::check(record.pid, record.start_time, &record.boot_id) {
-                    Ok(Liveness::Alive(_)) => {
-                        status.pid = Some(record.pid);
-                        status.state = match named {
-                            RecordState::Starting => State::Starting,
-                            RecordState::Stopping { .. } => State::Stopping { failure: None },
-                            _ => State::Ready,
-                        };
-                    }
-                    Ok(Liveness::Exited(_) | Liveness::Gone) => {
-                        status.stale = Some(format!("recorded pid {} is gone", record.pid));
-                    }
-                    Ok(Liveness::Reused { .. }) => {
-                        status.stale = Some(format!(
-                            "recorded pid {} now belongs to another process",
-                            record.pid
-                        ));
-                    }
-                    Ok(Liveness::OtherBoot) => {
-                        status.stale = Some(format!(
-                            "the record (pid {}) is of another boot",
-                            record.pid
-                        ));
-                    }
-                    Err(err) => {
-                        status.stale = Some(format!("cannot check pid {}: {err}", record.pid));
-                    }
-                },
-            },
+            Ok(Some(record)) => from_record(&record, &mut status),
             Ok(None) => {}
             Err(err) => status.stale = Some(err.to_string()),
         }
@@ -159,4 +120,49 @@ pub(crate) async fn status(ctx: &Context, snapshot: Option<Snapshot>, plan: &Pla
         });
     }
     status
+}
+
+/// What a local record says of its daemon: its state, and its PID if the recorded process is
+/// still the one it names (start time and boot); else why the record is stale.
+pub(crate) fn from_record(record: &Record, status: &mut Status) {
+    match &record.state {
+        RecordState::Backoff { attempt, .. } => {
+            status.state = State::Backoff { attempt: *attempt };
+        }
+        RecordState::Exited { failure, .. } => {
+            if let Some(reason) = failure {
+                status.state = State::Failed {
+                    reason: reason.clone(),
+                };
+            }
+        }
+        named => match identity::check(record.pid, record.start_time, &record.boot_id) {
+            Ok(Liveness::Alive(_)) => {
+                status.pid = Some(record.pid);
+                status.state = match named {
+                    RecordState::Starting => State::Starting,
+                    RecordState::Stopping { .. } => State::Stopping { failure: None },
+                    _ => State::Ready,
+                };
+            }
+            Ok(Liveness::Exited(_) | Liveness::Gone) => {
+                status.stale = Some(format!("recorded pid {} is gone", record.pid));
+            }
+            Ok(Liveness::Reused { .. }) => {
+                status.stale = Some(format!(
+                    "recorded pid {} now belongs to another process",
+                    record.pid
+                ));
+            }
+            Ok(Liveness::OtherBoot) => {
+                status.stale = Some(format!(
+                    "the record (pid {}) is of another boot",
+                    record.pid
+                ));
+            }
+            Err(err) => {
+                status.stale = Some(format!("cannot check pid {}: {err}", record.pid));
+            }
+        },
+    }
 }

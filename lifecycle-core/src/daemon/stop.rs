@@ -14,7 +14,7 @@ use crate::daemon::actor::{Actor, Phase, StopOutcome, StopReply, Stopping};
 use crate::daemon::live::{Live, now_ms, stopping};
 use crate::daemon::{Context, chain};
 use crate::events::Machine;
-use crate::plan::StopPlan;
+use crate::plan::{ChainOverride, StopPlan};
 use crate::process::group::{Group, LocalGroup};
 use crate::process::identity::{self, Liveness};
 use crate::process::pidfd::PidFd;
@@ -24,7 +24,7 @@ use crate::store::record::{Record, RecordError, RecordState};
 use crate::{StartError, State, StopError, Stopped};
 
 impl Actor {
-    pub(super) async fn on_stop(&mut self, steps: Option<Vec<StopPlan>>, reply: StopReply) {
+    pub(super) async fn on_stop(&mut self, steps: Option<ChainOverride>, reply: StopReply) {
         let work = match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Remote(live) => {
                 self.phase = Phase::Remote(live);
@@ -162,13 +162,13 @@ fn stop_live(
     ctx: Arc<Context>,
     machine: Arc<Machine>,
     live: Live,
-    steps: Option<Vec<StopPlan>>,
+    steps: Option<ChainOverride>,
 ) -> crate::daemon::actor::Boxed<StopOutcome> {
     Box::pin(async move {
         let mut live = live;
         let key = live.plan.key.clone();
         let (pid, start_time) = (live.pid, live.start_time);
-        let steps = steps.unwrap_or_else(|| live.plan.stop.clone());
+        let steps = ChainOverride::apply(steps, live.plan.stop.clone());
         // Every other process is told; a stop of a process we hold goes on even if the record
         // cannot be written. When this process is its parent, nobody but this owner decides
         // about its exit, so the signals need not wait for the write: both go on at once (and
@@ -200,7 +200,7 @@ fn stop_recorded(
     ctx: Arc<Context>,
     machine: Arc<Machine>,
     key: String,
-    steps: Option<Vec<StopPlan>>,
+    steps: Option<ChainOverride>,
 ) -> crate::daemon::actor::Boxed<StopOutcome> {
     Box::pin(async move {
         match stop_record(&ctx, &machine, &key, steps).await {
@@ -221,7 +221,7 @@ async fn stop_record(
     ctx: &Arc<Context>,
     machine: &Arc<Machine>,
     key: &str,
-    steps: Option<Vec<StopPlan>>,
+    steps: Option<ChainOverride>,
 ) -> Result<(Stopped, Option<(u32, u64)>), StopError> {
     let not_running = || {
         if matches!(
@@ -367,7 +367,7 @@ async fn stop_record(
     }
     machine.apply(Event::Stop)?;
     // The daemon as it was started: the record's chain, unless the caller gives one.
-    let steps = steps.unwrap_or(recorded_steps);
+    let steps = ChainOverride::apply(steps, recorded_steps);
     let (result, remove) = stop_process(ctx, Some(machine), &record, pidfd, &steps).await;
     result.map(|stopped| (stopped, remove))
 }

@@ -160,14 +160,18 @@ impl StateDir {
     /// Every readable record (a listing: records of other versions and unreadable files are
     /// left out).
     pub(crate) fn all_records(&self) -> Vec<Record> {
-        let Ok(dir) = nix::dir::Dir::openat(
+        self.list_records().unwrap_or_default()
+    }
+
+    /// Every readable record; an error if the directory itself cannot be read (EMFILE, EIO):
+    /// a listing that is empty because it failed would say that nothing runs.
+    pub(crate) fn list_records(&self) -> Result<Vec<Record>, Errno> {
+        let dir = nix::dir::Dir::openat(
             self.records_fd(),
             ".",
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
-        ) else {
-            return Vec::new();
-        };
+        )?;
         let mut names = Vec::new();
         for entry in dir.into_iter().flatten() {
             if let Ok(name) = entry.file_name().to_str()
@@ -176,10 +180,10 @@ impl StateDir {
                 names.push(name.to_owned());
             }
         }
-        names
+        Ok(names
             .iter()
             .filter_map(|name| self.read_record_file(name).ok().flatten())
-            .collect()
+            .collect())
     }
 }
 

@@ -9,18 +9,18 @@ const _: () = {
         "Queen",
         ::core::option::Option::None,
         __lc::command(
-            __lc::template("{binary}", const { &[__lc::var("binary")] }, 13, 11),
+            __lc::template("{binary}", const { &[__lc::var("binary")] }, 14, 11),
             const {
                 &[
-                    __lc::template("--port", const { &[__lc::lit("--port")] }, 15, 10),
-                    __lc::template("{port}", const { &[__lc::var("port")] }, 15, 20),
+                    __lc::template("--port", const { &[__lc::lit("--port")] }, 16, 10),
+                    __lc::template("{port}", const { &[__lc::var("port")] }, 16, 20),
                 ]
             },
             const {
                 &[
                     __lc::env_var(
                         "RUST_LOG",
-                        __lc::template("info", const { &[__lc::lit("info")] }, 16, 20),
+                        __lc::template("info", const { &[__lc::lit("info")] }, 17, 20),
                     ),
                 ]
             },
@@ -44,7 +44,7 @@ const _: () = {
                                 __lc::lit("/health"),
                             ]
                         },
-                        26,
+                        27,
                         18,
                     ),
                 ),

@@ -33,18 +33,18 @@ const _: () = {
         "Queen",
         ::core::option::Option::None,
         __lc::command(
-            __lc::template("{binary}", const { &[__lc::var("binary")] }, 13, 11),
+            __lc::template("{binary}", const { &[__lc::var("binary")] }, 14, 11),
             const {
                 &[
-                    __lc::template("--port", const { &[__lc::lit("--port")] }, 15, 10),
-                    __lc::template("{port}", const { &[__lc::var("port")] }, 15, 20),
+                    __lc::template("--port", const { &[__lc::lit("--port")] }, 16, 10),
+                    __lc::template("{port}", const { &[__lc::var("port")] }, 16, 20),
                 ]
             },
             const {
                 &[
                     __lc::env_var(
                         "RUST_LOG",
-                        __lc::template("info", const { &[__lc::lit("info")] }, 16, 20),
+                        __lc::template("info", const { &[__lc::lit("info")] }, 17, 20),
                     ),
                 ]
             },
@@ -68,7 +68,7 @@ const _: () = {
                                 __lc::lit("/health"),
                             ]
                         },
-                        26,
+                        27,
                         18,
                     ),
                 ),
@@ -93,23 +93,23 @@ const _: () = {
         "llamacpp",
         "LlamaCpp",
         ::core::option::Option::Some(
-            __lc::template("{port}", const { &[__lc::var("port")] }, 6, 11),
+            __lc::template("{port}", const { &[__lc::var("port")] }, 7, 11),
         ),
         __lc::command(
-            __lc::template("{binary}", const { &[__lc::var("binary")] }, 9, 11),
+            __lc::template("{binary}", const { &[__lc::var("binary")] }, 10, 11),
             const {
                 &[
-                    __lc::template("--model", const { &[__lc::lit("--model")] }, 10, 10),
-                    __lc::template("{model}", const { &[__lc::var("model")] }, 10, 21),
-                    __lc::template("--port", const { &[__lc::lit("--port")] }, 10, 32),
-                    __lc::template("{port}", const { &[__lc::var("port")] }, 10, 42),
+                    __lc::template("--model", const { &[__lc::lit("--model")] }, 11, 10),
+                    __lc::template("{model}", const { &[__lc::var("model")] }, 11, 21),
+                    __lc::template("--port", const { &[__lc::lit("--port")] }, 11, 32),
+                    __lc::template("{port}", const { &[__lc::var("port")] }, 11, 42),
                     __lc::template(
                         "--device",
                         const { &[__lc::lit("--device")] },
-                        10,
+                        11,
                         52,
                     ),
-                    __lc::template("{device}", const { &[__lc::var("device")] }, 10, 64),
+                    __lc::template("{device}", const { &[__lc::var("device")] }, 11, 64),
                 ]
             },
             &[],
@@ -134,7 +134,7 @@ const _: () = {
                                 __lc::lit("/health"),
                             ]
                         },
-                        20,
+                        21,
                         18,
                     ),
                 ),
@@ -163,7 +163,7 @@ const _: () = {
                                 __lc::template(
                                     "{queen_binary}",
                                     const { &[__lc::var("queen_binary")] },
-                                    29,
+                                    30,
                                     21,
                                 ),
                             ),
@@ -172,7 +172,7 @@ const _: () = {
                                 __lc::template(
                                     "{queen_port}",
                                     const { &[__lc::var("queen_port")] },
-                                    29,
+                                    30,
                                     45,
                                 ),
                             ),
@@ -188,30 +188,30 @@ const _: () = {
         "vllm",
         "Vllm",
         ::core::option::Option::Some(
-            __lc::template("{port}", const { &[__lc::var("port")] }, 8, 11),
+            __lc::template("{port}", const { &[__lc::var("port")] }, 9, 11),
         ),
         __lc::command(
-            __lc::template("{binary}", const { &[__lc::var("binary")] }, 11, 11),
+            __lc::template("{binary}", const { &[__lc::var("binary")] }, 12, 11),
             const {
                 &[
-                    __lc::template("serve", const { &[__lc::lit("serve")] }, 13, 10),
-                    __lc::template("{model}", const { &[__lc::var("model")] }, 13, 19),
-                    __lc::template("--port", const { &[__lc::lit("--port")] }, 13, 30),
-                    __lc::template("{port}", const { &[__lc::var("port")] }, 13, 40),
+                    __lc::template("serve", const { &[__lc::lit("serve")] }, 14, 10),
+                    __lc::template("{model}", const { &[__lc::var("model")] }, 14, 19),
+                    __lc::template("--port", const { &[__lc::lit("--port")] }, 14, 30),
+                    __lc::template("{port}", const { &[__lc::var("port")] }, 14, 40),
                     __lc::template(
                         "--device",
                         const { &[__lc::lit("--device")] },
-                        13,
+                        14,
                         50,
                     ),
-                    __lc::template("{device}", const { &[__lc::var("device")] }, 13, 62),
+                    __lc::template("{device}", const { &[__lc::var("device")] }, 14, 62),
                 ]
             },
             const {
                 &[
                     __lc::env_var(
                         "VLLM_LOGGING_LEVEL",
-                        __lc::template("INFO", const { &[__lc::lit("INFO")] }, 14, 30),
+                        __lc::template("INFO", const { &[__lc::lit("INFO")] }, 15, 30),
                     ),
                 ]
             },
@@ -236,7 +236,7 @@ const _: () = {
                                 __lc::lit("/health"),
                             ]
                         },
-                        23,
+                        24,
                         18,
                     ),
                 ),
@@ -270,7 +270,7 @@ const _: () = {
                                 __lc::template(
                                     "{queen_binary}",
                                     const { &[__lc::var("queen_binary")] },
-                                    39,
+                                    40,
                                     21,
                                 ),
                             ),
@@ -279,7 +279,7 @@ const _: () = {
                                 __lc::template(
                                     "{queen_port}",
                                     const { &[__lc::var("queen_port")] },
-                                    39,
+                                    40,
                                     45,
                                 ),
                             ),

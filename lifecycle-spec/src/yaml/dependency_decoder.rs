@@ -3,6 +3,7 @@
 use serde_saphyr::Spanned;
 
 use super::decoder::{Decoder, index, join};
+use super::keys::DEPENDENCY_KEYS;
 use super::node::{Node, pos_of};
 use crate::{Pos, Rule, VarBinding, WaitFor, is_var_name};
 
@@ -44,7 +45,7 @@ impl Decoder<'_> {
                 vars: Vec::new(),
             });
         }
-        let map = self.mapping(node, field, &["spec", "wait", "vars"])?;
+        let map = self.mapping(node, field, DEPENDENCY_KEYS)?;
         // The path, the wait and the bindings are each checked whatever is wrong with the others.
         let spec = map.require(
             self,

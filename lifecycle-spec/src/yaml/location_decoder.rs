@@ -3,6 +3,7 @@
 use serde_saphyr::Spanned;
 
 use super::decoder::{Decoder, Deferred, index};
+use super::keys::{LOCATION_KEYS, SSH_KEYS};
 use super::node::{Node, pos_of};
 use crate::{HostKeys, Location, ProbeFrom, Rule, Ssh, Template, check_host};
 
@@ -32,7 +33,7 @@ impl Decoder<'_> {
             self.report(d);
             return None;
         }
-        let map = self.mapping(node, "location", &["ssh", "local_hosts"])?;
+        let map = self.mapping(node, "location", LOCATION_KEYS)?;
         // `local_hosts` is checked whatever is wrong with `ssh`, and each `ssh` value whatever is
         // wrong with the others.
         let ssh = map
@@ -87,11 +88,7 @@ impl Decoder<'_> {
     /// `ssh: { host, user, port, host_keys, probe, install }`: the host, the user if given,
     /// the port, the host key policy, where the probe runs from, the file to install.
     fn ssh(&mut self, node: &Spanned<Node>) -> Option<SshParts> {
-        let ssh = self.mapping(
-            node,
-            "location.ssh",
-            &["host", "user", "port", "host_keys", "probe", "install"],
-        )?;
+        let ssh = self.mapping(node, "location.ssh", SSH_KEYS)?;
         let host = ssh
             .require(self, "host", "the host to reach over SSH, e.g. \"{host}\"")
             .and_then(|n| {

@@ -3,12 +3,13 @@
 use serde_saphyr::Spanned;
 
 use super::decoder::Decoder;
+use super::keys::LOGS_KEYS;
 use super::node::{Node, pos_of};
 use crate::{Logs, Rule, SizeError, parse_size};
 
 impl Decoder<'_> {
     pub(crate) fn logs(&mut self, node: &Spanned<Node>) -> Option<Logs> {
-        let map = self.mapping(node, "logs", &["dir", "max_size", "keep"])?;
+        let map = self.mapping(node, "logs", LOGS_KEYS)?;
         // `Some(None)`: no `dir:`, the default; `None`: a `dir:` that is wrong.
         let dir = match map.get("dir") {
             Some(n) => self.non_empty_template(n, "logs.dir").map(Some),

@@ -3,6 +3,7 @@
 
 mod decoder;
 mod dependency_decoder;
+pub(crate) mod keys;
 mod location_decoder;
 mod logs_decoder;
 mod node;

@@ -5,10 +5,9 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use super::decoder::{Decoder, Deferred, join};
+use super::keys::{BACKOFF_KEYS, PROBE_KEYS, READINESS_KEYS};
 use super::node::{Node, pos_of};
 use crate::{Backoff, DisplayDuration, Pos, Probe, Readiness, Rule};
-
-const PROBES: &[&str] = &["http", "tcp", "notify", "log"];
 
 /// A decoded `backoff:`: the whole, if every part is valid, and `initial` on its own, if it is.
 pub(crate) struct DecodedBackoff {
@@ -19,11 +18,7 @@ pub(crate) struct DecodedBackoff {
 
 impl Decoder<'_> {
     pub(crate) fn readiness(&mut self, node: &Spanned<Node>) -> Option<Readiness> {
-        let map = self.mapping(
-            node,
-            "readiness",
-            &["probe", "deadline", "attempt_timeout", "backoff"],
-        )?;
+        let map = self.mapping(node, "readiness", READINESS_KEYS)?;
         let probe = map
             .require(
                 self,
@@ -105,7 +100,7 @@ impl Decoder<'_> {
             self.report(d);
             return None;
         }
-        let map = self.mapping(node, "readiness.probe", PROBES)?;
+        let map = self.mapping(node, "readiness.probe", PROBE_KEYS)?;
         if map.len() != 1 {
             let found = if map.len() == 0 {
                 "no probe".to_owned()
@@ -172,7 +167,7 @@ impl Decoder<'_> {
         field: &str,
         defaults: Backoff,
     ) -> DecodedBackoff {
-        let Some(map) = self.mapping(node, field, &["initial", "max", "factor"]) else {
+        let Some(map) = self.mapping(node, field, BACKOFF_KEYS) else {
             return DecodedBackoff {
                 backoff: None,
                 initial: None,

@@ -3,16 +3,13 @@
 use serde_saphyr::Spanned;
 
 use super::decoder::Decoder;
+use super::keys::RESTART_KEYS;
 use super::node::Node;
 use crate::{Backoff, Restart, RestartPolicy};
 
 impl Decoder<'_> {
     pub(crate) fn restart(&mut self, node: &Spanned<Node>) -> Option<Restart> {
-        let map = self.mapping(
-            node,
-            "restart",
-            &["policy", "max", "backoff", "reset_after"],
-        )?;
+        let map = self.mapping(node, "restart", RESTART_KEYS)?;
         let policy = match map.get("policy") {
             Some(n) => self.choice(n, "restart.policy", &RestartPolicy::NAMES, |s| {
                 s.parse().ok()

@@ -6,26 +6,12 @@ use serde_saphyr::Spanned;
 
 use super::decoder::{Decoder, index, join};
 use super::dependency_decoder::DependencyRef;
+use super::keys::{COMMAND_KEYS, TOP_KEYS};
 use super::node::{Node, pos_of};
 use crate::{
     Command, EnvVar, InheritEnv, Location, Logs, Part, Pos, Restart, Rule, Spec, StopStep, Str,
     Template, VarDefault, is_spec_name, is_var_name,
 };
-
-/// Every key a spec file may have at its top level.
-pub(crate) const TOP_KEYS: &[&str] = &[
-    "name",
-    "variant",
-    "instance",
-    "command",
-    "vars",
-    "readiness",
-    "stop",
-    "location",
-    "restart",
-    "depends_on",
-    "logs",
-];
 
 /// A decoded spec whose dependencies are still paths. The dependencies are there even when the
 /// spec is not (it has errors): each is still read and checked.
@@ -245,7 +231,7 @@ impl Decoder<'_> {
     }
 
     fn command(&mut self, node: &Spanned<Node>) -> Option<Command> {
-        let map = self.mapping(node, "command", &["binary", "args", "env", "inherit_env"])?;
+        let map = self.mapping(node, "command", COMMAND_KEYS)?;
         let binary = map
             .require(
                 self,

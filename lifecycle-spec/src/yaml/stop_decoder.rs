@@ -3,6 +3,7 @@
 use serde_saphyr::Spanned;
 
 use super::decoder::{Decoder, Deferred, index, join};
+use super::keys::{STOP_HTTP_KEYS, STOP_STEP_KEYS};
 use super::node::{Node, pos_of};
 use crate::{Rule, Signal, SignalError, StopStep, Template};
 
@@ -36,7 +37,7 @@ impl Decoder<'_> {
         field: &str,
         position: usize,
     ) -> Option<StopStep> {
-        let map = self.mapping(node, field, &["signal", "http", "grace"])?;
+        let map = self.mapping(node, field, STOP_STEP_KEYS)?;
         // Each part is read for its own problems, whatever is wrong with the others.
         let grace = match map.get("grace") {
             Some(n) => self.duration(n, &join(field, "grace")),
@@ -112,12 +113,14 @@ impl Decoder<'_> {
         position: usize,
     ) -> Option<Template> {
         let http_field = join(field, "http");
-        let url = self.mapping(node, &http_field, &["post"]).and_then(|post| {
-            post.require(self, "post", "the shutdown URL to POST to")
-                .and_then(|n| {
-                    self.checked_template(n, &join(&http_field, "post"), Deferred::HttpUrl)
-                })
-        });
+        let url = self
+            .mapping(node, &http_field, STOP_HTTP_KEYS)
+            .and_then(|post| {
+                post.require(self, "post", "the shutdown URL to POST to")
+                    .and_then(|n| {
+                        self.checked_template(n, &join(&http_field, "post"), Deferred::HttpUrl)
+                    })
+            });
         if position != 0 {
             let d = self
                 .diag(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::daemon::actor::{Actor, Phase, StopReply};
 use crate::daemon::chain::KILL_CONFIRM;
-use crate::plan::{Plan, StopPlan};
+use crate::plan::{ChainOverride, Plan, StopPlan};
 use crate::remote::RemoteError;
 use crate::remote::connection::Connection;
 use crate::remote::ops::{self, StopAnswer};
@@ -33,7 +33,7 @@ impl Actor {
     pub(in crate::daemon) async fn remote_stop(
         &mut self,
         plan: Option<Arc<Plan>>,
-        steps: Option<Vec<StopPlan>>,
+        steps: Option<ChainOverride>,
         reply: StopReply,
     ) {
         let answer = self.remote_stop_work(plan, steps).await;
@@ -50,7 +50,7 @@ impl Actor {
     async fn remote_stop_work(
         &mut self,
         plan: Option<Arc<Plan>>,
-        steps: Option<Vec<StopPlan>>,
+        steps: Option<ChainOverride>,
     ) -> Result<Stopped, StopError> {
         let owned = match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Remote(live) => Some(live),
@@ -65,7 +65,7 @@ impl Actor {
                     connection,
                     pid: live.pid,
                     start_time: live.start_time,
-                    chain: steps.unwrap_or_else(|| live.plan.stop.clone()),
+                    chain: ChainOverride::apply(steps, live.plan.stop.clone()),
                     owned: Some(live),
                 },
                 Err(err) => {
@@ -87,7 +87,7 @@ impl Actor {
     async fn recorded_target(
         &mut self,
         plan: Option<Arc<Plan>>,
-        steps: Option<Vec<StopPlan>>,
+        steps: Option<ChainOverride>,
     ) -> Result<Result<Target, Stopped>, StopError> {
         let key = self.key.clone();
         let not_running = || Stopped::NotRunning { key: key.clone() };
@@ -112,8 +112,10 @@ impl Actor {
                 self.note(Event::Adopted { pid: record.pid });
                 // A record's chain is a claim of that host: its signals are taken, not an HTTP
                 // step (a URL from there is not sent from here).
-                let chain = steps
-                    .unwrap_or_else(|| StopPlan::signals_of(&StopPlan::from_record(&record.stop)));
+                let chain = ChainOverride::apply(
+                    steps,
+                    StopPlan::signals_of(&StopPlan::from_record(&record.stop)),
+                );
                 Ok(Ok(Target {
                     owned: None,
                     connection,
