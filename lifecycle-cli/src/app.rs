@@ -66,6 +66,9 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
                 let _ = writeln!(stderr, "warning: {warning}");
             }
             print(&unit.text);
+            if !unit.text.ends_with('\n') {
+                print("\n");
+            }
             Ok(())
         }
         Command::Up {

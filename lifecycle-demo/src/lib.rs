@@ -1,34 +1,45 @@
-//! The lifecycle demo lives in `examples/demo.rs`: `cargo run --release --example demo`.
-//! This library holds the part of it that stands in for the real daemons.
+//! The rbee demo: `cargo run --release --example rbee`.
+//!
+//! A queen, a hive and two workers (a vLLM one and a llama.cpp one), each a
+//! `#[derive(Lifecycle)]` handle over the shipped specs (`specs/queen.yaml`, `specs/hive.yaml`,
+//! and `specs/workers/`, whose files make [`WorkerKind`]), brought up in that order with every
+//! transition printed; the status table; the vLLM worker's crash, restarted after its backoff
+//! by its spec's `restart: on-failure`; then everything stopped in reverse order, and a check
+//! that no process is left. The hive runs on this machine, or over SSH on the host given
+//! (`--hive-host user@host:port`).
+//!
+//! The real binaries (queen-rbee, rbee-hive, vllm, llama-server) are not here: one executable
+//! stands in for them all ([`stand_in_if_asked`]), the example's own (or the `rbee-stand-in`
+//! binary, for the tests). Nothing is installed and nothing outside a temporary directory is
+//! touched.
+//!
+//! ```no_run
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     lifecycle_demo::stand_in_if_asked(); // before any thread: this may be a daemon
+//!     let mut options = lifecycle_demo::Options::new(std::env::current_exe()?);
+//!     options.fast = true;
+//!     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+//!     runtime.block_on(lifecycle_demo::rbee(options, &mut std::io::stdout()))?;
+//!     Ok(())
+//! }
+//! ```
 
-/// If the command line is a daemon's (it has `--port`), runs the test daemon on that port and
-/// exits; else returns. Call it first thing in `main`, before any thread starts: the test
-/// daemon's signal handling needs every thread to inherit its signal mask.
-///
-/// The delay before the stand-in is ready mimics the real daemon: `serve MODEL …` (vllm) loads
-/// a model, `--model …` (llama-server) too, a queen only binds a port.
-///
-/// ```no_run
-/// lifecycle_demo::stand_in_if_asked();
-/// ```
-pub fn stand_in_if_asked() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(port) = args.iter().skip_while(|a| *a != "--port").nth(1) else {
-        return;
-    };
-    let ready_after = match args.first().map(String::as_str) {
-        Some("serve") => "900",
-        Some("--model") => "500",
-        _ => "150",
-    };
-    let flags = [
-        "--port",
-        port,
-        "--ready-after",
-        ready_after,
-        "--exit-after-sigterm",
-        "30",
-    ];
-    let flags: Vec<String> = flags.iter().map(|s| (*s).to_owned()).collect();
-    std::process::exit(lifecycle_tests::daemon::run(&flags))
-}
+mod error;
+mod handles;
+mod hive_host;
+mod model_file;
+mod options;
+mod progress;
+mod rbee;
+mod relay;
+mod stand_in;
+mod summary;
+mod table;
+
+pub use error::DemoError;
+pub use handles::{HiveHandle, QueenHandle, WorkerHandle, WorkerKind};
+pub use hive_host::{HiveHost, HiveHostError};
+pub use options::Options;
+pub use rbee::rbee;
+pub use stand_in::stand_in_if_asked;
+pub use summary::{Crash, Summary};
