@@ -14,7 +14,7 @@ use lifecycle_spec::{Diagnostic, Diagnostics, Rule};
 /// let text = lifecycle_cli::render_diagnostics(&diags, |_| Some("command: { binary: q }\nstop: []\n".into()));
 /// assert!(text.contains("--> q.yaml:2:7"), "{text}");
 /// assert!(text.contains("2 | stop: []"), "{text}");
-/// assert!(text.contains("  |       ^^"), "{text}");
+/// assert!(text.contains("  |       ^\n"), "{text}");
 /// ```
 pub fn render_diagnostics(
     diagnostics: &Diagnostics,

@@ -99,7 +99,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lifecycle_core::error::{BinaryNotFound, VarError};
+use lifecycle_core::error::{BinaryNotFound, PlanError, VarError};
 use lifecycle_core::spec::{
     Dependency, InheritEnv, Location, Logs, Pos, Probe, RestartPolicy, Signal, Spec, StopStep,
     Template, WaitFor,
@@ -181,22 +181,10 @@ pub enum ExportError {
     /// A bare `command.binary` is in neither `$PATH` nor the workspace's `target/`.
     #[error(transparent)]
     BinaryNotFound(#[from] BinaryNotFound),
-    /// A rendered value cannot be written into a unit.
-    #[error("--> {file}:{pos}: daemon `{daemon}`: {field} is `{}`: {problem}", value.escape_debug())]
-    Invalid {
-        /// The daemon.
-        daemon: String,
-        /// Its spec file.
-        file: String,
-        /// Where the template is.
-        pos: Pos,
-        /// The field (`command.args`, `instance`, …).
-        field: String,
-        /// The rendered value.
-        value: String,
-        /// What is wrong with it.
-        problem: String,
-    },
+    /// A rendered value cannot be written into a unit (the executor's own error for a value
+    /// that breaks its rule: `PlanError::Invalid`).
+    #[error(transparent)]
+    Invalid(PlanError),
     /// A program the unit's stop commands need is not installed.
     #[error(
         "daemon `{daemon}`: its stop chain of several steps needs `{tool}` ({package}), found in neither {}", searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" nor ")
@@ -465,14 +453,14 @@ fn check_value(
 }
 
 fn invalid(spec: &Spec, pos: Pos, field: &str, value: &str, problem: &str) -> ExportError {
-    ExportError::Invalid {
+    ExportError::Invalid(PlanError::Invalid {
         daemon: spec.name.to_string(),
         file: spec.file.to_string(),
         pos,
         field: field.to_owned(),
-        value: value.to_owned(),
+        value: value.escape_debug().to_string(),
         problem: problem.to_owned(),
-    }
+    })
 }
 
 /// `<name>.service` or `<name>@<escaped instance>.service`, at most 255 characters.

@@ -14,6 +14,7 @@ use std::process::Command;
 
 use lifecycle_cli::SpecHandle;
 use lifecycle_cli::systemd::{ExportError, Target, Unit, export};
+use lifecycle_core::error::PlanError;
 
 /// The workspace's root.
 fn root() -> &'static Path {
@@ -476,11 +477,11 @@ fn control_characters_are_refused() {
         let vars = [("bin", bin), ("arg", arg), ("env", env)];
         let handle = written(dir.path(), "c.yaml", yaml, &vars);
         match export(&handle, Target::System) {
-            Err(ExportError::Invalid {
+            Err(ExportError::Invalid(PlanError::Invalid {
                 field: found,
                 problem,
                 ..
-            }) => {
+            })) => {
                 assert_eq!(found, field);
                 assert_eq!(problem, "contains control characters");
             }
@@ -701,7 +702,7 @@ fn binaries_are_resolved_now() {
     // A directory is no program.
     assert!(matches!(
         with("/usr/bin/"),
-        Err(ExportError::Invalid { field, .. }) if field == "command.binary"
+        Err(ExportError::Invalid(PlanError::Invalid { field, .. })) if field == "command.binary"
     ));
 }
 

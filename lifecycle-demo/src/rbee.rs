@@ -451,13 +451,7 @@ async fn status_table(
 ) -> Result<(), DemoError> {
     let mut table = Table::new(STATUS_COLUMNS);
     for (daemon, location) in daemons {
-        let status = manager
-            .status(*daemon)
-            .await
-            .map_err(|source| DemoError::Status {
-                daemon: daemon.spec().name.to_string(),
-                source,
-            })?;
+        let status = status_of(manager, *daemon).await?;
         let running = status.state.is_running();
         let uptime = progress
             .uptime(&status.key)
@@ -492,13 +486,7 @@ async fn leftovers(
 ) -> Result<Vec<u32>, DemoError> {
     let mut left = Vec::new();
     for (daemon, _) in daemons {
-        let status = manager
-            .status(*daemon)
-            .await
-            .map_err(|source| DemoError::Status {
-                daemon: daemon.spec().name.to_string(),
-                source,
-            })?;
+        let status = status_of(manager, *daemon).await?;
         if status.state != State::Stopped {
             return Err(DemoError::Unexpected(format!(
                 "{} is {} after its stop",
@@ -519,6 +507,20 @@ async fn leftovers(
     left.sort_unstable();
     left.dedup();
     Ok(left)
+}
+
+/// A daemon's status, or the demo's error naming it.
+async fn status_of(
+    manager: &DaemonManager,
+    daemon: &dyn Lifecycle,
+) -> Result<lifecycle_core::Status, DemoError> {
+    manager
+        .status(daemon)
+        .await
+        .map_err(|source| DemoError::Status {
+            daemon: daemon.spec().name.to_string(),
+            source,
+        })
 }
 
 #[cfg(test)]
