@@ -7,6 +7,7 @@
 //! cargo run --release -p lifecycle-bench -- scale [--runs N] [--baseline-runs N]
 //! cargo run --release -p lifecycle-bench -- remote [--runs N] [--fleet-runs N]
 //! cargo run --release -p lifecycle-bench -- compile-time [--runs N]
+//! cargo build --release -p lifecycle-cli && cargo run --release -p lifecycle-bench -- cli [--runs N] [--daemons N]
 //! ```
 //!
 //! The daemons are this program itself: with `--test-daemon` first, it runs the test daemon.
@@ -14,6 +15,7 @@
 #![allow(clippy::print_stdout)]
 
 mod baseline;
+mod cli;
 mod compile_time;
 mod handles;
 mod remote;
@@ -78,6 +80,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let sizes = [10, 50, 100, 200, 500];
     let result = match args.first().map(String::as_str) {
+        Some("cli") => cli::run_block(flag(&args, "--runs", 30), flag(&args, "--daemons", 100)),
         Some("compile-time") => compile_time::run(flag(&args, "--runs", 10)).map_err(Error::from),
         Some("runtime") => runtime_block(flag(&args, "--runs", 20)),
         Some("remote") => remote::run(flag(&args, "--runs", 20), flag(&args, "--fleet-runs", 5)),
@@ -89,18 +92,19 @@ fn main() {
         Some(mode @ ("scale-worker" | "scale-baseline")) => {
             child_block(mode, args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10))
         }
-        // Scale first: the runtime block ends with thousands of idle processes killed, whose
-        // cleanup by the kernel slows what comes right after.
+        // Scale and cli first: the runtime block ends with thousands of idle processes killed,
+        // whose cleanup by the kernel slows what comes right after.
         Some("all") => scale::run(
             &sizes,
             flag(&args, "--runs", 20),
             flag(&args, "--baseline-runs", 3),
         )
+        .and_then(|()| cli::run_block(flag(&args, "--cli-runs", 30), flag(&args, "--daemons", 100)))
         .and_then(|()| runtime_block(flag(&args, "--runs", 20)))
         .and_then(|()| remote::run(flag(&args, "--runs", 20), flag(&args, "--fleet-runs", 5)))
         .and_then(|()| compile_time::run(flag(&args, "--runs", 10)).map_err(Error::from)),
         _ => Err(
-            "usage: lifecycle-bench all|runtime|scale|remote|compile-time [--runs N] [--baseline-runs N] [--fleet-runs N]"
+            "usage: lifecycle-bench all|runtime|scale|cli|remote|compile-time [--runs N] [--baseline-runs N] [--fleet-runs N] [--cli-runs N] [--daemons N]"
                 .into(),
         ),
     };

@@ -40,7 +40,7 @@ pub(crate) async fn healthy(port: u16) -> Result<(), Error> {
 }
 
 /// The CLOCK_MONOTONIC time now, in nanoseconds (the clock the daemon stamps readiness with).
-fn monotonic_ns() -> i128 {
+pub(crate) fn monotonic_ns() -> i128 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
         .map(|t| i128::from(t.tv_sec()) * 1_000_000_000 + i128::from(t.tv_nsec()))
         .unwrap_or(0)

@@ -22,6 +22,21 @@ impl Sample {
         }
     }
 
+    /// The `p`-th percentile (0–100), nearest rank: the smallest value that at least `p` % of
+    /// the sample do not exceed.
+    pub(crate) fn percentile(&self, p: f64) -> Duration {
+        let v = self.sorted();
+        let rank = (p / 100.0 * v.len() as f64).ceil() as usize;
+        v.get(rank.clamp(1, v.len().max(1)) - 1)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The number of values.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// The smallest and largest values.
     pub(crate) fn range(&self) -> (Duration, Duration) {
         let v = self.sorted();
