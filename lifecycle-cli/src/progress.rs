@@ -375,7 +375,7 @@ impl Screen {
                 .with_prefix(t.daemon.clone());
             self.multi.add(bar)
         });
-        let name = t.daemon.split('@').next().unwrap_or(&t.daemon);
+        let name = crate::commands::name_of(&t.daemon);
         match (&t.to, self.deadlines.get(name)) {
             (State::Starting, Some(deadline)) => {
                 if !matches!(t.from, State::Starting) {

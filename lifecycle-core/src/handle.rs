@@ -63,6 +63,22 @@ pub trait Lifecycle {
             })
     }
 
+    /// The daemon's key, which names its record and log: the spec's name, and `@` the rendered
+    /// `instance` if the spec has one.
+    ///
+    /// ```
+    /// use lifecycle_core::Lifecycle;
+    /// # #[derive(Lifecycle)]
+    /// # #[lifecycle(spec = "../specs/hive.yaml")]
+    /// # struct HiveHandle { host: String }
+    /// assert_eq!(HiveHandle { host: "gpu1".into() }.key().unwrap(), "rbee-hive@gpu1");
+    /// ```
+    fn key(&self) -> Result<String, VarError> {
+        let spec = self.spec();
+        let instance = spec.instance.as_ref().map(|i| self.render(i)).transpose()?;
+        Ok(crate::plan::key(&spec.name, instance.as_deref()))
+    }
+
     /// Makes sure the daemon runs and is ready (see [`DaemonManager::ensure_running`]).
     ///
     /// ```no_run

@@ -335,6 +335,14 @@ impl Renderer<'_> {
     }
 }
 
+/// A daemon's key: its name, and `@` its rendered instance if its spec has one.
+pub(crate) fn key(name: &str, instance: Option<&str>) -> String {
+    match instance {
+        Some(instance) => format!("{name}@{instance}"),
+        None => name.to_owned(),
+    }
+}
+
 impl Plan {
     /// Renders `spec` with `values` (the handle's fields, then the spec's defaults).
     pub(crate) fn new(
@@ -342,13 +350,8 @@ impl Plan {
         values: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Plan, PlanError> {
         let r = Renderer { spec, values };
-        let key = match &spec.instance {
-            Some(instance) => {
-                let instance = r.render(instance)?;
-                format!("{}@{instance}", spec.name)
-            }
-            None => spec.name.to_string(),
-        };
+        let instance = spec.instance.as_ref().map(|i| r.render(i)).transpose()?;
+        let key = key(&spec.name, instance.as_deref());
         let readiness = match &spec.readiness {
             None => None,
             Some(readiness) => Some(ReadinessPlan {

@@ -38,6 +38,14 @@ fn manager(dir: &Path, sshd: &Sshd) -> DaemonManager {
     manager_of(dir, "local", sshd.client_config(), true)
 }
 
+/// A test's host, its directory, and a manager of both (dropped in reverse: the manager first).
+fn setup() -> (Sshd, tempfile::TempDir, DaemonManager) {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path(), &sshd);
+    (sshd, dir, manager)
+}
+
 /// Another manager (its own local state directory, as on another machine) of the same remote
 /// state directory.
 fn second_manager(dir: &Path, sshd: &Sshd) -> DaemonManager {
@@ -77,9 +85,7 @@ fn ssh_children_on(port: u16) -> Vec<u32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_ready_stop_on_the_remote_host() {
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, dir, manager) = setup();
     let handle = daemon(&sshd, "start-ready-stop", "");
     let running = manager.ensure_running(&handle).await.unwrap();
     assert!(running.started);
@@ -116,9 +122,7 @@ async fn start_ready_stop_on_the_remote_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_at_start_fails_at_once_with_the_remote_log_tail() {
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, dir, manager) = setup();
     let handle = daemon(&sshd, "crash", "--print-lines 3 --crash-at-start 7");
     let began = Instant::now();
     let err = manager.ensure_running(&handle).await.unwrap_err();
@@ -153,9 +157,7 @@ async fn a_crash_at_start_fails_at_once_with_the_remote_log_tail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_that_ignores_sigterm_is_killed_after_its_grace_with_its_grandchild() {
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, dir, manager) = setup();
     let grandchild_file = dir.path().join("grandchild.pid");
     let flags = format!(
         "--ignore-sigterm --fork-grandchild --grandchild-pid-file {}",
@@ -181,9 +183,7 @@ async fn a_daemon_that_ignores_sigterm_is_killed_after_its_grace_with_its_grandc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_daemons_of_one_binary_stopping_one_leaves_the_other() {
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, _dir, manager) = setup();
     let one = daemon(&sshd, "one", "");
     let two = daemon(&sshd, "two", "");
     let (a, b) = tokio::join!(manager.ensure_running(&one), manager.ensure_running(&two));
@@ -199,9 +199,7 @@ async fn two_daemons_of_one_binary_stopping_one_leaves_the_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arguments_arrive_byte_for_byte() {
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, dir, manager) = setup();
     let out = dir.path().join("argv");
     let canary = dir.path().join("canary");
     let hostile = [
@@ -326,9 +324,7 @@ async fn a_changed_host_key_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_remote_binary_is_named() {
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, dir, manager) = setup();
     let mut handle = daemon(&sshd, "missing", "");
     handle.binary = "/nonexistent/test-daemon".into();
     let err = manager.ensure_running(&handle).await.unwrap_err();
@@ -344,9 +340,7 @@ async fn a_missing_remote_binary_is_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_master_connection_serves_every_operation() {
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, _dir, manager) = setup();
     let handles: Vec<RemoteDaemon> = (0..4)
         .map(|i| daemon(&sshd, &format!("shared-{i}"), ""))
         .collect();
@@ -434,9 +428,7 @@ async fn sshd_killed_mid_operation_is_a_clear_error_not_a_hang() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_that_stops_on_drop_kills_what_it_started_there() {
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, dir, manager) = setup();
     let handle = daemon(&sshd, "on-drop", "--ignore-sigterm");
     let running = manager.ensure_running(&handle).await.unwrap();
     drop(manager);
@@ -564,9 +556,7 @@ async fn a_refused_key_is_an_authentication_error_naming_the_destination() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_host_is_reported_within_the_connect_timeout() {
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, _dir, manager) = setup();
     let mut handle = daemon(&sshd, "unreachable", "");
     // Nothing listens there.
     handle.ssh_port = free_port();
@@ -593,9 +583,7 @@ async fn an_unreachable_host_is_reported_within_the_connect_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_is_installed_atomically_and_only_when_it_changed() {
     use std::os::unix::fs::MetadataExt;
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, dir, manager) = setup();
     let target = dir.path().join("remote-bin/td");
     let mut handle = RemoteInstall {
         local: BINARY.into(),
@@ -659,9 +647,7 @@ async fn the_binary_is_installed_atomically_and_only_when_it_changed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exit_after_ready_is_seen_at_once_and_its_record_goes() {
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, dir, manager) = setup();
     let handle = daemon(&sshd, "exits", "--exit-after 300 --exit-code 4");
     let mut events = manager.subscribe();
     let running = manager.ensure_running(&handle).await.unwrap();
@@ -690,9 +676,7 @@ async fn an_exit_after_ready_is_seen_at_once_and_its_record_goes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_never_ready_is_killed_its_record_removed_and_the_next_start_works() {
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, dir, manager) = setup();
     let short = |flags: &str| RemoteShort {
         binary: BINARY.into(),
         port: free_port(),
@@ -927,9 +911,7 @@ async fn sshd_killed_during_a_stop_is_an_error_at_once_not_a_hang() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_worker_of_a_local_queen_starts_after_it_and_stops_before_it() {
-    let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manager = manager(dir.path(), &sshd);
+    let (sshd, _dir, manager) = setup();
     let worker = RemoteWorker {
         binary: BINARY.into(),
         port: free_port(),

@@ -9,7 +9,8 @@ use lifecycle_core::{DaemonManager, Listed, Stopped};
 use serde_json::json;
 
 use crate::CliError;
-use crate::commands::order::dependents_first;
+use crate::commands::name_of;
+use crate::commands::order::{dependents_first, depends_on, with_dependents};
 use crate::load::load_named;
 use crate::progress::Progress;
 
@@ -32,7 +33,9 @@ pub fn resolve(
         let found: Vec<String> = if is_spec_path(path) {
             let (handle, complete) = load_named(path, vars)?;
             let name = lifecycle_core::Lifecycle::spec(&handle).name.to_string();
-            let key = complete.then(|| key_of(&handle)).flatten();
+            let key = complete
+                .then(|| lifecycle_core::Lifecycle::key(&handle).ok())
+                .flatten();
             known
                 .iter()
                 .filter(|d| match &key {
@@ -67,24 +70,6 @@ fn is_spec_path(path: &Path) -> bool {
     text.contains('/') || text.ends_with(".yaml") || text.ends_with(".yml")
 }
 
-/// A handle's key: its name, `@` its rendered instance.
-pub(crate) fn key_of(handle: &crate::SpecHandle) -> Option<String> {
-    use lifecycle_core::Lifecycle;
-    let spec = handle.spec();
-    match &spec.instance {
-        Some(instance) => handle
-            .render(instance)
-            .ok()
-            .map(|i| format!("{}@{i}", spec.name)),
-        None => Some(spec.name.to_string()),
-    }
-}
-
-/// The name part of a key.
-pub(crate) fn name_of(key: &str) -> &str {
-    key.split('@').next().unwrap_or(key)
-}
-
 /// "No daemon named …", with what is known.
 pub(crate) fn unknown(target: &str, known: &[Listed]) -> String {
     if known.is_empty() {
@@ -113,22 +98,10 @@ pub async fn down(
     grace: Option<Duration>,
     progress: &Progress,
 ) -> Result<(), CliError> {
-    let depends_on: BTreeMap<String, Vec<String>> = known
-        .iter()
-        .filter_map(|d| Some((d.key.clone(), d.record.as_ref()?.depends_on.clone())))
-        .collect();
+    let depends_on = depends_on(known);
     // What depends on them, transitively, is stopped too (first): named here, so that each gets
     // the grace asked for.
-    let mut keys = keys;
-    let mut i = 0;
-    while i < keys.len() {
-        for (dependent, deps) in &depends_on {
-            if deps.contains(&keys[i]) && !keys.contains(dependent) {
-                keys.push(dependent.clone());
-            }
-        }
-        i += 1;
-    }
+    let keys = with_dependents(keys, &depends_on);
     let mut failed = Vec::new();
     for key in dependents_first(keys, &depends_on) {
         let stopped = match grace {

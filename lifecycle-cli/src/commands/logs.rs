@@ -12,7 +12,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
 use crate::CliError;
-use crate::commands::down::{name_of, unknown};
+use crate::commands::down::unknown;
+use crate::commands::name_of;
 
 /// The log of the daemon `name` (a key, or a name with one instance) among `known`.
 ///

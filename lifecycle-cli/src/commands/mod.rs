@@ -19,3 +19,8 @@ pub(crate) async fn listed(
         ))
     })
 }
+
+/// The name part of a key (`vllm@8080` → `vllm`).
+pub(crate) fn name_of(key: &str) -> &str {
+    key.split('@').next().unwrap_or(key)
+}

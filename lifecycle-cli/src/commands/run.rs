@@ -10,10 +10,10 @@ use serde_json::json;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::broadcast;
 
-use crate::commands::down::key_of;
 use crate::commands::up::{report, up};
 use crate::progress::Progress;
 use crate::{CliError, SpecHandle};
+use lifecycle_core::Lifecycle;
 
 /// Brings `handles` up (as `up` does), waits for SIGINT or SIGTERM (one during the start
 /// counts too), then stops what this run is responsible for — the handles' daemons, and every
@@ -63,7 +63,7 @@ pub async fn run(
         None => Ok(()),
     };
     progress.note("", "stopping", json!({"type": "stopping"}));
-    let mut keys: Vec<String> = handles.iter().filter_map(key_of).collect();
+    let mut keys: Vec<String> = handles.iter().filter_map(|h| h.key().ok()).collect();
     for key in spawned(&mut events) {
         if !keys.contains(&key) {
             keys.push(key);

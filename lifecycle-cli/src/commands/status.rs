@@ -84,7 +84,7 @@ pub fn json_lines(daemons: &[Listed]) -> String {
     for d in daemons {
         let record = d.record.as_ref();
         let line = json!({
-            "name": d.key.split('@').next().unwrap_or(&d.key),
+            "name": crate::commands::name_of(&d.key),
             "key": d.key,
             "state": state_word(&d.status.state),
             "reason": match &d.status.state { lifecycle_core::State::Failed { reason } => Some(reason), _ => None },

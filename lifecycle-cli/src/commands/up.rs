@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use lifecycle_core::{DaemonManager, Listed, Running, StartError};
+use lifecycle_core::{DaemonManager, Lifecycle, Listed, Running, StartError};
 use serde_json::json;
 
-use crate::commands::down::key_of;
+use crate::commands::order::{depends_on, with_dependents};
 use crate::progress::Progress;
 use crate::{CliError, SpecHandle};
 
@@ -30,7 +30,7 @@ pub async fn up(
     progress: &Arc<Progress>,
 ) -> Result<Vec<Running>, CliError> {
     let recreation = Arc::new(Recreation {
-        named: handles.iter().filter_map(key_of).collect(),
+        named: handles.iter().filter_map(|h| h.key().ok()).collect(),
         done: tokio::sync::Mutex::new(Vec::new()),
         no_recreate,
     });
@@ -176,26 +176,13 @@ async fn ensure(
     }
 }
 
-/// The daemons that depend on `key` (transitively, as records say) and are not `named`.
+/// The running daemons that depend on `key` (transitively, as records say) and are not `named`.
 fn dependents_outside(key: &str, known: &[Listed], named: &[String]) -> Vec<String> {
-    let mut found: Vec<String> = vec![key.to_owned()];
-    let mut i = 0;
-    while i < found.len() {
-        for d in known {
-            let depends = d
-                .record
-                .as_ref()
-                .is_some_and(|r| r.depends_on.contains(&found[i]));
-            if depends && d.status.pid.is_some() && !found.contains(&d.key) {
-                found.push(d.key.clone());
-            }
-        }
-        i += 1;
-    }
-    found
+    with_dependents(vec![key.to_owned()], &depends_on(known))
         .into_iter()
         .skip(1)
         .filter(|k| !named.contains(k))
+        .filter(|k| known.iter().any(|d| d.key == *k && d.status.pid.is_some()))
         .collect()
 }
 
