@@ -362,7 +362,8 @@ impl Drop for Block {
 }
 
 /// One line of the table: the figure, its sample, the target, and how it compares.
-fn line(what: &str, sample: &Sample, target: &str, met: Option<Duration>, beside: &str) {
+fn line(id: &str, what: &str, sample: &Sample, target: &str, met: Option<Duration>, beside: &str) {
+    crate::figures::time(format!("cli.{id}"), sample.median());
     let verdict = match met {
         Some(limit) if sample.median() <= limit && sample.percentile(90.0) <= limit => "yes",
         Some(limit) if sample.median() <= limit => "median yes, p90 no",
@@ -513,8 +514,9 @@ pub(crate) fn run_block(runs: usize, daemons: usize) -> Result<(), Error> {
         "| figure (spawn → exit observed) | n | median | p90 | max | target | met | median beside the floor |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    line("floor: `/bin/true`", &t, "", None, "");
+    line("floor_true", "floor: `/bin/true`", &t, "", None, "");
     line(
+        "floor_version",
         "floor: `lifecycle --version` (the binary's own start and exit)",
         &v,
         "",
@@ -527,6 +529,7 @@ pub(crate) fn run_block(runs: usize, daemons: usize) -> Result<(), Error> {
     );
     let up_lag = Sample(ups.up_lag);
     line(
+        "up_after_ready",
         "`up` of a notify daemon: exit observed after its `READY=1`",
         &up_lag,
         "≤ 3 ms",
@@ -535,6 +538,7 @@ pub(crate) fn run_block(runs: usize, daemons: usize) -> Result<(), Error> {
     );
     let up_wall = Sample(ups.up_wall);
     line(
+        "up_whole",
         &format!("`up`: the whole command (daemon ready {READY_AFTER_MS} ms after its start)"),
         &up_wall,
         "",
@@ -546,6 +550,7 @@ pub(crate) fn run_block(runs: usize, daemons: usize) -> Result<(), Error> {
     );
     let before = Sample(ups.before_ready);
     line(
+        "up_before_ready",
         "  of which spawn → `READY=1`, less the ready-after (the command's start, the spawn, the daemon's exec)",
         &before,
         "",
@@ -554,6 +559,7 @@ pub(crate) fn run_block(runs: usize, daemons: usize) -> Result<(), Error> {
     );
     let down_lag = Sample(ups.down_lag);
     line(
+        "down_after_exit",
         "`down` of that daemon (dies on SIGTERM): exit observed after the daemon is gone (reaped at once, as by init)",
         &down_lag,
         "≤ 3 ms",
@@ -562,6 +568,7 @@ pub(crate) fn run_block(runs: usize, daemons: usize) -> Result<(), Error> {
     );
     let down_wall = Sample(ups.down_wall);
     line(
+        "down_whole",
         "`down`: the whole command",
         &down_wall,
         "",
@@ -570,6 +577,7 @@ pub(crate) fn run_block(runs: usize, daemons: usize) -> Result<(), Error> {
     );
     let unreaped = Sample(unreaped);
     line(
+        "down_unreaped",
         "`down`, the exited daemon left unreaped by its parent (a PID 1 that reaps nobody, as this VM's): exit after it is gone",
         &unreaped,
         "",
@@ -578,6 +586,7 @@ pub(crate) fn run_block(runs: usize, daemons: usize) -> Result<(), Error> {
     );
     let tables = Sample(tables);
     line(
+        "status_table",
         &format!("`status`, {daemons} daemons running"),
         &tables,
         "≤ 10 ms",
@@ -586,6 +595,7 @@ pub(crate) fn run_block(runs: usize, daemons: usize) -> Result<(), Error> {
     );
     let jsons = Sample(jsons);
     line(
+        "status_json",
         &format!("`status --json`, {daemons} daemons running"),
         &jsons,
         "≤ 10 ms",
@@ -594,6 +604,7 @@ pub(crate) fn run_block(runs: usize, daemons: usize) -> Result<(), Error> {
     );
     let empties = Sample(empties);
     line(
+        "status_empty",
         "`status`, empty state directory",
         &empties,
         "",

@@ -8,6 +8,7 @@ use lifecycle_core::DaemonManager;
 use lifecycle_tests::harness::is_alive;
 
 use crate::baseline;
+use crate::figures;
 use crate::handles::{Fast, Http, Notify, Stubborn};
 use crate::stats::{Sample, show};
 
@@ -48,7 +49,7 @@ pub(crate) fn monotonic_ns() -> i128 {
 
 /// How long before `now` the daemon became ready (its stamp in `file`, which the daemon writes
 /// just after signalling readiness: it may take a moment to appear).
-async fn since_ready(file: &Path, now: i128) -> Result<Duration, Error> {
+pub(crate) async fn since_ready(file: &Path, now: i128) -> Result<Duration, Error> {
     let deadline = Instant::now() + Duration::from_secs(5);
     let text = loop {
         match std::fs::read_to_string(file) {
@@ -65,8 +66,11 @@ async fn since_ready(file: &Path, now: i128) -> Result<Duration, Error> {
     )?))
 }
 
-fn row(what: &str, ours: &Sample, theirs: &Sample) {
+/// A row of ours beside the hand-written pattern; records both medians as `runtime.ID.*`.
+fn row(what: &str, id: &str, ours: &Sample, theirs: &Sample) {
     let (o, t) = (ours.median(), theirs.median());
+    figures::time(format!("runtime.{id}.ours"), o);
+    figures::time(format!("runtime.{id}.by_hand"), t);
     let ratio = t.as_secs_f64() / o.as_secs_f64().max(1e-9);
     let ratio = if ratio < 10.0 {
         format!("{ratio:.2}×")
@@ -150,6 +154,7 @@ impl Bench {
         }
         row(
             "stop, daemon exits 50 ms after SIGTERM",
+            "stop_exit_50ms",
             &Sample(ours),
             &Sample(theirs),
         );
@@ -217,8 +222,13 @@ impl Bench {
         }
         row(
             "SIGTERM-ignoring daemon + grandchild, grace 1 s: gone",
+            "stop_stubborn",
             &Sample(ours),
             &Sample(theirs),
+        );
+        figures::count(
+            "runtime.stop_stubborn.grandchildren_left_by_hand",
+            survivors,
         );
         println!(
             "|  grandchildren left alive | 0 of {} | {survivors} of {} | |",
@@ -301,6 +311,8 @@ impl Bench {
             let _ = child.wait();
         }
         let notify = Sample(notify);
+        figures::time("runtime.readiness_notify.ours", notify.median());
+        figures::time("runtime.readiness_notify.ours_max", notify.range().1);
         println!(
             "| readiness noticed after READY=1 (notify) | {} | — | max {} |",
             show(notify.median()),
@@ -308,6 +320,7 @@ impl Bench {
         );
         row(
             "readiness noticed after the daemon turned healthy (HTTP, ready at 1 s)",
+            "readiness_http_1s",
             &Sample(http),
             &Sample(theirs),
         );
@@ -365,7 +378,16 @@ impl Bench {
             let _ = sleeper.kill();
             let _ = sleeper.wait();
         }
-        for (processes, after_exit, scans) in rows {
+        for (index, (processes, after_exit, scans)) in rows.into_iter().enumerate() {
+            let host = if index == 0 { "few" } else { "many" };
+            figures::time(
+                format!("runtime.foreign_stop.{host}_processes.ours"),
+                after_exit.median(),
+            );
+            figures::time(
+                format!("runtime.foreign_stop.{host}_processes.ours_max"),
+                after_exit.range().1,
+            );
             println!(
                 "| stop from another manager: returned after the daemon's exit ({processes} processes on the host) | {} | {} (one /proc scan) | max {} |",
                 show(after_exit.median()),
@@ -408,6 +430,7 @@ impl Bench {
         self.manager.stop(&daemon).await?;
         row(
             "one health check: `is_daemon_healthy` (shared client) vs a GET with a new client",
+            "health_check",
             &Sample(ours),
             &Sample(theirs),
         );
@@ -512,7 +535,10 @@ fn print_scale_result(ready: Duration, stopped: Duration) {
                 .and_then(|kb| kb.parse::<u64>().ok())
         })
         .unwrap_or(0);
-    println!("{} {} {rss}", ready.as_micros(), stopped.as_micros());
+    let cpu = crate::stats::own_cpu_time()
+        .map(|(user, system)| (user + system).as_micros())
+        .unwrap_or(0);
+    println!("{} {} {rss} {cpu}", ready.as_micros(), stopped.as_micros());
 }
 
 /// The processes of group `pgid`, by reading every `/proc/<pid>/stat` (the scan a stop avoids).

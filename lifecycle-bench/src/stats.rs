@@ -58,3 +58,16 @@ pub(crate) fn show(d: Duration) -> String {
         format!("{:.0} µs", s * 1e6)
     }
 }
+
+/// This process's own CPU time so far: (user, system), from getrusage.
+pub(crate) fn own_cpu_time()
+-> Result<(Duration, Duration), Box<dyn std::error::Error + Send + Sync>> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF)?;
+    let of =
+        |t: nix::sys::time::TimeVal| -> Result<Duration, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(Duration::from_secs(u64::try_from(t.tv_sec())?)
+                + Duration::from_micros(u64::try_from(t.tv_usec())?))
+        };
+    Ok((of(usage.user_time())?, of(usage.system_time())?))
+}

@@ -1,0 +1,85 @@
+//! circus (PyPI `circus`), driven through its ZeroMQ control endpoint by `peers/driver.py`
+//! (circus's own client library).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::peers::installed;
+use crate::peers::kind::{Daemon, shell_quote};
+use crate::peers::line_driver::{Driven, LineDriver, ManagerProcess};
+use crate::peers::manager::{Error, Manager, Peer};
+use crate::peers::{OwnedChild, wait_for_path};
+
+/// How often circusd's arbiter looks at its processes (`check_delay`, 1 s by default).
+const CHECK_DELAY: &str = "0.1";
+
+pub(crate) struct Circus;
+
+impl Peer for Circus {
+    fn name(&self) -> &'static str {
+        "circus"
+    }
+
+    fn configuration(&self) -> String {
+        format!(
+            "`check_delay = {CHECK_DELAY}` (1 s by default), per watcher `stop_signal = TERM`, \
+             `graceful_timeout` = the grace, `stop_children = true`, `respawn = false`, \
+             `autostart = false`, output to a file per watcher; start and stop with `waiting`"
+        )
+    }
+
+    fn launch(
+        &self,
+        binary: &str,
+        dir: &Path,
+        daemons: &[Daemon],
+        grace: Duration,
+    ) -> Result<Box<dyn Manager>, Error> {
+        let endpoint = dir.join("endpoint");
+        let mut conf = format!(
+            "[circus]\nendpoint = ipc://{dir}/endpoint\npubsub_endpoint = ipc://{dir}/pubsub\n\
+             statsd = false\ncheck_delay = {CHECK_DELAY}\n",
+            dir = dir.display()
+        );
+        for daemon in daemons {
+            let args: Vec<String> = daemon.kind.args().iter().map(|a| shell_quote(a)).collect();
+            write!(
+                conf,
+                "\n[watcher:{name}]\ncmd = {cmd}\nargs = {args}\nnumprocesses = 1\n\
+                 autostart = false\nrespawn = false\nstop_signal = TERM\n\
+                 graceful_timeout = {grace}\nstop_children = true\ncopy_env = true\n\
+                 stdout_stream.class = FileStream\nstdout_stream.filename = {dir}/{name}.log\n\
+                 stderr_stream.class = FileStream\nstderr_stream.filename = {dir}/{name}.log\n",
+                name = daemon.name,
+                cmd = shell_quote(binary),
+                args = args.join(" "),
+                grace = grace.as_secs_f64(),
+                dir = dir.display(),
+            )?;
+        }
+        let conf_file = dir.join("circus.ini");
+        std::fs::write(&conf_file, conf)?;
+        let python = installed::dir().join("python/bin");
+        let daemon = OwnedChild(
+            Command::new(python.join("circusd"))
+                .arg(&conf_file)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(dir.join("circusd.stderr"))?)
+                .spawn()?,
+        );
+        wait_for_path(&endpoint, Duration::from_secs(30))?;
+        let mut command = Command::new(python.join("python"));
+        command
+            .arg(installed::scripts().join("driver.py"))
+            .arg("circus")
+            .arg(format!("ipc://{}", endpoint.display()));
+        let driver = LineDriver::spawn("circus", command, &dir.join("driver.stderr"))?;
+        Ok(Box::new(Driven {
+            driver,
+            manager: Some(ManagerProcess::Child(daemon)),
+        }))
+    }
+}
