@@ -55,7 +55,9 @@ def circus(endpoint):
     return {
         "start": lambda names: [call("start", name=n, waiting=True) for n in names],
         "stop": lambda names: [call("stop", name=n, waiting=True) for n in names],
-        # circusd's own "start" without a name starts only the autostart watchers.
+        # circusd's own "start" without a name starts only the autostart watchers; it runs
+        # one command at a time ("arbiter is already running watcher_start command"), so
+        # each watcher is started in turn, as circusctl would.
         "startall": lambda _: [
             call("start", name=n, waiting=True) for n in call("list")["watchers"]
         ],

@@ -52,10 +52,19 @@ fn parse_bound(text: &str) -> Option<(bool, f64, &'static str)> {
         .then_some((at_most, number * scale, unit))
 }
 
-/// The targets in the Markdown `text`; an error names the line of a malformed one.
+/// The targets in the Markdown `text`, in its `## Targets` section; an error names the line
+/// of a malformed one.
 pub(crate) fn targets(text: &str) -> Result<Vec<Target>, String> {
     let mut found = Vec::new();
+    let mut in_section = false;
     for (number, line) in text.lines().enumerate() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            in_section = heading.trim() == "Targets";
+            continue;
+        }
+        if !in_section {
+            continue;
+        }
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         // "| `id` | bound | ..." splits into "", "`id`", "bound", ...
         let Some(id) = cells
@@ -170,7 +179,14 @@ pub(crate) fn run(figures_file: &Path, targets_file: &Path, presence_only: bool)
         }
     };
     let figures = match figures::load(figures_file) {
-        Ok(f) => f,
+        Ok((kind, _)) if kind != "full" && !presence_only => {
+            eprintln!(
+                "lifecycle-bench check: {} holds the figures of a `{kind}` run, not of a whole run (`all`): only a whole run's are compared with the targets (`check --smoke` checks only that each target has a figure)",
+                figures_file.display()
+            );
+            return 2;
+        }
+        Ok((_, f)) => f,
         Err(e) => {
             eprintln!(
                 "lifecycle-bench check: {}: {e} (a run of `lifecycle-bench all` writes it)",
@@ -212,20 +228,23 @@ mod tests {
 
     #[test]
     fn targets_are_the_rows_with_an_id_and_a_bound() {
-        let text = "| figure | target |\n|---|---|\n| `a.b` | ≤ 1 s | x |\n| plain | ≤ 2 s |\n| `c.d` | ≥ 3 |\n";
+        let text = "| `x.y` | soon |\n## Targets\n| figure | target |\n|---|---|\n| `a.b` | ≤ 1 s | x |\n| plain | ≤ 2 s |\n| `c.d` | ≥ 3 |\n## After\n| `e.f` | later |\n";
         let found = targets(text).unwrap_or_default();
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].id, "a.b");
         assert!(!found[1].at_most);
-        let err = targets("| `a.b` | soon |\n").err().unwrap_or_default();
-        assert!(err.contains("line 1") && err.contains("a.b"), "{err}");
+        let err = targets("## Targets\n| `a.b` | soon |\n")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("line 2") && err.contains("a.b"), "{err}");
     }
 
     #[test]
     fn a_miss_a_meet_and_an_absence_are_told_apart() {
-        let targets =
-            targets("| `x.fast` | ≤ 10 ms |\n| `x.slow` | ≤ 10 ms |\n| `x.gone` | ≤ 1 |\n")
-                .unwrap_or_default();
+        let targets = targets(
+            "## Targets\n| `x.fast` | ≤ 10 ms |\n| `x.slow` | ≤ 10 ms |\n| `x.gone` | ≤ 1 |\n",
+        )
+        .unwrap_or_default();
         let figures = vec![
             Figure {
                 id: "x.fast".into(),
@@ -245,7 +264,7 @@ mod tests {
             value: 1.0,
             unit: "s",
         }];
-        let big = targets_in("| `scale.n1000.ready` | ≤ 3 s |\n");
+        let big = targets_in("## Targets\n| `scale.n1000.ready` | ≤ 3 s |\n");
         assert_eq!(compare(&big, &smoke, true), 0);
         assert_eq!(compare(&big, &smoke, false), 1);
     }

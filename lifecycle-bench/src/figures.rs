@@ -73,22 +73,39 @@ pub(crate) fn all() -> Vec<Figure> {
         .clone()
 }
 
-/// Writes the figures, one per line: `id value unit`.
-pub(crate) fn save(path: &Path) -> std::io::Result<()> {
+/// The first line of a figures file: what kind of run wrote it.
+const HEADER: &str = "# lifecycle-bench figures:";
+
+/// Writes the figures, one per line (`id value unit`), under a header naming the run's kind
+/// (`full` or `smoke`).
+pub(crate) fn save(path: &Path, kind: &str) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let text: String = all()
-        .iter()
-        .map(|f| format!("{} {} {}\n", f.id, f.value, f.unit))
-        .collect();
+    let mut text = format!("{HEADER} {kind}\n");
+    for f in all() {
+        text.push_str(&format!("{} {} {}\n", f.id, f.value, f.unit));
+    }
     std::fs::write(path, text)
 }
 
-/// Reads what [`save`] wrote.
-pub(crate) fn load(path: &Path) -> std::io::Result<Vec<Figure>> {
+/// Reads what [`save`] wrote: the run's kind and its figures.
+pub(crate) fn load(path: &Path) -> std::io::Result<(String, Vec<Figure>)> {
     let text = std::fs::read_to_string(path)?;
-    text.lines()
+    let kind = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix(HEADER))
+        .map(|k| k.trim().to_owned())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: no `{HEADER}` line first", path.display()),
+            )
+        })?;
+    let figures = text
+        .lines()
+        .skip(1)
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
             let mut fields = line.split_whitespace();
@@ -108,5 +125,6 @@ pub(crate) fn load(path: &Path) -> std::io::Result<Vec<Figure>> {
             };
             Ok(Figure { id, value, unit })
         })
-        .collect()
+        .collect::<std::io::Result<Vec<Figure>>>()?;
+    Ok((kind, figures))
 }

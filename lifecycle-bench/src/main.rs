@@ -39,12 +39,14 @@ mod stats;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// A count after `name`, or the default; at least 1 (a figure of no run would read 0).
 fn flag(args: &[String], name: &str, default: usize) -> usize {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(default)
+        .max(1)
 }
 
 /// Hundreds of daemons need hundreds of descriptors (a pidfd each, sockets while probing).
@@ -209,12 +211,29 @@ fn main() {
     raise_fd_limit();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let settings = Settings::from(&args);
+    // A run that fails leaves no figures behind: never those of an earlier run, which `check`
+    // would take for its own.
+    let measuring = args
+        .first()
+        .is_some_and(|m| m != "check" && !m.starts_with("scale-"));
+    if measuring {
+        let _ = std::fs::remove_file(figures_file(&args));
+    }
     let result = match args.first().map(String::as_str) {
         Some("check") => {
+            // The first word after `check` that is neither a flag nor a flag's value.
             let file = args
-                .get(1)
-                .filter(|a| !a.starts_with("--"))
-                .map(PathBuf::from)
+                .iter()
+                .enumerate()
+                .skip(1)
+                .find(|(i, a)| {
+                    !a.starts_with("--")
+                        && !matches!(
+                            args.get(i - 1).map(String::as_str),
+                            Some("--targets" | "--figures")
+                        )
+                })
+                .map(|(_, a)| PathBuf::from(a))
                 .unwrap_or_else(|| figures_file(&args));
             let targets = text_flag(&args, "--targets")
                 .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md"));
@@ -237,9 +256,16 @@ fn main() {
         eprintln!("lifecycle-bench: {err}");
         std::process::exit(1);
     }
-    if args.first().is_some_and(|m| !m.starts_with("scale-")) {
+    if measuring {
         let file = figures_file(&args);
-        match figures::save(&file) {
+        // `full` only for a whole run: the gate compares nothing else with the targets.
+        let kind = match args.first().map(String::as_str) {
+            _ if settings.smoke => "smoke",
+            Some("all") => "full",
+            Some(block) => block,
+            None => "none",
+        };
+        match figures::save(&file, kind) {
             Ok(()) => eprintln!(
                 "lifecycle-bench: figures in {}; `lifecycle-bench check {}` compares them with BENCHMARKS.md's targets",
                 file.display(),

@@ -12,9 +12,6 @@ use crate::peers::line_driver::{Driven, LineDriver, ManagerProcess};
 use crate::peers::manager::{Error, Manager, Peer};
 use crate::peers::{OwnedChild, wait_for_path};
 
-/// How often circusd's arbiter looks at its processes (`check_delay`, 1 s by default).
-const CHECK_DELAY: &str = "0.1";
-
 pub(crate) struct Circus;
 
 impl Peer for Circus {
@@ -23,11 +20,14 @@ impl Peer for Circus {
     }
 
     fn configuration(&self) -> String {
-        format!(
-            "`check_delay = {CHECK_DELAY}` (1 s by default), per watcher `stop_signal = TERM`, \
-             `graceful_timeout` = the grace, `stop_children = true`, `respawn = false`, \
-             `autostart = false`, output to a file per watcher; start and stop with `waiting`"
-        )
+        "per watcher `stop_signal = TERM`, `graceful_timeout` = the grace, \
+         `stop_children = true`, `respawn = false`, `autostart = false`, output to a file per \
+         watcher; started one watcher after the other with `waiting` (circusd runs one command \
+         at a time and refuses a start while another runs), many stopped by one `stop` with \
+         `waiting` (circus's own timings: it looks at a stopping \
+         process every 0.1 s; `check_delay` is left at its default, 1 s, which no figure \
+         here depends on)"
+            .to_owned()
     }
 
     fn launch(
@@ -40,7 +40,7 @@ impl Peer for Circus {
         let endpoint = dir.join("endpoint");
         let mut conf = format!(
             "[circus]\nendpoint = ipc://{dir}/endpoint\npubsub_endpoint = ipc://{dir}/pubsub\n\
-             statsd = false\ncheck_delay = {CHECK_DELAY}\n",
+             statsd = false\n",
             dir = dir.display()
         );
         for daemon in daemons {

@@ -22,7 +22,7 @@ pub(crate) enum Kind {
         after_ms: u64,
         ready_file: String,
     },
-    /// Healthy at once; exits at SIGTERM (many at once).
+    /// Healthy at once; exits at SIGTERM, from its handler (many at once).
     Plain { port: u16 },
 }
 
@@ -66,7 +66,8 @@ impl Kind {
                 "--ready-time-file".into(),
                 ready_file.clone(),
             ],
-            Kind::Plain { .. } => Vec::new(),
+            // As the library's many-daemon spec (`fast.yaml`) runs it.
+            Kind::Plain { .. } => vec!["--exit-after-sigterm".into(), "0".into()],
         };
         args.extend(more);
         args

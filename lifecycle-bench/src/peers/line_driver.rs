@@ -3,17 +3,26 @@
 //! read of the answer, without a command-line client's start-up.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
 
 use crate::peers::manager::{Error, Manager, Usage};
 use crate::peers::{OwnedChild, proc_usage};
+
+/// How long one request may take: a manager that has not answered by then has hung (the
+/// slowest seen here, pm2 stopping 1000 daemons, takes about 20 s).
+const ANSWER_WITHIN: Duration = Duration::from_secs(180);
 
 /// A running driver.
 pub(crate) struct LineDriver {
     what: &'static str,
     child: Child,
     input: ChildStdin,
-    output: BufReader<ChildStdout>,
+    /// Its answers, read by a thread of their own so that a wait for one is bounded; the
+    /// thread ends when the driver's standard output closes (at the latest, when it is
+    /// killed on drop).
+    answers: Receiver<std::io::Result<String>>,
 }
 
 impl LineDriver {
@@ -30,20 +39,35 @@ impl LineDriver {
             .spawn()?;
         let input = child.stdin.take().ok_or("no stdin")?;
         let output = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let (sender, answers) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("{what}-answers"))
+            .spawn(move || {
+                for line in output.lines() {
+                    if sender.send(line).is_err() {
+                        return;
+                    }
+                }
+            })?;
         Ok(LineDriver {
             what,
             child,
             input,
-            output,
+            answers,
         })
     }
 
     /// Reads one answer: the text after `ok`, or the error after `err`.
     pub(crate) fn answer(&mut self) -> Result<String, Error> {
-        let mut line = String::new();
-        if self.output.read_line(&mut line)? == 0 {
-            return Err(format!("{}: the driver ended", self.what).into());
-        }
+        let line = match self.answers.recv_timeout(ANSWER_WITHIN) {
+            Ok(line) => line?,
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(format!("{}: the driver ended", self.what).into());
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(format!("{}: no answer in {ANSWER_WITHIN:?}", self.what).into());
+            }
+        };
         let line = line.trim_end();
         match line.split_once(' ').unwrap_or((line, "")) {
             ("ok", rest) => Ok(rest.to_owned()),

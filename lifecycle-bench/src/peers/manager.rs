@@ -29,6 +29,10 @@ pub(crate) trait Manager {
 pub(crate) trait Peer {
     /// Its name in the tables.
     fn name(&self) -> &'static str;
+    /// Whether this is the library itself (the column the others are compared with).
+    fn is_ours(&self) -> bool {
+        false
+    }
     /// How it is configured, in a few words, for the notes under the tables.
     fn configuration(&self) -> String;
     /// Launches the manager in `dir` with `daemons` configured, `grace` from SIGTERM to SIGKILL,

@@ -26,6 +26,10 @@ impl Peer for Ours {
         "lifecycle"
     }
 
+    fn is_ours(&self) -> bool {
+        true
+    }
+
     fn configuration(&self) -> String {
         "a `DaemonManager` on a 2-worker tokio runtime; the specs in `lifecycle-bench/specs/`: \
          `http.yaml` (stop), `stubborn.yaml` (SIGTERM, grace 1 s), `peer_ready.yaml` (TCP probe \

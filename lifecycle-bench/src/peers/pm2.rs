@@ -23,7 +23,8 @@ impl Peer for Pm2 {
 
     fn configuration(&self) -> String {
         format!(
-            "`PM2_KILL_SIGNAL=SIGTERM` (SIGINT by default), per app `kill_timeout` = the grace, \
+            "`PM2_KILL_SIGNAL=SIGTERM` (SIGINT by default), `PM2_CONCURRENT_ACTIONS` = the \
+             number of daemons (2 by default), per app `kill_timeout` = the grace, \
              `kill_retry_time: {KILL_RETRY_MS}` (100 ms by default), `treekill: true`, \
              `interpreter: none`, fork mode, `autorestart: false`, no pmx, vizion or automation"
         )
@@ -67,7 +68,8 @@ impl Peer for Pm2 {
             .arg(installed::dir().join("node/node_modules/pm2"))
             .arg(&apps_file)
             .env("PM2_HOME", &home)
-            .env("PM2_KILL_SIGNAL", "SIGTERM");
+            .env("PM2_KILL_SIGNAL", "SIGTERM")
+            .env("PM2_CONCURRENT_ACTIONS", daemons.len().max(2).to_string());
         let mut driver = LineDriver::spawn("pm2", command, &dir.join("driver.stderr"))?;
         let connected = driver.answer();
         // The daemon is there once connected; read its PID whatever the answer, to end it.

@@ -17,21 +17,23 @@ fn kib_field(text: &str, field: &str) -> Option<u64> {
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
 }
 
-/// User + system CPU time of `pid` so far (`/proc/PID/stat` fields 14 and 15).
+/// CPU time of `pid` so far: the time on a CPU of each of its threads, in nanoseconds
+/// (`/proc/PID/task/*/schedstat`, first field) — not `/proc/PID/stat`'s ticks, whose 10 ms
+/// would round a thousand small supervisors' time each to nothing. A thread that has ended
+/// is not counted (the managers measured keep theirs).
 fn cpu(pid: u32) -> Result<Duration, Error> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after_name = stat
-        .rfind(')')
-        .map(|at| &stat[at + 1..])
-        .ok_or("malformed stat")?;
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // After the name: state is field 3 of stat, at index 0 here; utime (14) at 11, stime at 12.
-    let ticks: u64 = fields.get(11).ok_or("short stat")?.parse::<u64>()?
-        + fields.get(12).ok_or("short stat")?.parse::<u64>()?;
-    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?
-        .and_then(|t| u64::try_from(t).ok())
-        .unwrap_or(100);
-    Ok(Duration::from_micros(ticks * 1_000_000 / per_second))
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let Ok(text) = std::fs::read_to_string(task?.path().join("schedstat")) else {
+            continue; // the thread just ended
+        };
+        total += text
+            .split_whitespace()
+            .next()
+            .ok_or("empty schedstat")?
+            .parse::<u64>()?;
+    }
+    Ok(Duration::from_nanos(total))
 }
 
 /// The peak RSS and CPU time of one process (a manager that is one process).

@@ -36,7 +36,10 @@ impl Peer for S6 {
             "one service directory per daemon with a `down` file (started by `s6-svc -u`), \
              `timeout-kill` = the grace; readiness by `s6-notifyoncheck -d -w {CHECK_EVERY_MS} -n 0` \
              (a TCP connect in `data/check`, every {CHECK_EVERY_MS} ms; 1000 ms by default) with \
-             `notification-fd`; s6 signals the daemon, not its group (no option for that)"
+             `notification-fd`; many started and stopped by writing `u` or `d` to each \
+             `supervise/control` (what `s6-svc` does), then one `s6-svwait -a` for them all; \
+             s6 2.11 signals the daemon, not its group, and gives a `finish` script no group to \
+             end (later versions pass it)"
         )
     }
 
@@ -149,23 +152,19 @@ impl Running {
         self.scan.join(name).join("notification-fd").exists()
     }
 
-    /// Sends `s6-svc FLAG` to every service at once, then one `s6-svwait` for them all.
-    fn each_then_wait(&self, names: &[&str], flag: &str, wait: &str) -> Result<(), Error> {
-        let mut children = Vec::new();
+    /// Writes `command` (`u`, `d`) to every service's `supervise/control` FIFO — what
+    /// `s6-svc` does, without a process per service — then one `s6-svwait` for them all.
+    fn each_then_wait(&self, names: &[&str], command: &str, wait: &str) -> Result<(), Error> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
         for dir in self.dirs(names) {
-            children.push(
-                Command::new("s6-svc")
-                    .arg(flag)
-                    .arg(dir)
-                    .stdin(Stdio::null())
-                    .spawn()?,
-            );
-        }
-        for mut child in children {
-            let status = child.wait()?;
-            if !status.success() {
-                return Err(format!("s6-svc {flag}: {status}").into());
-            }
+            let control = dir.join("supervise/control");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(nix::libc::O_NONBLOCK)
+                .open(&control)
+                .and_then(|mut fifo| fifo.write_all(command.as_bytes()))
+                .map_err(|e| format!("{}: {e}", control.display()))?;
         }
         run(Command::new("s6-svwait")
             .arg(wait)
@@ -196,7 +195,7 @@ impl Manager for Running {
     fn start_all(&mut self) -> Result<(), Error> {
         let names: Vec<String> = self.names.clone();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        self.each_then_wait(&names, "-u", "-u")
+        self.each_then_wait(&names, "u", "-u")
     }
 
     fn stop(&mut self, names: &[&str]) -> Result<(), Error> {
@@ -212,7 +211,7 @@ impl Manager for Running {
     fn stop_all(&mut self) -> Result<(), Error> {
         let names: Vec<String> = self.names.clone();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        self.each_then_wait(&names, "-d", "-D")
+        self.each_then_wait(&names, "d", "-D")
     }
 
     fn pid(&mut self, name: &str) -> Result<u32, Error> {

@@ -62,3 +62,26 @@ pub(crate) fn still_listening(ports: &[u16]) -> usize {
         .filter(|&&p| TcpStream::connect_timeout(&loopback(p), Duration::from_millis(200)).is_ok())
         .count()
 }
+
+/// Waits until the daemons on all `ports` are healthy, watched by up to 8 threads at once (the
+/// same observer for every manager).
+pub(crate) fn wait_all_healthy(ports: &[u16], timeout: Duration) -> Result<(), Error> {
+    let chunk = ports.len().div_ceil(8).max(1);
+    std::thread::scope(|scope| {
+        let watchers: Vec<_> = ports
+            .chunks(chunk)
+            .map(|some| {
+                scope.spawn(move || -> Result<(), String> {
+                    for &port in some {
+                        wait_healthy(port, timeout).map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for watcher in watchers {
+            watcher.join().map_err(|_| "a health watcher panicked")??;
+        }
+        Ok(())
+    })
+}

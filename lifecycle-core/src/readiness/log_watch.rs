@@ -92,12 +92,18 @@ impl LogWatch {
 impl Drop for LogWatch {
     /// Closing an inotify instance waits for a kernel grace period (SRCU): 8 ms measured here,
     /// and more when several close at once. The descriptor leaves the reactor here and is
-    /// closed off the runtime's workers, so a daemon found ready is reported at once and the
-    /// close holds up no other task.
+    /// closed on a blocking thread of its own — not a runtime worker, and not the short-work
+    /// lane of [`crate::blocking`], where a burst of closes would hold up the spawns and
+    /// record writes of other daemons — so a daemon found ready is reported at once. Outside a
+    /// runtime, or in one shutting down, it is closed here.
     fn drop(&mut self) {
         if let Some(inotify) = self.inotify.take() {
             let fd = inotify.into_inner();
-            drop(crate::blocking::submit(move || drop(fd)));
+            match tokio::runtime::Handle::try_current() {
+                // A runtime that refuses the task (shutting down) drops it, closing the fd.
+                Ok(runtime) => drop(runtime.spawn_blocking(move || drop(fd))),
+                Err(_) => drop(fd),
+            }
         }
     }
 }
