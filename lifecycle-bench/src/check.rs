@@ -22,6 +22,8 @@ pub(crate) struct Target {
     pub(crate) unit: &'static str,
     /// The bound as written.
     pub(crate) text: String,
+    /// What the figure is, in words (the row's third cell).
+    pub(crate) what: String,
 }
 
 /// `≤ 55 ms` → (at most, 0.055, "s").
@@ -89,6 +91,7 @@ pub(crate) fn targets(text: &str) -> Result<Vec<Target>, String> {
             bound: value,
             unit,
             text: bound.to_owned(),
+            what: cells.get(3).copied().unwrap_or("").to_owned(),
         });
     }
     Ok(found)
@@ -121,8 +124,8 @@ fn shape(id: &str) -> String {
 /// a smoke run measures other sizes, so a figure of the same id up to its numbers counts.
 #[allow(clippy::print_stdout)]
 pub(crate) fn compare(targets: &[Target], figures: &[Figure], presence_only: bool) -> usize {
-    println!("| figure | target | this run | |");
-    println!("|---|---|---|---|");
+    println!("| figure | target | what | this run | |");
+    println!("|---|---|---|---|---|");
     let mut misses = 0;
     for target in targets {
         let figure = figures.iter().find(|f| f.id == target.id).or_else(|| {
@@ -147,8 +150,8 @@ pub(crate) fn compare(targets: &[Target], figures: &[Figure], presence_only: boo
             misses += 1;
         }
         println!(
-            "| `{}` | {} | {shown} | {verdict} |",
-            target.id, target.text
+            "| `{}` | {} | {} | {shown} | {verdict} |",
+            target.id, target.text, target.what
         );
     }
     misses
