@@ -149,33 +149,7 @@ pub(crate) fn run(sizes: &[usize], runs: usize, baseline_runs: usize) -> Result<
     );
     println!();
     for (place, rows) in &growth {
-        let fit = |value: &dyn Fn(&SizeFigures) -> f64| {
-            Line::fit(
-                &rows
-                    .iter()
-                    .map(|r| (r.0 as f64, value(r)))
-                    .collect::<Vec<_>>(),
-            )
-        };
-        let ready = fit(&|r| r.1.as_secs_f64() * 1e3);
-        let stopped = fit(&|r| r.2.as_secs_f64() * 1e3);
-        let rss = fit(&|r| r.3 as f64);
-        let cpu = fit(&|r| r.4.as_secs_f64() * 1e3);
-        println!(
-            "Growth with N, state on {place} (least squares over the sizes above; worst point off the line in brackets): all ready {:.1} ms + {:.3} ms per daemon ({:.0} %); all stopped {:.1} ms + {:.3} ms per daemon ({:.0} %); peak RSS {:.1} MiB + {:.1} KiB per daemon ({:.0} %); CPU {:.1} ms + {:.3} ms per daemon ({:.0} %).",
-            ready.fixed,
-            ready.per_unit,
-            ready.worst_off * 100.0,
-            stopped.fixed,
-            stopped.per_unit,
-            stopped.worst_off * 100.0,
-            rss.fixed / 1024.0,
-            rss.per_unit,
-            rss.worst_off * 100.0,
-            cpu.fixed,
-            cpu.per_unit,
-            cpu.worst_off * 100.0,
-        );
+        println!("{}", growth_line(place, rows));
         println!();
     }
     Ok(())
@@ -184,35 +158,43 @@ pub(crate) fn run(sizes: &[usize], runs: usize, baseline_runs: usize) -> Result<
 /// One size's medians: (daemons, all ready, all stopped, peak RSS in KiB, CPU time).
 type SizeFigures = (usize, Duration, Duration, u64, Duration);
 
-/// `fixed + per_unit × n`, fitted by least squares, and the worst relative distance of a
-/// point from it.
-struct Line {
-    fixed: f64,
-    per_unit: f64,
-    worst_off: f64,
-}
-
-impl Line {
-    fn fit(points: &[(f64, f64)]) -> Line {
-        let n = points.len() as f64;
-        let (sx, sy) = points
-            .iter()
-            .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
-        let (mx, my) = (sx / n.max(1.0), sy / n.max(1.0));
-        let sxx: f64 = points.iter().map(|(x, _)| (x - mx) * (x - mx)).sum();
-        let sxy: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
-        let per_unit = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-        let fixed = my - per_unit * mx;
-        let worst_off = points
-            .iter()
-            .map(|(x, y)| ((fixed + per_unit * x) - y).abs() / y.abs().max(1e-12))
-            .fold(0.0, f64::max);
-        Line {
-            fixed,
-            per_unit,
-            worst_off,
-        }
+/// How the cost grows with N, in words: each figure per daemon at each size, and how much
+/// it grew from the second size to the last against the number of daemons (the first size's
+/// figures are mostly the fixed cost of a process and a runtime).
+fn growth_line(place: &str, rows: &[SizeFigures]) -> String {
+    let sizes: Vec<String> = rows.iter().map(|r| r.0.to_string()).collect();
+    let per = |value: &dyn Fn(&SizeFigures) -> Duration| {
+        rows.iter()
+            .map(|r| per_daemon(value(r), r.0))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    let mut line = format!(
+        "Growth with N, state on {place}: per daemon at {} daemons, all ready {}, all stopped {}, CPU {}",
+        sizes.join(" / "),
+        per(&|r| r.1),
+        per(&|r| r.2),
+        per(&|r| r.4),
+    );
+    if let (Some(from), Some(to)) = (rows.get(1), rows.last())
+        && to.0 > from.0
+    {
+        let grew = |a: f64, b: f64| b / a.max(1e-12);
+        line.push_str(&format!(
+            "; from {} to {} daemons ({:.0}×), all ready grew {:.1}×, all stopped {:.1}×, CPU {:.1}×, peak RSS {:.1} → {:.1} MiB ({:.1} KiB per daemon more)",
+            from.0,
+            to.0,
+            grew(from.0 as f64, to.0 as f64),
+            grew(from.1.as_secs_f64(), to.1.as_secs_f64()),
+            grew(from.2.as_secs_f64(), to.2.as_secs_f64()),
+            grew(from.4.as_secs_f64(), to.4.as_secs_f64()),
+            from.3 as f64 / 1024.0,
+            to.3 as f64 / 1024.0,
+            (to.3 as f64 - from.3 as f64) / (to.0 - from.0) as f64,
+        ));
     }
+    line.push('.');
+    line
 }
 
 /// The file system type of `path`, from /proc/mounts (longest matching mount point).

@@ -264,6 +264,11 @@ fn with_manager<T>(
     result
 }
 
+/// The path of `name` in `dir`, as the daemon's flags take it.
+fn file_in(dir: &tempfile::TempDir, name: &str) -> String {
+    dir.path().join(name).to_string_lossy().into_owned()
+}
+
 fn named(prefix: &str, kinds: impl IntoIterator<Item = Kind>) -> Vec<Daemon> {
     kinds
         .into_iter()
@@ -313,11 +318,7 @@ fn stop_stubborn(peer: &dyn Peer, binary: &str, runs: usize) -> Result<(Sample, 
             .enumerate()
             .map(|(i, port)| Kind::Stubborn {
                 port,
-                grandchild_file: scratch
-                    .path()
-                    .join(format!("{i}.grandchild"))
-                    .to_string_lossy()
-                    .into_owned(),
+                grandchild_file: file_in(&scratch, &format!("{i}.grandchild")),
             }),
     );
     with_manager(peer, binary, &daemons, |manager, _| {
@@ -369,11 +370,7 @@ fn readiness(
             .map(|(i, port)| Kind::ReadyLate {
                 port,
                 after_ms,
-                ready_file: scratch
-                    .path()
-                    .join(format!("{i}.ready"))
-                    .to_string_lossy()
-                    .into_owned(),
+                ready_file: file_in(&scratch, &format!("{i}.ready")),
             }),
     );
     with_manager(peer, binary, &daemons, |manager, _| {

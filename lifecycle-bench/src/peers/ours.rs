@@ -119,21 +119,32 @@ impl Running {
             .ok_or_else(|| format!("no daemon {name}").into())
     }
 
+    /// Runs `futures` at once, each a task of the runtime; their results in order, or the
+    /// first error.
+    fn at_once<F, T, E>(&self, futures: Vec<F>) -> Result<Vec<T>, Error>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Into<Error> + Send + 'static,
+    {
+        let runtime = &self.runtime;
+        runtime.block_on(async {
+            let tasks: Vec<_> = futures.into_iter().map(|f| runtime.spawn(f)).collect();
+            let mut all = Vec::new();
+            for task in tasks {
+                all.push(task.await?.map_err(Into::into)?);
+            }
+            Ok(all)
+        })
+    }
+
     /// Starts these at once; returns when all are ready.
     fn up(&mut self, names: &[&str]) -> Result<(), Error> {
         let starts = names
             .iter()
             .map(|n| Ok(self.manager.ensure_running(self.handle(n)?)))
             .collect::<Result<Vec<_>, Error>>()?;
-        let runtime = &self.runtime;
-        let running = runtime.block_on(async {
-            let tasks: Vec<_> = starts.into_iter().map(|s| runtime.spawn(s)).collect();
-            let mut all = Vec::new();
-            for task in tasks {
-                all.push(task.await??);
-            }
-            Ok::<_, Error>(all)
-        })?;
+        let running = self.at_once(starts)?;
         for (name, running) in names.iter().zip(running) {
             self.pids.insert((*name).to_owned(), running.pid);
         }
@@ -146,14 +157,7 @@ impl Running {
             .iter()
             .map(|n| Ok(self.manager.stop(self.handle(n)?)))
             .collect::<Result<Vec<_>, Error>>()?;
-        let runtime = &self.runtime;
-        runtime.block_on(async {
-            let tasks: Vec<_> = stops.into_iter().map(|s| runtime.spawn(s)).collect();
-            for task in tasks {
-                task.await??;
-            }
-            Ok::<_, Error>(())
-        })
+        self.at_once(stops).map(drop)
     }
 
     fn names(&self) -> Vec<String> {

@@ -152,6 +152,20 @@ impl Running {
         self.scan.join(name).join("notification-fd").exists()
     }
 
+    /// `s6-svc WAIT -T … COMMAND` on one service: the command, then the wait for its effect.
+    fn svc(&self, name: &str, wait: &str, command: &str) -> Result<(), Error> {
+        run(Command::new("s6-svc")
+            .args([wait, "-T", &WAIT_MS.to_string(), command])
+            .arg(self.scan.join(name)))
+        .map(drop)
+    }
+
+    /// [`Running::each_then_wait`] on every service.
+    fn all_then_wait(&self, command: &str, wait: &str) -> Result<(), Error> {
+        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        self.each_then_wait(&names, command, wait)
+    }
+
     /// Writes `command` (`u`, `d`) to every service's `supervise/control` FIFO — what
     /// `s6-svc` does, without a process per service — then one `s6-svwait` for them all.
     fn each_then_wait(&self, names: &[&str], command: &str, wait: &str) -> Result<(), Error> {
@@ -185,33 +199,25 @@ impl Manager for Running {
             } else {
                 "-wu"
             };
-            run(Command::new("s6-svc")
-                .args([wait, "-T", &WAIT_MS.to_string(), "-u"])
-                .arg(self.scan.join(name)))?;
+            self.svc(name, wait, "-u")?;
         }
         Ok(())
     }
 
     fn start_all(&mut self) -> Result<(), Error> {
-        let names: Vec<String> = self.names.clone();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        self.each_then_wait(&names, "u", "-u")
+        self.all_then_wait("u", "-u")
     }
 
     fn stop(&mut self, names: &[&str]) -> Result<(), Error> {
         for name in names {
             // -wD: until down and its finish script (none here) done.
-            run(Command::new("s6-svc")
-                .args(["-wD", "-T", &WAIT_MS.to_string(), "-d"])
-                .arg(self.scan.join(name)))?;
+            self.svc(name, "-wD", "-d")?;
         }
         Ok(())
     }
 
     fn stop_all(&mut self) -> Result<(), Error> {
-        let names: Vec<String> = self.names.clone();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        self.each_then_wait(&names, "d", "-D")
+        self.all_then_wait("d", "-D")
     }
 
     fn pid(&mut self, name: &str) -> Result<u32, Error> {
@@ -240,7 +246,7 @@ impl Running {
         let Some(mut svscan) = self.svscan.take() else {
             return Ok(());
         };
-        let down = self.stop_all();
+        let down = self.all_then_wait("d", "-D");
         let group = nix::unistd::Pid::from_raw(i32::try_from(svscan.0.id())?);
         let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         svscan.0.wait()?;
