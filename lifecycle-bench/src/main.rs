@@ -193,7 +193,7 @@ fn all(settings: &Settings) -> Result<(), Error> {
     println!();
     println!("## Remote daemons");
     println!();
-    remote::run(settings.runs, settings.fleet_runs)?;
+    remote::run(settings.runs, settings.fleet_runs, !settings.smoke)?;
     if !settings.smoke {
         println!();
         println!("## Compile time");
@@ -245,7 +245,7 @@ fn main() {
         Some("runtime") => runtime_block(settings.runs, settings.idle),
         Some("probes") => probes::run(flag(&args, "--runs", settings.probe_runs), settings.smoke),
         Some("peers") => peers::run(&settings.peers(flag(&args, "--runs", settings.peer_runs))),
-        Some("remote") => remote::run(settings.runs, settings.fleet_runs),
+        Some("remote") => remote::run(settings.runs, settings.fleet_runs, !settings.smoke),
         Some("scale") => scale::run(&settings.sizes, settings.runs, settings.baseline_runs),
         Some(mode @ ("scale-worker" | "scale-baseline")) => {
             child_block(mode, args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10))

@@ -125,13 +125,16 @@ fn ensure_user(name: &str, shell: &str) -> Result<nix::unistd::User, Error> {
     Ok(nix::unistd::User::from_name(name)?.ok_or_else(|| format!("no user {name}"))?)
 }
 
-/// The users of the block: made as root, else the current user for both.
-fn users() -> Result<Users, Error> {
-    if !nix::unistd::geteuid().is_root() {
+/// The users of the block: made as root when `make_users`, else the current user for both.
+fn users(make_users: bool) -> Result<Users, Error> {
+    if !make_users || !nix::unistd::geteuid().is_root() {
         let me = current_user()?;
-        eprintln!(
-            "remote: not root, so no user with a slow login shell can be made: every figure logs in as {me}"
-        );
+        let why = if make_users {
+            "not root, so no user with a slow login shell can be made"
+        } else {
+            "a smoke run makes no users"
+        };
+        eprintln!("remote: {why}: every figure logs in as {me}");
         return Ok(Users {
             slow: me.clone(),
             plain: me,
@@ -858,9 +861,11 @@ fn public_binary() -> Result<(tempfile::TempDir, PathBuf), Error> {
 }
 
 /// The remote block: `runs` runs of the status and stop figures, `fleet_runs` of the fleet.
+/// `make_users`: as root, make the two users it logs in as (a smoke run does not: it runs in
+/// the test suite, which changes nothing on the machine outside its own files).
 #[allow(clippy::print_stdout)]
-pub(crate) fn run(runs: usize, fleet_runs: usize) -> Result<(), Error> {
-    let users = users()?;
+pub(crate) fn run(runs: usize, fleet_runs: usize, make_users: bool) -> Result<(), Error> {
+    let users = users(make_users)?;
     let (exe_dir, binary) = public_binary()?;
     let result = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
