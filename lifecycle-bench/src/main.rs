@@ -8,6 +8,7 @@
 //! cargo run --release -p lifecycle-bench -- remote [--runs N] [--fleet-runs N]
 //! cargo run --release -p lifecycle-bench -- compile-time [--runs N]
 //! cargo build --release -p lifecycle-cli && cargo run --release -p lifecycle-bench -- cli [--runs N] [--daemons N]
+//! cargo run --release -p lifecycle-bench -- probes [--runs N]
 //! cargo run --release -p lifecycle-bench -- peers [--runs N] [--scale-runs N]   # after lifecycle-bench/peers/install
 //! cargo run --release -p lifecycle-bench -- check [FIGURES] [--targets BENCHMARKS.md] [--smoke]
 //! ```
