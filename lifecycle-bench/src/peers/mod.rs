@@ -248,7 +248,9 @@ fn with_manager<T>(
     daemons: &[Daemon],
     work: impl FnOnce(&mut dyn Manager, &Path) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let dir = tempfile::tempdir()?;
+    // In /tmp whatever TMPDIR says: the managers' Unix sockets live in it, and a socket's path
+    // may not exceed 107 bytes.
+    let dir = tempfile::Builder::new().prefix("lcp-").tempdir_in("/tmp")?;
     let result = peer
         .launch(binary, dir.path(), daemons, GRACE)
         .and_then(|mut manager| {

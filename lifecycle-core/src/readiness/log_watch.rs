@@ -142,4 +142,59 @@ mod tests {
         assert_eq!(line, "ready on port 7");
         writer.await.unwrap();
     }
+
+    /// How many inotify watches of this process are on the file with inode `ino` (from
+    /// `/proc/self/fdinfo`: whatever other tests open meanwhile, a watch names its inode).
+    fn watches_on(ino: u64) -> usize {
+        let needle = format!(" ino:{ino:x} ");
+        std::fs::read_dir("/proc/self/fdinfo")
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .map(|info| {
+                info.lines()
+                    .filter(|l| l.starts_with("inotify wd:") && l.contains(&needle))
+                    .count()
+            })
+            .sum()
+    }
+
+    fn watched_file() -> (tempfile::TempDir, PathBuf, u64) {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        std::fs::write(&path, "").unwrap();
+        let ino = std::fs::metadata(&path).unwrap().ino();
+        (dir, path, ino)
+    }
+
+    #[test]
+    fn a_watch_dropped_in_a_runtime_is_closed_by_the_time_the_runtime_ends() {
+        let (_dir, path, ino) = watched_file();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let watch = LogWatch::new(&path, 0).unwrap();
+            assert_eq!(watches_on(ino), 1);
+            drop(watch);
+        });
+        // The close runs on a blocking thread, which the runtime's end waits for.
+        drop(runtime);
+        assert_eq!(watches_on(ino), 0);
+    }
+
+    #[test]
+    fn a_watch_dropped_outside_a_runtime_is_closed_at_once() {
+        let (_dir, path, ino) = watched_file();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let watch = runtime.block_on(async { LogWatch::new(&path, 0).unwrap() });
+        assert_eq!(watches_on(ino), 1);
+        drop(watch);
+        assert_eq!(watches_on(ino), 0);
+    }
 }
