@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -75,20 +75,6 @@ fn span(from: i128, to: i128) -> Option<Duration> {
     u64::try_from(to - from).ok().map(Duration::from_nanos)
 }
 
-/// Opens a pidfd on `pid`: readable once the process has exited, whoever its parent is.
-#[allow(unsafe_code)]
-fn pidfd_open(pid: u32) -> std::io::Result<OwnedFd> {
-    let raw = i32::try_from(pid).map_err(std::io::Error::other)?;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, raw, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let fd = i32::try_from(fd).map_err(std::io::Error::other)?;
-    // SAFETY: the kernel just made this descriptor for us; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 /// A process watched by the [`Reaper`].
 struct Watched {
     pid: i32,
@@ -127,7 +113,7 @@ impl Reaper {
     /// Watches `pid` (pinned by a pidfd now); the receiver gets the time it exits. `reap`:
     /// reap it then, else the caller does.
     fn watch(&self, pid: u32, reap: bool) -> Result<mpsc::Receiver<i128>, Error> {
-        let pidfd = pidfd_open(pid).map_err(|e| format!("pidfd of {pid}: {e}"))?;
+        let pidfd = crate::pidfd::open(pid).map_err(|e| format!("pidfd of {pid}: {e}"))?;
         let (exited, receiver) = mpsc::channel();
         self.new
             .as_ref()

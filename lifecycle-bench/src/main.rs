@@ -32,6 +32,7 @@ mod figures;
 mod handles;
 mod machine;
 mod peers;
+mod pidfd;
 mod probes;
 mod remote;
 mod runtime;
@@ -242,7 +243,9 @@ fn main() {
         }
         Some("all") => all(&settings),
         Some("cli") => cli::run_block(flag(&args, "--runs", 30), settings.daemons),
-        Some("compile-time") => compile_time::run(flag(&args, "--runs", 10)).map_err(Error::from),
+        Some("compile-time") => {
+            compile_time::run(flag(&args, "--runs", settings.compile_runs)).map_err(Error::from)
+        }
         Some("runtime") => runtime_block(settings.runs, settings.idle),
         Some("probes") => probes::run(flag(&args, "--runs", settings.probe_runs), settings.smoke),
         Some("peers") => peers::run(&settings.peers(flag(&args, "--runs", settings.peer_runs))),

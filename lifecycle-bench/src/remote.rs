@@ -234,17 +234,22 @@ fn reap_all() {
     }
 }
 
-/// SIGKILLs, by PID, whatever still runs `binary` (this block's copy of the daemon); how many.
+/// SIGKILLs whatever still runs `binary` (this block's own copy of the daemon, in a directory
+/// it made: nothing else runs it); how many. Each process is pinned by a pidfd before its
+/// executable is read, so the signal reaches the process that was checked.
 fn kill_leftovers(binary: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
     };
     let mut killed = 0;
-    for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()) {
+    for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+        let Ok(pidfd) = crate::pidfd::open(pid) else {
+            continue;
+        };
         let runs_it = std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary);
         if runs_it
-            && is_alive(pid.unsigned_abs())
-            && nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).is_ok()
+            && is_alive(pid)
+            && crate::pidfd::signal(&pidfd, nix::sys::signal::Signal::SIGKILL).is_ok()
         {
             killed += 1;
         }

@@ -198,10 +198,16 @@ impl Bench {
             .collect();
             children.push((baseline::spawn(&self.binary, &args)?, port, file));
         }
+        // Each grandchild pinned by a pidfd while its parent is our child: what is signalled
+        // at the end is that process, whatever happens to its number.
         let mut grandchildren = Vec::new();
-        for (_, port, file) in &children {
+        for (child, port, file) in &children {
             healthy(*port).await?;
-            grandchildren.push(std::fs::read_to_string(file)?.trim().parse::<u32>()?);
+            let pid = std::fs::read_to_string(file)?.trim().parse::<u32>()?;
+            grandchildren.push(
+                crate::pidfd::child_of(child.id(), pid)
+                    .ok_or_else(|| format!("{pid} is not the child of {}", child.id()))?,
+            );
         }
         let stops: Vec<_> = children
             .into_iter()
@@ -213,12 +219,12 @@ impl Bench {
         for stop in stops {
             theirs.push(stop.await?);
         }
-        let survivors = grandchildren.iter().filter(|&&pid| is_alive(pid)).count();
-        for pid in grandchildren {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+        let survivors = grandchildren
+            .iter()
+            .filter(|pidfd| !crate::pidfd::wait_exit(pidfd, Duration::ZERO))
+            .count();
+        for pidfd in &grandchildren {
+            let _ = crate::pidfd::signal(pidfd, nix::sys::signal::Signal::SIGKILL);
         }
         row(
             "SIGTERM-ignoring daemon + grandchild, grace 1 s: gone",

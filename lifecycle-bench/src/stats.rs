@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 /// A sample of durations.
+#[derive(Clone)]
 pub(crate) struct Sample(pub(crate) Vec<Duration>);
 
 impl Sample {

@@ -62,14 +62,14 @@ impl Peer for Circus {
         let conf_file = dir.join("circus.ini");
         std::fs::write(&conf_file, conf)?;
         let python = installed::dir().join("python/bin");
-        let daemon = OwnedChild(
+        let daemon = OwnedChild::new(
             Command::new(python.join("circusd"))
                 .arg(&conf_file)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(dir.join("circusd.stderr"))?)
                 .spawn()?,
-        );
+        )?;
         wait_for_path(&endpoint, Duration::from_secs(30))?;
         let mut command = Command::new(python.join("python"));
         command

@@ -152,7 +152,7 @@ impl Manager for Driven {
 
     fn usage(&self) -> Result<Usage, Error> {
         match &self.manager {
-            Some(ManagerProcess::Child(child)) => proc_usage::of_process(child.0.id()),
+            Some(ManagerProcess::Child(child)) => proc_usage::of_process(child.id()),
             Some(ManagerProcess::Detached(pid)) => proc_usage::of_process(*pid),
             None => Err("the manager has ended".into()),
         }

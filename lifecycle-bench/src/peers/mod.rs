@@ -132,11 +132,7 @@ fn compare(options: &Options) -> Result<(), Error> {
         .collect::<Result<_, _>>()?;
     let kill_times: Vec<Cell<Sample>> = kills
         .iter()
-        .map(|k| {
-            k.as_ref()
-                .map(|(s, _)| Sample(s.0.clone()))
-                .map_err(Clone::clone)
-        })
+        .map(|k| k.as_ref().map(|(s, _)| s.clone()).map_err(Clone::clone))
         .collect();
     print_times(
         "SIGTERM-ignoring daemon + grandchild, grace 1 s: stop returned",

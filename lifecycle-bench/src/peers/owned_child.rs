@@ -1,32 +1,61 @@
 //! A manager process the benchmark started: ended and reaped when dropped, whatever happened.
 
+use std::os::fd::OwnedFd;
 use std::process::Child;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
 
 use crate::peers::manager::Error;
+use crate::pidfd;
 
-/// A child process ended (SIGTERM, then SIGKILL after 30 s) and reaped on drop.
-pub(crate) struct OwnedChild(pub(crate) Child);
+/// How long a manager may take to end after it is told to.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A child process, signalled through a pidfd opened while it was our unreaped child, and
+/// ended (SIGTERM, then SIGKILL after [`PATIENCE`]) and reaped on drop.
+pub(crate) struct OwnedChild {
+    child: Child,
+    pidfd: OwnedFd,
+}
 
 impl OwnedChild {
-    /// SIGTERM (a manager stops what it runs, then exits), then waits for its exit, at most
-    /// 30 s before SIGKILL.
-    pub(crate) fn terminate(&mut self) -> Result<(), Error> {
-        if self.0.try_wait()?.is_some() {
+    /// Takes `child`, just spawned (not reaped, so its PID is still its own).
+    pub(crate) fn new(child: Child) -> Result<OwnedChild, Error> {
+        let pidfd = pidfd::open(child.id())?;
+        Ok(OwnedChild { child, pidfd })
+    }
+
+    /// Its PID (valid until it is reaped, which only this value does).
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for its exit, at most [`PATIENCE`] (it was told to end by other means), then
+    /// SIGKILL; reaps it. An error if it had to be killed.
+    pub(crate) fn end(&mut self) -> Result<(), Error> {
+        if self.child.try_wait()?.is_some() {
             return Ok(());
         }
-        // Our child, not yet reaped: its PID is still its own.
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.0.id())?);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)?;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while self.0.try_wait()?.is_none() {
-            if std::time::Instant::now() > deadline {
-                self.0.kill()?;
-                self.0.wait()?;
-                return Err(format!("pid {pid} ignored SIGTERM for 30 s").into());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
+        let exited = pidfd::wait_exit(&self.pidfd, PATIENCE);
+        if !exited {
+            pidfd::signal(&self.pidfd, Signal::SIGKILL)?;
         }
-        Ok(())
+        self.child.wait()?;
+        if exited {
+            Ok(())
+        } else {
+            Err(format!("pid {} did not end within {PATIENCE:?}: killed", self.id()).into())
+        }
+    }
+
+    /// SIGTERM (a manager stops what it runs, then exits), then [`OwnedChild::end`].
+    pub(crate) fn terminate(&mut self) -> Result<(), Error> {
+        if self.child.try_wait()?.is_some() {
+            return Ok(());
+        }
+        pidfd::signal(&self.pidfd, Signal::SIGTERM)?;
+        self.end()
     }
 }
 

@@ -2,7 +2,6 @@
 //! each under an `s6-supervise`, driven with `s6-svc`, `s6-svwait` and `s6-svstat` (small C
 //! programs: their start-up is part of using s6, and a few hundred microseconds).
 
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -21,7 +20,7 @@ pub(crate) struct S6;
 
 struct Running {
     scan: PathBuf,
-    /// s6-svscan, leader of its own process group (with the s6-supervise processes in it).
+    /// s6-svscan (the s6-supervise processes are its children).
     svscan: Option<OwnedChild>,
     names: Vec<String>,
 }
@@ -55,7 +54,7 @@ impl Peer for S6 {
         for daemon in daemons {
             write_service(&scan.join(&daemon.name), dir, binary, daemon, grace)?;
         }
-        let svscan = OwnedChild(
+        let svscan = OwnedChild::new(
             Command::new("s6-svscan")
                 .arg("-c")
                 .arg((daemons.len() + 16).to_string())
@@ -63,9 +62,8 @@ impl Peer for S6 {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(dir.join("s6-svscan.stderr"))?)
-                .process_group(0)
                 .spawn()?,
-        );
+        )?;
         let running = Running {
             scan,
             svscan: Some(svscan),
@@ -228,7 +226,7 @@ impl Manager for Running {
     }
 
     fn usage(&self) -> Result<Usage, Error> {
-        let svscan = self.svscan.as_ref().ok_or("s6-svscan has ended")?.0.id();
+        let svscan = self.svscan.as_ref().ok_or("s6-svscan has ended")?.id();
         let mut pids = vec![svscan];
         pids.extend(proc_usage::children(svscan)?);
         proc_usage::of_processes(&pids)
@@ -240,17 +238,17 @@ impl Manager for Running {
 }
 
 impl Running {
-    /// Brings every service down (bounded), then ends s6-svscan and its supervisors (their
-    /// process group: ours, led by our unreaped child).
+    /// Brings every service down (bounded), then ends s6-svscan and its supervisors by s6's
+    /// own shutdown (`s6-svscanctl -t`: each s6-supervise brings its service down and exits,
+    /// then s6-svscan does), waited for at most 30 s.
     fn end(&mut self) -> Result<(), Error> {
         let Some(mut svscan) = self.svscan.take() else {
             return Ok(());
         };
         let down = self.all_then_wait("d", "-D");
-        let group = nix::unistd::Pid::from_raw(i32::try_from(svscan.0.id())?);
-        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-        svscan.0.wait()?;
-        down
+        let asked = run(Command::new("s6-svscanctl").arg("-t").arg(&self.scan));
+        let ended = svscan.end();
+        down.and(asked.map(drop)).and(ended)
     }
 }
 

@@ -64,7 +64,7 @@ impl Peer for Supervisord {
         let conf_file = dir.join("supervisord.conf");
         std::fs::write(&conf_file, conf)?;
         let python = installed::dir().join("python/bin");
-        let daemon = OwnedChild(
+        let daemon = OwnedChild::new(
             Command::new(python.join("supervisord"))
                 .arg("-c")
                 .arg(&conf_file)
@@ -72,7 +72,7 @@ impl Peer for Supervisord {
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(dir.join("supervisord.stderr"))?)
                 .spawn()?,
-        );
+        )?;
         wait_for_path(&socket, Duration::from_secs(30))?;
         let mut command = Command::new(python.join("python"));
         command

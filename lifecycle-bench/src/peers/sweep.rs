@@ -5,14 +5,16 @@
 
 use std::sync::Mutex;
 
-use nix::sys::signal::{Signal, kill};
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
-use lifecycle_tests::harness::is_alive;
-
 use crate::peers::manager::Error;
 use crate::peers::proc_usage;
+use crate::pidfd;
 
 /// Processes left behind, per manager.
 static LEFT: Mutex<Vec<(&'static str, usize)>> = Mutex::new(Vec::new());
@@ -30,24 +32,27 @@ pub(crate) fn end() {
 
 /// Kills and reaps every child of this process (called when none of its own should be left:
 /// each manager, its driver and its commands have ended and been reaped), and counts those
-/// still running (not the ones already dead, waiting to be reaped) for `manager`. Each PID is
-/// a child not yet reaped, so it is still that process's.
+/// still running (not the ones already dead, waiting to be reaped) for `manager`. Each is
+/// signalled through a pidfd opened while it was seen to be our child.
 pub(crate) fn after(manager: &'static str) -> Result<usize, Error> {
-    let children = proc_usage::children(std::process::id())?;
+    let me = std::process::id();
+    let children: Vec<(u32, OwnedFd)> = proc_usage::children(me)?
+        .into_iter()
+        .filter_map(|pid| Some((pid, pidfd::child_of(me, pid)?)))
+        .collect();
     // A manager's own processes may still be on their way out (pm2's daemon exits after it
     // answers the request to): a second for each to end by itself.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    let deadline = Instant::now() + Duration::from_secs(1);
     let running = children
         .iter()
-        .filter(|&&pid| {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            !lifecycle_tests::harness::wait_exit(pid, left) && is_alive(pid)
+        .filter(|(_, pidfd)| {
+            !pidfd::wait_exit(pidfd, deadline.saturating_duration_since(Instant::now()))
         })
         .count();
-    for &pid in &children {
-        let pid = Pid::from_raw(i32::try_from(pid)?);
-        let _ = kill(pid, Signal::SIGKILL);
-        let _ = waitpid(pid, None);
+    for (pid, pidfd) in &children {
+        let _ = pidfd::signal(pidfd, Signal::SIGKILL);
+        // Our child, not reaped until here: the number is still its own.
+        let _ = waitpid(Pid::from_raw(i32::try_from(*pid)?), None);
     }
     let mut left = LEFT
         .lock()
