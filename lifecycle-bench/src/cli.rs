@@ -113,7 +113,8 @@ impl Reaper {
     /// Watches `pid` (pinned by a pidfd now); the receiver gets the time it exits. `reap`:
     /// reap it then, else the caller does.
     fn watch(&self, pid: u32, reap: bool) -> Result<mpsc::Receiver<i128>, Error> {
-        let pidfd = crate::pidfd::open(pid).map_err(|e| format!("pidfd of {pid}: {e}"))?;
+        let pidfd =
+            lifecycle_tests::pidfd::open(pid).map_err(|e| format!("pidfd of {pid}: {e}"))?;
         let (exited, receiver) = mpsc::channel();
         self.new
             .as_ref()

@@ -32,7 +32,6 @@ mod figures;
 mod handles;
 mod machine;
 mod peers;
-mod pidfd;
 mod probes;
 mod remote;
 mod runtime;

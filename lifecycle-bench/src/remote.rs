@@ -242,14 +242,13 @@ fn kill_leftovers(binary: &Path) -> usize {
         return 0;
     };
     let mut killed = 0;
+    let runs_it = |pid: u32| {
+        is_alive(pid)
+            && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
+    };
     for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
-        let Ok(pidfd) = crate::pidfd::open(pid) else {
-            continue;
-        };
-        let runs_it = std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary);
-        if runs_it
-            && is_alive(pid)
-            && crate::pidfd::signal(&pidfd, nix::sys::signal::Signal::SIGKILL).is_ok()
+        if let Some(pidfd) = lifecycle_tests::pidfd::open_if(pid, runs_it)
+            && lifecycle_tests::pidfd::signal(&pidfd, nix::sys::signal::Signal::SIGKILL).is_ok()
         {
             killed += 1;
         }

@@ -205,7 +205,7 @@ impl Bench {
             healthy(*port).await?;
             let pid = std::fs::read_to_string(file)?.trim().parse::<u32>()?;
             grandchildren.push(
-                crate::pidfd::child_of(child.id(), pid)
+                lifecycle_tests::pidfd::child_of(child.id(), pid)
                     .ok_or_else(|| format!("{pid} is not the child of {}", child.id()))?,
             );
         }
@@ -221,10 +221,10 @@ impl Bench {
         }
         let survivors = grandchildren
             .iter()
-            .filter(|pidfd| !crate::pidfd::wait_exit(pidfd, Duration::ZERO))
+            .filter(|pidfd| !lifecycle_tests::pidfd::wait_exit(pidfd, Duration::ZERO))
             .count();
         for pidfd in &grandchildren {
-            let _ = crate::pidfd::signal(pidfd, nix::sys::signal::Signal::SIGKILL);
+            let _ = lifecycle_tests::pidfd::signal(pidfd, nix::sys::signal::Signal::SIGKILL);
         }
         row(
             "SIGTERM-ignoring daemon + grandchild, grace 1 s: gone",

@@ -94,28 +94,8 @@ pub fn zombie_children() -> Vec<u32> {
 
 /// Waits, for at most `timeout`, until `pid` has exited (a zombie counts as exited): an event
 /// on a pidfd, not a poll. Whether it did; `true` if there is no such process.
-#[allow(unsafe_code)]
 pub fn wait_exit(pid: u32, timeout: std::time::Duration) -> bool {
-    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-    let Ok(raw_pid) = i32::try_from(pid) else {
-        return true;
-    };
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, raw_pid, 0) };
-    if fd < 0 {
-        return true;
-    }
-    let Ok(fd) = i32::try_from(fd) else {
-        return true;
-    };
-    // SAFETY: the kernel just made this descriptor for us; nothing else owns it.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut fds = [nix::poll::PollFd::new(
-        pidfd.as_fd(),
-        nix::poll::PollFlags::POLLIN,
-    )];
-    let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-    matches!(nix::poll::poll(&mut fds, millis), Ok(n) if n > 0)
+    crate::pidfd::open(pid).map_or(true, |pidfd| crate::pidfd::wait_exit(&pidfd, timeout))
 }
 
 /// The start time of `pid` (`/proc/<pid>/stat` field 22), which tells a PID's process from a
@@ -124,35 +104,30 @@ pub fn start_time(pid: u32) -> Option<u64> {
     stat_field(pid, 22)?.parse().ok()
 }
 
-/// Kills a test daemon's whole process group when dropped, if that process is still the one
-/// it was (same start time): a failing test leaves nothing behind, and a reused PID is safe.
+/// Kills a test daemon's whole process group when dropped (the process alone if it leads
+/// none): a failing test leaves nothing behind. The process is pinned by a pidfd from
+/// [`KillOnDrop::new`], so a reused PID is never signalled, and the group is found through
+/// it even once its leader has exited.
 #[derive(Debug)]
 pub struct KillOnDrop {
-    pid: u32,
-    start_time: Option<u64>,
+    pidfd: Option<std::os::fd::OwnedFd>,
 }
 
 impl KillOnDrop {
-    /// Watches `pid` from now.
+    /// Watches `pid` (a process this test just started) from now.
     pub fn new(pid: u32) -> KillOnDrop {
         KillOnDrop {
-            pid,
-            start_time: start_time(pid),
+            pidfd: crate::pidfd::open(pid).ok(),
         }
     }
 }
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        if let Ok(pgid) = i32::try_from(self.pid)
-            && self.start_time.is_some()
-            && start_time(self.pid) == self.start_time
-            && is_alive(self.pid)
+        if let Some(pidfd) = &self.pidfd
+            && crate::pidfd::signal_group(pidfd, nix::sys::signal::Signal::SIGKILL).is_err()
         {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pgid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            let _ = crate::pidfd::signal(pidfd, nix::sys::signal::Signal::SIGKILL);
         }
     }
 }

@@ -7,4 +7,5 @@ pub mod harness;
 /// Test hosts as network namespaces, each with its own network stack and an sshd: remote hosts
 /// whose `127.0.0.1` is not this process's.
 pub mod netns;
+pub mod pidfd;
 pub mod sshd;

@@ -27,10 +27,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use crate::harness::{is_alive, wait_exit};
+use crate::pidfd;
 use crate::sshd::Sshd;
 
 /// Where `ip netns` keeps its namespaces.
@@ -363,34 +363,36 @@ fn processes_in(identity: (u64, u64)) -> Vec<u32> {
         .into_iter()
         .flatten()
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| {
-            pid != me
-                && fs::metadata(format!("/proc/{pid}/ns/net"))
-                    .is_ok_and(|m| (m.dev(), m.ino()) == identity)
-        })
+        .filter(|&pid| pid != me && net_namespace(pid) == Some(identity))
         .collect()
 }
 
+/// The identity (device, inode) of `pid`'s network namespace.
+fn net_namespace(pid: u32) -> Option<(u64, u64)> {
+    let m = fs::metadata(format!("/proc/{pid}/ns/net")).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
 /// SIGKILLs every process in namespace `identity` until none is left (a few rounds: one may
-/// fork while it is killed).
+/// fork while it is killed). Each is pinned by a pidfd before it is checked to be in there.
 fn kill_all_in(identity: (u64, u64)) {
     for _ in 0..20 {
-        let left: Vec<u32> = processes_in(identity)
+        let left: Vec<_> = processes_in(identity)
             .into_iter()
-            .filter(|&pid| is_alive(pid))
+            .filter_map(|pid| {
+                pidfd::open_if(pid, |pid| {
+                    is_alive(pid) && net_namespace(pid) == Some(identity)
+                })
+            })
             .collect();
         if left.is_empty() {
             return;
         }
-        for &pid in &left {
-            if let Ok(raw) = i32::try_from(pid)
-                && raw > 0
-            {
-                let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
-            }
+        for pinned in &left {
+            let _ = pidfd::signal(pinned, Signal::SIGKILL);
         }
-        for &pid in &left {
-            wait_exit(pid, Duration::from_secs(5));
+        for pinned in &left {
+            pidfd::wait_exit(pinned, Duration::from_secs(5));
         }
     }
 }

@@ -23,10 +23,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill, killpg};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
-use crate::harness::{free_port, is_alive, wait_exit};
+use crate::harness::{free_port, is_alive};
+use crate::pidfd;
 
 /// The port sshd listens on inside a network namespace of its own: nothing else is there.
 const NAMESPACE_PORT: u16 = 22;
@@ -269,40 +269,36 @@ impl Sshd {
         let log = fs::metadata(self.log()).ok().map(|m| (m.dev(), m.ino()));
         let listener = child.id();
         let mut sessions = HashSet::new();
-        if let Ok(raw) = i32::try_from(listener)
-            && raw > 0
-        {
-            let pid = Pid::from_raw(raw);
-            let _ = kill(pid, Signal::SIGSTOP);
+        // Our unreaped child: the pidfd names it.
+        if let Ok(pinned) = pidfd::open(listener) {
+            let _ = pidfd::signal(&pinned, Signal::SIGSTOP);
             sessions = processes()
                 .filter(|&p| stat_field(p, 4) == Some(listener))
                 .collect();
-            let _ = killpg(pid, Signal::SIGKILL);
+            let _ = pidfd::signal_group(&pinned, Signal::SIGKILL);
         }
         let _ = child.kill();
         let _ = child.wait();
         let me = std::process::id();
+        let ours = |p: u32| {
+            p != me
+                && is_alive(p)
+                && (stat_field(p, 6).is_some_and(|s| sessions.contains(&s))
+                    || log.is_some_and(|log| stderr_of(p) == Some(log)))
+        };
         for _ in 0..20 {
-            let left: Vec<u32> = processes()
-                .filter(|&p| {
-                    p != me
-                        && is_alive(p)
-                        && (stat_field(p, 6).is_some_and(|s| sessions.contains(&s))
-                            || log.is_some_and(|log| stderr_of(p) == Some(log)))
-                })
+            // Each pinned before it is checked: the signal reaches the process checked.
+            let left: Vec<_> = processes()
+                .filter_map(|p| pidfd::open_if(p, ours))
                 .collect();
             if left.is_empty() {
                 return;
             }
-            for &p in &left {
-                if let Ok(raw) = i32::try_from(p)
-                    && raw > 0
-                {
-                    let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
-                }
+            for pinned in &left {
+                let _ = pidfd::signal(pinned, Signal::SIGKILL);
             }
-            for &p in &left {
-                wait_exit(p, Duration::from_secs(5));
+            for pinned in &left {
+                pidfd::wait_exit(pinned, Duration::from_secs(5));
             }
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::peers::manager::Error;
-use crate::pidfd;
+use lifecycle_tests::pidfd;
 
 /// How long a manager may take to end after it is told to.
 const PATIENCE: Duration = Duration::from_secs(30);

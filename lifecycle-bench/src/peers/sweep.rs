@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 
 use crate::peers::manager::Error;
 use crate::peers::proc_usage;
-use crate::pidfd;
+use lifecycle_tests::pidfd;
 
 /// Processes left behind, per manager.
 static LEFT: Mutex<Vec<(&'static str, usize)>> = Mutex::new(Vec::new());
