@@ -190,12 +190,17 @@ mod tests {
         // orphaned member is this process's to reap (PID 1 may reap nobody).
         nix::sys::prctl::set_child_subreaper(true)?;
         let mut leader = std::process::Command::new("sh")
-            .args(["-c", "sleep 60 & echo $!"])
+            .args(["-c", "sleep 60 >/dev/null & echo $!"])
             .process_group(0)
             .stdout(std::process::Stdio::piped())
             .spawn()?;
         let pinned = open(leader.id())?;
-        let output = std::io::read_to_string(leader.stdout.take().expect("piped"))?;
+        // One line: the member does not hold the pipe, so this is the leader's whole output.
+        let mut output = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(leader.stdout.take().expect("piped")),
+            &mut output,
+        )?;
         leader.wait()?;
         let member: u32 = output.trim().parse().map_err(std::io::Error::other)?;
         let member_fd = open(member)?;
