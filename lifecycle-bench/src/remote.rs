@@ -235,25 +235,31 @@ fn reap_all() {
 }
 
 /// SIGKILLs whatever still runs `binary` (this block's own copy of the daemon, in a directory
-/// it made: nothing else runs it); how many. Each process is pinned by a pidfd before its
-/// executable is read, so the signal reaches the process that was checked.
-fn kill_leftovers(binary: &Path) -> usize {
+/// it made: nothing else runs it) once `patience` has passed; how many. Each process is pinned
+/// by a pidfd before its executable is read, so the wait and the signal are for the process
+/// that was checked; the wait ends as soon as every one has exited.
+fn kill_leftovers(binary: &Path, patience: Duration) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
     };
-    let mut killed = 0;
     let runs_it = |pid: u32| {
         is_alive(pid)
             && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
     };
-    for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
-        if let Some(pidfd) = lifecycle_tests::pidfd::open_if(pid, runs_it)
-            && lifecycle_tests::pidfd::signal(&pidfd, nix::sys::signal::Signal::SIGKILL).is_ok()
-        {
-            killed += 1;
-        }
-    }
-    killed
+    let pinned: Vec<_> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| lifecycle_tests::pidfd::open_if(pid, runs_it))
+        .collect();
+    let deadline = Instant::now() + patience;
+    pinned
+        .iter()
+        .filter(|pidfd| {
+            !lifecycle_tests::pidfd::wait_exit(
+                pidfd,
+                deadline.saturating_duration_since(Instant::now()),
+            ) && lifecycle_tests::pidfd::signal(pidfd, nix::sys::signal::Signal::SIGKILL).is_ok()
+        })
+        .count()
 }
 
 /// How `ssh` reaches one host as one user: a new connection per command, or through a
@@ -893,9 +899,9 @@ pub(crate) fn run(runs: usize, fleet_runs: usize, make_users: bool) -> Result<()
             bench.fleet(&sshd).await?;
             Ok::<_, Error>(())
         });
-    // Managers, masters and servers are gone: their leftovers, if any, go too.
-    std::thread::sleep(Duration::from_millis(500));
-    let left = kill_leftovers(&binary);
+    // Managers, masters and servers are gone: their leftovers, if any, go too (what has not
+    // exited half a second from now).
+    let left = kill_leftovers(&binary, Duration::from_millis(500));
     reap_all();
     drop(exe_dir);
     println!();
