@@ -105,20 +105,27 @@ pub fn start_time(pid: u32) -> Option<u64> {
 }
 
 /// Kills a test daemon's whole process group when dropped (the process alone if it leads
-/// none): a failing test leaves nothing behind. The process is pinned by a pidfd from
-/// [`KillOnDrop::new`], so a reused PID is never signalled, and the group is found through
-/// it even once its leader has exited.
+/// none): a failing test leaves nothing behind. The process is pinned by a pidfd in
+/// [`KillOnDrop::new`], so the drop signals that process's group and no other, even once its
+/// leader has exited.
 #[derive(Debug)]
 pub struct KillOnDrop {
     pidfd: Option<std::os::fd::OwnedFd>,
 }
 
 impl KillOnDrop {
-    /// Watches `pid` (a process this test just started) from now.
+    /// Watches `pid`, a process this test started and learned the number of just now: pinned
+    /// only if it started after this test process did (a number that outlived its process
+    /// and names an older one now, a system daemon's, is refused, and said so on stderr).
     pub fn new(pid: u32) -> KillOnDrop {
-        KillOnDrop {
-            pidfd: crate::pidfd::open(pid).ok(),
+        let me = start_time(std::process::id());
+        let pidfd = crate::pidfd::open_if(pid, |pid| {
+            me.is_some() && start_time(pid).is_some_and(|started| Some(started) >= me)
+        });
+        if pidfd.is_none() && is_alive(pid) {
+            eprintln!("KillOnDrop: process {pid} not pinned (it started before this test did)");
         }
+        KillOnDrop { pidfd }
     }
 }
 

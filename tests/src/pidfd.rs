@@ -5,7 +5,7 @@
 //! process the pidfd names (see [`open_if`]).
 //!
 //! ```
-//! use std::time::Duration;
+//! use std::time::{Duration, Instant};
 //! use lifecycle_tests::pidfd;
 //! use nix::sys::signal::Signal;
 //!
@@ -18,7 +18,7 @@
 //! ```
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
@@ -48,8 +48,9 @@ pub fn open(pid: u32) -> std::io::Result<OwnedFd> {
 }
 
 /// A pidfd on `pid` if, once it is open, `pid` passes `check` (its parent, start time,
-/// namespace…, read from `/proc` by number). A process keeps its number for life, so if the
-/// check still holds after the pidfd is open, the pidfd names the process that was checked.
+/// namespace…, read from `/proc` by number) and the pinned process is still unreaped after
+/// the check. A process keeps its number until it is reaped, so the check then spoke of the
+/// process the pidfd names.
 ///
 /// ```
 /// use lifecycle_tests::{harness, pidfd};
@@ -60,7 +61,12 @@ pub fn open(pid: u32) -> std::io::Result<OwnedFd> {
 /// ```
 pub fn open_if(pid: u32, check: impl FnOnce(u32) -> bool) -> Option<OwnedFd> {
     let pidfd = open(pid).ok()?;
-    check(pid).then_some(pidfd)
+    (check(pid) && unreaped(&pidfd)).then_some(pidfd)
+}
+
+/// Whether the process of `pidfd` still holds its number: running, or a zombie.
+fn unreaped(pidfd: &OwnedFd) -> bool {
+    send(pidfd, 0, 0).is_ok()
 }
 
 /// A pidfd on `pid` if, once it is open, `pid` is a child of `parent`.
@@ -100,13 +106,16 @@ pub fn parent_of(pid: u32) -> Option<u32> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn signal(pidfd: &OwnedFd, signal: Signal) -> std::io::Result<()> {
-    send(pidfd, signal, 0)
+    send(pidfd, signal as i32, 0)
 }
 
 /// Sends `signal` to the process group the process of `pidfd` leads, even once that leader
-/// has exited or been reaped: the kernel finds the group through the pidfd. On a kernel
-/// older than 6.9 (`EINVAL` to the flag), `killpg` by number instead, and only while the
-/// leader has not exited (while it runs, its number is its group's and no one else's).
+/// has exited or been reaped: the kernel finds the group through the pidfd (`ESRCH` if the
+/// process leads no group). On a kernel older than 6.9 (`EINVAL` to the flag), `killpg` by
+/// number instead, and only while the leader is unreaped (until then its number is its
+/// group's and no one else's; a reap between that check and the `killpg`, with the group
+/// empty and the number taken again, is the window left there); a reaped leader's group is
+/// then not signalled (`ESRCH`).
 ///
 /// ```
 /// use std::os::unix::process::CommandExt;
@@ -118,10 +127,10 @@ pub fn signal(pidfd: &OwnedFd, signal: Signal) -> std::io::Result<()> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn signal_group(pidfd: &OwnedFd, signal: Signal) -> std::io::Result<()> {
-    match send(pidfd, signal, PIDFD_SIGNAL_PROCESS_GROUP) {
+    match send(pidfd, signal as i32, PIDFD_SIGNAL_PROCESS_GROUP) {
         Err(err) if err.raw_os_error() == Some(nix::libc::EINVAL) => {
             let pid = pid_of(pidfd)?;
-            if wait_exit(pidfd, Duration::ZERO) {
+            if !unreaped(pidfd) {
                 return Err(std::io::Error::from_raw_os_error(nix::libc::ESRCH));
             }
             nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal)
@@ -132,7 +141,8 @@ pub fn signal_group(pidfd: &OwnedFd, signal: Signal) -> std::io::Result<()> {
 }
 
 /// Waits, at most `timeout`, for the process of `pidfd` to exit (a zombie has exited);
-/// whether it did. An event on the pidfd, not a poll of `/proc`.
+/// whether it did. An event on the pidfd, not a poll of `/proc`; a signal caught meanwhile
+/// (a `SIGCHLD` handler's) does not cut the wait short.
 ///
 /// ```
 /// let me = lifecycle_tests::pidfd::open(std::process::id())?;
@@ -140,22 +150,48 @@ pub fn signal_group(pidfd: &OwnedFd, signal: Signal) -> std::io::Result<()> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn wait_exit(pidfd: &OwnedFd, timeout: Duration) -> bool {
-    let mut fds = [nix::poll::PollFd::new(
-        pidfd.as_fd(),
-        nix::poll::PollFlags::POLLIN,
-    )];
-    let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-    matches!(nix::poll::poll(&mut fds, millis), Ok(n) if n > 0)
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // Whole milliseconds, rounded up: a wait of 0.4 ms is not a wait of none.
+        let millis = u16::try_from(left.as_nanos().div_ceil(1_000_000)).unwrap_or(u16::MAX);
+        let mut fds = [nix::poll::PollFd::new(
+            pidfd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut fds, millis) {
+            Ok(0) if Instant::now() < deadline => {}
+            Ok(ready) => return ready > 0,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Whether this kernel signals a group through its leader's pidfd
+/// (`PIDFD_SIGNAL_PROCESS_GROUP`, Linux 6.9+). Asked with signal 0 through this process's
+/// own pidfd, which sends nothing: a kernel without the flag refuses it (`EINVAL`) before it
+/// looks for the group.
+///
+/// ```
+/// // Linux 6.9 and later: true.
+/// let _supported: bool = lifecycle_tests::pidfd::signals_groups();
+/// ```
+pub fn signals_groups() -> bool {
+    open(std::process::id()).is_ok_and(|me| {
+        !matches!(send(&me, 0, PIDFD_SIGNAL_PROCESS_GROUP),
+            Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL))
+    })
 }
 
 #[allow(unsafe_code)]
-fn send(pidfd: &OwnedFd, signal: Signal, flags: nix::libc::c_uint) -> std::io::Result<()> {
+fn send(pidfd: &OwnedFd, signal: i32, flags: nix::libc::c_uint) -> std::io::Result<()> {
     // SAFETY: pidfd_send_signal(pidfd, sig, info = NULL, flags) reads no memory of ours.
     let ret = unsafe {
         nix::libc::syscall(
             nix::libc::SYS_pidfd_send_signal,
             pidfd.as_raw_fd(),
-            signal as i32,
+            signal,
             std::ptr::null::<nix::libc::siginfo_t>(),
             flags,
         )
@@ -186,6 +222,13 @@ mod tests {
     #[test]
     fn a_group_is_signalled_through_its_leader_even_once_the_leader_is_reaped()
     -> std::io::Result<()> {
+        if !signals_groups() {
+            eprintln!(
+                "skipped: this kernel has no PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9+), and a \
+                 reaped leader's group is then not signalled"
+            );
+            return Ok(());
+        }
         // The leader forks a member into its group, prints the member's PID, and exits; the
         // orphaned member is this process's to reap (PID 1 may reap nobody).
         nix::sys::prctl::set_child_subreaper(true)?;
@@ -213,6 +256,53 @@ mod tests {
         let member =
             nix::unistd::Pid::from_raw(i32::try_from(member).map_err(std::io::Error::other)?);
         nix::sys::wait::waitpid(member, None)?;
+        Ok(())
+    }
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn a_caught_signal_does_not_cut_the_wait_short() -> std::io::Result<()> {
+        use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
+        extern "C" fn nothing(_: nix::libc::c_int) {}
+        let action = SigAction::new(
+            SigHandler::Handler(nothing),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: the handler does nothing, so it is async-signal-safe.
+        unsafe { sigaction(Signal::SIGUSR1, &action) }?;
+        let mut child = std::process::Command::new("sleep").arg("60").spawn()?;
+        let pinned = open(child.id())?;
+        let (started, thread) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            // SAFETY: pthread_self has no preconditions.
+            let _ = started.send(unsafe { nix::libc::pthread_self() });
+            let began = Instant::now();
+            (
+                wait_exit(&pinned, Duration::from_millis(500)),
+                began.elapsed(),
+            )
+        });
+        let thread = thread.recv().map_err(std::io::Error::other)?;
+        // Interrupted again and again while it waits: each signal ends a `poll` with EINTR.
+        for _ in 0..8 {
+            std::thread::sleep(Duration::from_millis(40));
+            // SAFETY: `thread` is joined only after the last signal: its id is valid until then.
+            let err = unsafe { nix::libc::pthread_kill(thread, nix::libc::SIGUSR1) };
+            if err != 0 {
+                return Err(std::io::Error::from_raw_os_error(err));
+            }
+        }
+        let (exited, waited) = waiter
+            .join()
+            .map_err(|_| std::io::Error::other("panicked"))?;
+        child.kill()?;
+        child.wait()?;
+        assert!(!exited, "the child runs");
+        assert!(
+            waited >= Duration::from_millis(500),
+            "cut short after {waited:?}"
+        );
         Ok(())
     }
 
