@@ -235,39 +235,21 @@ fn reap_all() {
 }
 
 /// SIGKILLs whatever still runs `binary` (this block's own copy of the daemon, in a directory
-/// it made: nothing else runs it) once `patience` has passed; how many. Each process is
-/// pinned by a pidfd before its executable is read, so a wait and a signal are for the
-/// process that was checked; the wait ends as soon as every one found has exited, and what
-/// runs it then (found again, new ones included) is killed.
+/// it made: nothing else runs it) once `patience` has passed; how many. What runs it now is
+/// pinned and awaited (over as soon as all have exited), then whatever runs it is killed.
 fn kill_leftovers(binary: &Path, patience: Duration) -> usize {
+    let runs_it = |pid: u32| {
+        is_alive(pid)
+            && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
+    };
     let deadline = Instant::now() + patience;
-    for pidfd in running(binary) {
+    for pidfd in lifecycle_tests::pidfd::pin_every(runs_it) {
         lifecycle_tests::pidfd::wait_exit(
             &pidfd,
             deadline.saturating_duration_since(Instant::now()),
         );
     }
-    running(binary)
-        .iter()
-        .filter(|pidfd| {
-            lifecycle_tests::pidfd::signal(pidfd, nix::sys::signal::Signal::SIGKILL).is_ok()
-        })
-        .count()
-}
-
-/// A pidfd on every live process running `binary`.
-fn running(binary: &Path) -> Vec<std::os::fd::OwnedFd> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let runs_it = |pid: u32| {
-        is_alive(pid)
-            && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| lifecycle_tests::pidfd::open_if(pid, runs_it))
-        .collect()
+    lifecycle_tests::pidfd::kill_every(runs_it)
 }
 
 /// How `ssh` reaches one host as one user: a new connection per command, or through a

@@ -78,14 +78,19 @@ pub fn is_alive(pid: u32) -> bool {
     process_state(pid).is_some_and(|s| s != 'Z' && s != 'X')
 }
 
+/// Every PID in `/proc` (this process's included): numbers, read once; pin one with
+/// [`crate::pidfd::open_if`] before acting on it.
+pub fn pids() -> impl Iterator<Item = u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+}
+
 /// The children of this process that are zombies (exited, not reaped).
 pub fn zombie_children() -> Vec<u32> {
     let me = std::process::id().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+    pids()
         .filter(|&pid| {
             process_state(pid) == Some('Z') && stat_field(pid, 4).as_deref() == Some(me.as_str())
         })
@@ -118,7 +123,8 @@ impl KillOnDrop {
     /// only if it started after this test process did (a number that outlived its process
     /// and names an older one now, a system daemon's, is refused, and said so on stderr).
     pub fn new(pid: u32) -> KillOnDrop {
-        let me = start_time(std::process::id());
+        static ME: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+        let me = *ME.get_or_init(|| start_time(std::process::id()));
         let pidfd = crate::pidfd::open_if(pid, |pid| {
             me.is_some() && start_time(pid).is_some_and(|started| Some(started) >= me)
         });
@@ -504,14 +510,8 @@ pub async fn assert_a_dead_leaders_group_is_swept(manager: &DaemonManager, state
 /// The live processes named `comm` (the name in `/proc/PID/stat`) whose parent is `parent`
 /// (any parent for `None`) and whose arguments satisfy `matches`.
 pub fn processes(comm: &str, parent: Option<u32>, matches: impl Fn(&[&[u8]]) -> bool) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let mut found = Vec::new();
-    for entry in entries.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
+    for pid in pids() {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };

@@ -27,9 +27,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
-
-use crate::harness::{is_alive, wait_exit};
+use crate::harness::{is_alive, pids, wait_exit};
 use crate::pidfd;
 use crate::sshd::Sshd;
 
@@ -359,10 +357,7 @@ fn identity_of(name: &str) -> Option<(u64, u64)> {
 /// The processes whose network namespace is `identity`.
 fn processes_in(identity: (u64, u64)) -> Vec<u32> {
     let me = std::process::id();
-    fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+    pids()
         .filter(|&pid| pid != me && net_namespace(pid) == Some(identity))
         .collect()
 }
@@ -373,28 +368,9 @@ fn net_namespace(pid: u32) -> Option<(u64, u64)> {
     Some((m.dev(), m.ino()))
 }
 
-/// SIGKILLs every process in namespace `identity` until none is left (a few rounds: one may
-/// fork while it is killed). Each is pinned by a pidfd before it is checked to be in there.
+/// SIGKILLs every process in namespace `identity` until none is left.
 fn kill_all_in(identity: (u64, u64)) {
-    for _ in 0..20 {
-        let left: Vec<_> = processes_in(identity)
-            .into_iter()
-            .filter_map(|pid| {
-                pidfd::open_if(pid, |pid| {
-                    is_alive(pid) && net_namespace(pid) == Some(identity)
-                })
-            })
-            .collect();
-        if left.is_empty() {
-            return;
-        }
-        for pinned in &left {
-            let _ = pidfd::signal(pinned, Signal::SIGKILL);
-        }
-        for pinned in &left {
-            pidfd::wait_exit(pinned, Duration::from_secs(5));
-        }
-    }
+    pidfd::kill_every(|pid| is_alive(pid) && net_namespace(pid) == Some(identity));
 }
 
 /// `PID COMMAND LINE` of `pid`, if it still runs.

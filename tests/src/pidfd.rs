@@ -69,6 +69,49 @@ fn unreaped(pidfd: &OwnedFd) -> bool {
     send(pidfd, 0, 0).is_ok()
 }
 
+/// A pidfd on every process but this one that passes `check`, each checked once pinned (see
+/// [`open_if`]).
+///
+/// ```
+/// let parent = std::os::unix::process::parent_id();
+/// assert_eq!(lifecycle_tests::pidfd::pin_every(|pid| pid == parent).len(), 1);
+/// ```
+pub fn pin_every(check: impl Fn(u32) -> bool) -> Vec<OwnedFd> {
+    let me = std::process::id();
+    crate::harness::pids()
+        .filter(|&pid| pid != me)
+        .filter_map(|pid| open_if(pid, &check))
+        .collect()
+}
+
+/// SIGKILLs every process but this one that passes `check` (pinned, then checked), until none
+/// is left: a few rounds, as one may fork while it is killed, each waiting at most 5 s for
+/// what it killed to exit. How many were signalled.
+///
+/// ```
+/// let mut child = std::process::Command::new("sleep").arg("60").spawn()?;
+/// let id = child.id();
+/// assert_eq!(lifecycle_tests::pidfd::kill_every(|pid| pid == id && lifecycle_tests::harness::is_alive(pid)), 1);
+/// child.wait()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn kill_every(check: impl Fn(u32) -> bool) -> usize {
+    let mut killed = 0;
+    for _ in 0..20 {
+        let left = pin_every(&check);
+        if left.is_empty() {
+            break;
+        }
+        for pinned in &left {
+            killed += usize::from(signal(pinned, Signal::SIGKILL).is_ok());
+        }
+        for pinned in &left {
+            wait_exit(pinned, Duration::from_secs(5));
+        }
+    }
+    killed
+}
+
 /// A pidfd on `pid` if, once it is open, `pid` is a child of `parent`.
 ///
 /// ```

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{free_port, is_alive};
+use crate::harness::{free_port, is_alive, pids};
 use crate::pidfd;
 
 /// The port sshd listens on inside a network namespace of its own: nothing else is there.
@@ -272,35 +272,18 @@ impl Sshd {
         // Our unreaped child: the pidfd names it.
         if let Ok(pinned) = pidfd::open(listener) {
             let _ = pidfd::signal(&pinned, Signal::SIGSTOP);
-            sessions = processes()
+            sessions = pids()
                 .filter(|&p| stat_field(p, 4) == Some(listener))
                 .collect();
             let _ = pidfd::signal_group(&pinned, Signal::SIGKILL);
         }
         let _ = child.kill();
         let _ = child.wait();
-        let me = std::process::id();
-        let ours = |p: u32| {
-            p != me
-                && is_alive(p)
+        pidfd::kill_every(|p| {
+            is_alive(p)
                 && (stat_field(p, 6).is_some_and(|s| sessions.contains(&s))
                     || log.is_some_and(|log| stderr_of(p) == Some(log)))
-        };
-        for _ in 0..20 {
-            // Each pinned before it is checked: the signal reaches the process checked.
-            let left: Vec<_> = processes()
-                .filter_map(|p| pidfd::open_if(p, ours))
-                .collect();
-            if left.is_empty() {
-                return;
-            }
-            for pinned in &left {
-                let _ = pidfd::signal(pinned, Signal::SIGKILL);
-            }
-            for pinned in &left {
-                pidfd::wait_exit(pinned, Duration::from_secs(5));
-            }
-        }
+        });
     }
 
     /// Restarts sshd on the same port with a new host key, without updating the client's
@@ -700,14 +683,6 @@ fn banner(mut stream: TcpStream, child: &mut Child, deadline: Instant) -> Result
         }
     }
     Ok(line.starts_with(b"SSH-2.0-"))
-}
-
-/// The PIDs in `/proc`.
-fn processes() -> impl Iterator<Item = u32> {
-    fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
 }
 
 /// Numeric field `n` (1-based, as `proc(5)` counts them, `n` ≥ 3) of `/proc/<pid>/stat`.

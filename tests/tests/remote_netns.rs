@@ -123,10 +123,7 @@ fn health_inside(mut command: Command) -> String {
 fn test_daemons_on(port: u16) -> Vec<u32> {
     let port = port.to_string();
     let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
+    for pid in lifecycle_tests::harness::pids() {
         let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
             continue;
         };
